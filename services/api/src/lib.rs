@@ -1,0 +1,221 @@
+//! # concord-api: the contracts between Concord's services
+//!
+//! Each boundary of the architecture is one trait here:
+//! - [`Kv`]: writes (through consensus) and reads of the v2 store;
+//! - [`Watch`]: long-poll and streaming watches over committed events;
+//! - [`Cluster`]: the member registry, leadership and raft statistics.
+//!
+//! The embedded `concord` server implements them in-process; the split
+//! services implement the same traits over gRPC. The gateway only ever sees
+//! `Arc<dyn Kv>`, `Arc<dyn Watch>` and `Arc<dyn Cluster>`.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use concord_store::{Command, Event, StoreStats};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+/// Why a KV, watch or cluster call failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ApiError {
+    /// The store refused the operation (a v2 errorCode).
+    #[error(transparent)]
+    Store(#[from] concord_store::Error),
+    /// There is no leader right now (errorCode 301 / 503 depending on the endpoint).
+    #[error("no leader: {0}")]
+    NoLeader(String),
+    /// The proposal timed out or consensus failed (errorCode 300).
+    #[error("raft internal error: {0}")]
+    Internal(String),
+    /// The member is shutting down.
+    #[error("server is stopping")]
+    Stopping,
+}
+
+/// Raft position reported with every answer (`X-Raft-Index`, `X-Raft-Term`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RaftPosition {
+    pub index: u64,
+    pub term: u64,
+}
+
+/// A store answer together with the raft position it was produced at.
+#[derive(Debug, Clone)]
+pub struct KvResponse {
+    pub event: Event,
+    pub raft: RaftPosition,
+}
+
+/// A v2 GET.
+#[derive(Debug, Clone, Default)]
+pub struct ReadRequest {
+    pub key: String,
+    pub recursive: bool,
+    pub sorted: bool,
+    /// Linearizable read (`quorum=true`).
+    pub quorum: bool,
+}
+
+/// Keys: writes go through consensus, reads are served locally unless quorum.
+#[async_trait]
+pub trait Kv: Send + Sync + 'static {
+    /// Proposes a write and waits until it is committed and applied.
+    async fn write(&self, cmd: Command) -> Result<KvResponse, ApiError>;
+    /// Reads the store.
+    async fn read(&self, req: ReadRequest) -> Result<KvResponse, ApiError>;
+    /// The current store index (`X-Etcd-Index` for errors raised before the store).
+    fn store_index(&self) -> u64;
+    /// The current raft position.
+    fn raft_position(&self) -> RaftPosition;
+    /// The store's counters (without `watchers`).
+    async fn store_stats(&self) -> Result<StoreStats, ApiError>;
+}
+
+/// A registered watch: the store index when it started, and its events.
+/// The channel closes when the watcher is dropped by the hub (for example
+/// because it fell more than its buffer behind).
+pub struct Watcher {
+    pub start_index: u64,
+    pub events: mpsc::Receiver<Arc<Event>>,
+}
+
+/// A v2 watch (`wait=true`).
+#[derive(Debug, Clone, Default)]
+pub struct WatchRequest {
+    pub key: String,
+    pub recursive: bool,
+    pub stream: bool,
+    /// `waitIndex`; `None` means "from the next index".
+    pub since_index: Option<u64>,
+}
+
+/// Watches over committed events.
+#[async_trait]
+pub trait Watch: Send + Sync + 'static {
+    async fn watch(&self, req: WatchRequest) -> Result<Watcher, ApiError>;
+    /// Number of active watchers (for `/v2/stats/store`).
+    fn watcher_count(&self) -> u64;
+}
+
+/// A member as `/v2/members` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// 16 lowercase hex digits.
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "peerURLs")]
+    pub peer_urls: Vec<String>,
+    #[serde(rename = "clientURLs")]
+    pub client_urls: Vec<String>,
+}
+
+/// `/v2/stats/self`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SelfStats {
+    pub name: String,
+    pub id: String,
+    pub state: String,
+    #[serde(rename = "startTime")]
+    pub start_time: String,
+    #[serde(rename = "leaderInfo")]
+    pub leader_info: LeaderInfo,
+    #[serde(rename = "recvAppendRequestCnt")]
+    pub recv_append_request_cnt: u64,
+    #[serde(rename = "recvPkgRate", skip_serializing_if = "Option::is_none")]
+    pub recv_pkg_rate: Option<f64>,
+    #[serde(rename = "recvBandwidthRate", skip_serializing_if = "Option::is_none")]
+    pub recv_bandwidth_rate: Option<f64>,
+    #[serde(rename = "sendAppendRequestCnt")]
+    pub send_append_request_cnt: u64,
+    #[serde(rename = "sendPkgRate", skip_serializing_if = "Option::is_none")]
+    pub send_pkg_rate: Option<f64>,
+    #[serde(rename = "sendBandwidthRate", skip_serializing_if = "Option::is_none")]
+    pub send_bandwidth_rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LeaderInfo {
+    pub leader: String,
+    pub uptime: String,
+    #[serde(rename = "startTime")]
+    pub start_time: String,
+}
+
+/// `/v2/stats/leader`, served by the leader only.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LeaderStats {
+    pub leader: String,
+    pub followers: std::collections::BTreeMap<String, FollowerStats>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct FollowerStats {
+    pub latency: LatencyStats,
+    pub counts: CountStats,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LatencyStats {
+    pub current: f64,
+    pub average: f64,
+    #[serde(rename = "standardDeviation")]
+    pub standard_deviation: f64,
+    pub minimum: f64,
+    pub maximum: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CountStats {
+    pub fail: u64,
+    pub success: u64,
+}
+
+/// Why a membership change was refused (mapped to etcd's HTTP answers).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum MembershipError {
+    #[error("No such member: {0}")]
+    NotFound(String),
+    #[error("Member permanently removed: {0}")]
+    Removed(String),
+    #[error("ID exists: {0}")]
+    IdExists(String),
+    #[error("Peer URLs exists: {0}")]
+    PeerUrlExists(String),
+    #[error("etcdserver: unhealthy cluster")]
+    Unhealthy,
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// The member registry and raft statistics.
+#[async_trait]
+pub trait Cluster: Send + Sync + 'static {
+    /// The cluster ID, 16 hex digits (`X-Etcd-Cluster-ID`).
+    fn cluster_id(&self) -> String;
+    async fn members(&self) -> Result<Vec<Member>, ApiError>;
+    /// The leader, if there is one.
+    async fn leader(&self) -> Result<Option<Member>, ApiError>;
+    async fn add_member(&self, peer_urls: Vec<String>) -> Result<Member, MembershipError>;
+    async fn remove_member(&self, id: u64) -> Result<(), MembershipError>;
+    async fn update_member(&self, id: u64, peer_urls: Vec<String>) -> Result<(), MembershipError>;
+    fn self_stats(&self) -> SelfStats;
+    /// `None` when this member is not the leader.
+    fn leader_stats(&self) -> Option<LeaderStats>;
+    /// True if there is a leader and a quorum read succeeds.
+    async fn healthy(&self) -> bool;
+}
+
+/// Where the state machine delivers committed events, in index order.
+///
+/// In the embedded server this is the watch hub itself; in the split
+/// deployment it is the gRPC event stream that watch services follow.
+pub trait EventSink: Send + Sync + 'static {
+    /// One applied event (every store index advance produces exactly one),
+    /// called in index order while the store is locked, so that a watcher
+    /// registered "from now" can never miss or double-see an event.
+    fn publish(&self, event: Arc<Event>);
+    /// The store was replaced wholesale (snapshot install) at `store_index`:
+    /// history is gone and current watchers must be cleared (etcd's 400).
+    fn reset(&self, store_index: u64);
+}

@@ -1,0 +1,33 @@
+//! # concord-store: the etcd v2 store as a pure library
+//!
+//! This crate owns the data model of Concord: the tree of keys and
+//! directories that etcd's v2 API exposes, with TTLs, compare-and-swap,
+//! in-order keys, hidden keys and etcd's error codes. It does no I/O and
+//! never reads a clock: every call takes the time it happens at, so every
+//! replica that applies the same [`Command`] at the same time gets the same
+//! result. Key expiry is itself a command ([`Command::ExpireKeys`]).
+//!
+//! Layout:
+//! - [`store`]: the [`Store`] (the whole contract, one method per operation);
+//! - [`command`]: the replicated write commands;
+//! - [`event`]: the [`Event`] / [`NodeExtern`] answers, serialised as etcd's JSON;
+//! - [`history`]: the last 1000 events, for `waitIndex` watches;
+//! - [`stats`]: the counters of `/v2/stats/store`;
+//! - [`error`]: every v2 errorCode with its message and HTTP status;
+//! - [`time`]: Unix-nanosecond time and RFC 3339 formatting.
+
+pub mod command;
+pub mod error;
+pub mod event;
+pub mod history;
+pub mod stats;
+pub mod store;
+pub mod time;
+
+pub use command::Command;
+pub use error::{Error, ErrorCode};
+pub use event::{Action, Event, NodeExtern};
+pub use history::EventHistory;
+pub use stats::StoreStats;
+pub use store::{Applied, RecoverError, Store};
+pub use time::UnixNanos;
