@@ -1,1 +1,16 @@
-//! placeholder
+//! # concord-watch: the watch fan-out
+//!
+//! One ordered stream of committed events in, many watchers out. The
+//! [`WatchHub`] keeps etcd's global history of the last 1000 events (so
+//! `waitIndex` can replay, or fail with errorCode 401 once history has moved
+//! on) and a table of live watchers keyed by the path they watch, so an event
+//! costs one lookup per ancestor of its key, not one per watcher.
+//!
+//! The hub is an [`EventSink`] (the state machine publishes into it, in index
+//! order) and a [`Watch`] (the gateway registers watchers on it). The embedded
+//! server wires the two in-process; the split watch service feeds it from the
+//! consensus event stream.
+
+mod hub;
+
+pub use hub::{WatchHub, HISTORY_CAPACITY, WATCHER_BUFFER};

@@ -1,0 +1,444 @@
+//! etcd's configuration surface: flags (also in Go's `-flag value` syntax),
+//! `ETCD_*` / `CONCORD_*` environment variables and the `--config-file`
+//! YAML, layered with the `config` crate as defaults < file < environment <
+//! flags, into one [`ServerConfig`].
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use clap::Parser;
+use serde::Deserialize;
+
+/// The command line, as etcd spells it. Every option is optional here:
+/// defaults live in [`layered`], so that a flag that was not given does not
+/// hide the file or the environment.
+#[derive(Debug, Parser, Default)]
+#[command(
+    name = "concord",
+    about = "Concord: an etcd-compatible key-value store (all-in-one server)",
+    disable_version_flag = true,
+    args_override_self = true
+)]
+pub struct Flags {
+    /// Print the version and exit.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub version: Option<String>,
+    /// Human-readable name for this member.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Path to the data directory.
+    #[arg(long = "data-dir")]
+    pub data_dir: Option<String>,
+    /// Path to a dedicated WAL directory (accepted; the log lives in the data dir).
+    #[arg(long = "wal-dir")]
+    pub wal_dir: Option<String>,
+    /// URLs to listen on for client traffic.
+    #[arg(long = "listen-client-urls")]
+    pub listen_client_urls: Option<String>,
+    /// Client URLs of this member, advertised to the cluster.
+    #[arg(long = "advertise-client-urls")]
+    pub advertise_client_urls: Option<String>,
+    /// URLs to listen on for peer traffic.
+    #[arg(long = "listen-peer-urls")]
+    pub listen_peer_urls: Option<String>,
+    /// Peer URLs of this member, advertised to the cluster.
+    #[arg(long = "initial-advertise-peer-urls")]
+    pub initial_advertise_peer_urls: Option<String>,
+    /// Initial cluster configuration for bootstrapping (name=peerURL,...).
+    #[arg(long = "initial-cluster")]
+    pub initial_cluster: Option<String>,
+    /// 'new' or 'existing'.
+    #[arg(long = "initial-cluster-state")]
+    pub initial_cluster_state: Option<String>,
+    /// Initial cluster token, mixed into member and cluster IDs.
+    #[arg(long = "initial-cluster-token")]
+    pub initial_cluster_token: Option<String>,
+    /// Number of committed entries between snapshots.
+    #[arg(long = "snapshot-count")]
+    pub snapshot_count: Option<String>,
+    /// Heartbeat interval in milliseconds.
+    #[arg(long = "heartbeat-interval")]
+    pub heartbeat_interval: Option<String>,
+    /// Election timeout in milliseconds.
+    #[arg(long = "election-timeout")]
+    pub election_timeout: Option<String>,
+    /// Path to an etcd YAML configuration file.
+    #[arg(long = "config-file")]
+    pub config_file: Option<String>,
+    /// Accepted for etcd compatibility; the v2 API is always on.
+    #[arg(long = "enable-v2", num_args = 0..=1, default_missing_value = "true")]
+    pub enable_v2: Option<String>,
+    /// Maximum client request size in bytes.
+    #[arg(long = "max-request-bytes")]
+    pub max_request_bytes: Option<String>,
+    /// Accepted for etcd compatibility (zap is the only logger).
+    #[arg(long)]
+    pub logger: Option<String>,
+    /// Accepted for etcd compatibility; logs go to stderr.
+    #[arg(long = "log-outputs")]
+    pub log_outputs: Option<String>,
+    /// Log level: debug, info, warn, error.
+    #[arg(long = "log-level")]
+    pub log_level: Option<String>,
+    /// Enable debug-level logging.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub debug: Option<String>,
+    /// Accepted for etcd compatibility.
+    #[arg(long = "strict-reconfig-check", num_args = 0..=1, default_missing_value = "true")]
+    pub strict_reconfig_check: Option<String>,
+    /// Accepted for etcd compatibility.
+    #[arg(long = "max-snapshots")]
+    pub max_snapshots: Option<String>,
+    /// Accepted for etcd compatibility.
+    #[arg(long = "max-wals")]
+    pub max_wals: Option<String>,
+    /// Accepted for etcd compatibility.
+    #[arg(long = "quota-backend-bytes")]
+    pub quota_backend_bytes: Option<String>,
+}
+
+/// Names of the flags that are booleans (they may stand alone).
+const BOOL_FLAGS: &[&str] = &["version", "enable-v2", "debug", "strict-reconfig-check"];
+
+/// Rewrites Go-style flags (`-name x`, `-name=x`) to `--name x` so that
+/// clap can parse exactly what etcd accepts. A lone `-` and values are left
+/// alone.
+pub fn normalize_args<I: IntoIterator<Item = String>>(args: I) -> Vec<String> {
+    args.into_iter()
+        .enumerate()
+        .map(|(i, a)| {
+            if i > 0 && a.len() > 2 && a.starts_with('-') && !a.starts_with("--") {
+                let name = a[1..].split('=').next().unwrap_or("");
+                if name.len() > 1 {
+                    return format!("-{a}");
+                }
+            }
+            a
+        })
+        .collect()
+}
+
+/// The effective configuration of one member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    pub name: String,
+    pub data_dir: PathBuf,
+    pub listen_client_urls: Vec<String>,
+    pub advertise_client_urls: Vec<String>,
+    pub listen_peer_urls: Vec<String>,
+    pub initial_advertise_peer_urls: Vec<String>,
+    /// name -> peer URLs, in the order given.
+    pub initial_cluster: Vec<(String, Vec<String>)>,
+    pub initial_cluster_state: ClusterState,
+    pub initial_cluster_token: String,
+    pub snapshot_count: u64,
+    pub heartbeat_interval_ms: u64,
+    pub election_timeout_ms: u64,
+    pub max_request_bytes: usize,
+    pub log_level: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClusterState {
+    New,
+    Existing,
+}
+
+/// A configuration that cannot be used; printed as etcd would.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("error reading configuration: {0}")]
+    Source(#[from] config::ConfigError),
+    #[error("invalid value {value:?} for {key}: {why}")]
+    Invalid {
+        key: &'static str,
+        value: String,
+        why: String,
+    },
+    #[error("{0}")]
+    Cluster(String),
+}
+
+/// Raw layered values, as strings, in etcd's key names with `_`.
+#[derive(Debug, Deserialize)]
+struct Raw {
+    name: String,
+    data_dir: Option<String>,
+    listen_client_urls: String,
+    advertise_client_urls: String,
+    listen_peer_urls: String,
+    initial_advertise_peer_urls: String,
+    initial_cluster: Option<String>,
+    initial_cluster_state: String,
+    initial_cluster_token: String,
+    snapshot_count: String,
+    heartbeat_interval: String,
+    election_timeout: String,
+    max_request_bytes: String,
+    log_level: String,
+    debug: String,
+}
+
+/// etcd's YAML config file with keys like `data-dir`, renamed to the
+/// `data_dir` spelling the environment layer produces.
+#[derive(Debug, Clone)]
+struct EtcdYamlFile(PathBuf);
+
+impl config::Source for EtcdYamlFile {
+    fn clone_into_box(&self) -> Box<dyn config::Source + Send + Sync> {
+        Box::new(self.clone())
+    }
+
+    fn collect(&self) -> Result<config::Map<String, config::Value>, config::ConfigError> {
+        let file = config::File::from(self.0.as_path()).format(config::FileFormat::Yaml);
+        let map = config::Source::collect(&file)?;
+        Ok(map
+            .into_iter()
+            .map(|(k, v)| (k.replace('-', "_").to_lowercase(), v))
+            .collect())
+    }
+}
+
+/// Lists in flags and environment are comma-separated, as in etcd.
+fn split_list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+fn parse_u64(key: &'static str, v: &str) -> Result<u64, ConfigError> {
+    v.trim().parse().map_err(|e: std::num::ParseIntError| ConfigError::Invalid {
+        key,
+        value: v.to_string(),
+        why: e.to_string(),
+    })
+}
+
+fn parse_go_bool(v: &str) -> Option<bool> {
+    match v {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// Parses `name=url,name=url2,other=url3` into name -> URLs (a name may
+/// appear several times, once per peer URL, as in etcd).
+pub fn parse_initial_cluster(s: &str) -> Result<Vec<(String, Vec<String>)>, ConfigError> {
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for part in split_list(s) {
+        let (name, url) = part.split_once('=').ok_or_else(|| {
+            ConfigError::Cluster(format!("invalid --initial-cluster entry {part:?}: want name=URL"))
+        })?;
+        match out.iter_mut().find(|(n, _)| n == name) {
+            Some((_, urls)) => urls.push(url.to_string()),
+            None => out.push((name.to_string(), vec![url.to_string()])),
+        }
+    }
+    Ok(out)
+}
+
+/// Builds the effective configuration: defaults < config file <
+/// `ETCD_*` < `CONCORD_*` < flags.
+pub fn layered(flags: &Flags, env: &BTreeMap<String, String>) -> Result<ServerConfig, ConfigError> {
+    let mut b = config::Config::builder()
+        .set_default("name", "default")?
+        .set_default("listen_client_urls", "http://localhost:2379")?
+        .set_default("advertise_client_urls", "http://localhost:2379")?
+        .set_default("listen_peer_urls", "http://localhost:2380")?
+        .set_default("initial_advertise_peer_urls", "http://localhost:2380")?
+        .set_default("initial_cluster_state", "new")?
+        .set_default("initial_cluster_token", "etcd-cluster")?
+        .set_default("snapshot_count", "100000")?
+        .set_default("heartbeat_interval", "100")?
+        .set_default("election_timeout", "1000")?
+        .set_default("max_request_bytes", "1572864")?
+        .set_default("log_level", "info")?
+        .set_default("debug", "false")?;
+    let config_file = flags
+        .config_file
+        .clone()
+        .or_else(|| env.get("ETCD_CONFIG_FILE").cloned());
+    if let Some(path) = config_file {
+        b = b.add_source(EtcdYamlFile(PathBuf::from(path)));
+    }
+    let env_map: config::Map<String, String> = env.clone().into_iter().collect();
+    for prefix in ["ETCD", "CONCORD"] {
+        b = b.add_source(
+            config::Environment::with_prefix(prefix)
+                .source(Some(env_map.clone()))
+                .try_parsing(false),
+        );
+    }
+    let overrides: [(&str, &Option<String>); 14] = [
+        ("name", &flags.name),
+        ("data_dir", &flags.data_dir),
+        ("listen_client_urls", &flags.listen_client_urls),
+        ("advertise_client_urls", &flags.advertise_client_urls),
+        ("listen_peer_urls", &flags.listen_peer_urls),
+        ("initial_advertise_peer_urls", &flags.initial_advertise_peer_urls),
+        ("initial_cluster", &flags.initial_cluster),
+        ("initial_cluster_state", &flags.initial_cluster_state),
+        ("initial_cluster_token", &flags.initial_cluster_token),
+        ("snapshot_count", &flags.snapshot_count),
+        ("heartbeat_interval", &flags.heartbeat_interval),
+        ("election_timeout", &flags.election_timeout),
+        ("max_request_bytes", &flags.max_request_bytes),
+        ("log_level", &flags.log_level),
+    ];
+    for (key, value) in overrides {
+        if let Some(v) = value {
+            b = b.set_override(key, v.as_str())?;
+        }
+    }
+    if let Some(v) = &flags.debug {
+        b = b.set_override("debug", v.as_str())?;
+    }
+    let raw: Raw = b.build()?.try_deserialize()?;
+    resolve(raw)
+}
+
+fn resolve(raw: Raw) -> Result<ServerConfig, ConfigError> {
+    let initial_advertise_peer_urls = split_list(&raw.initial_advertise_peer_urls);
+    // etcd: without --initial-cluster the member bootstraps alone with its
+    // own advertised peer URLs.
+    let initial_cluster = match raw.initial_cluster.as_deref() {
+        Some(s) if !s.trim().is_empty() => parse_initial_cluster(s)?,
+        _ => vec![(raw.name.clone(), initial_advertise_peer_urls.clone())],
+    };
+    let initial_cluster_state = match raw.initial_cluster_state.as_str() {
+        "new" => ClusterState::New,
+        "existing" => ClusterState::Existing,
+        other => {
+            return Err(ConfigError::Invalid {
+                key: "initial-cluster-state",
+                value: other.to_string(),
+                why: "valid values include 'new', 'existing'".into(),
+            })
+        }
+    };
+    let debug = parse_go_bool(&raw.debug).unwrap_or(false);
+    let data_dir = raw
+        .data_dir
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| format!("{}.etcd", raw.name));
+    let election_timeout_ms = parse_u64("election-timeout", &raw.election_timeout)?;
+    let heartbeat_interval_ms = parse_u64("heartbeat-interval", &raw.heartbeat_interval)?;
+    if heartbeat_interval_ms == 0 || election_timeout_ms < 5 * heartbeat_interval_ms {
+        return Err(ConfigError::Cluster(format!(
+            "--election-timeout[{election_timeout_ms}ms] should be at least as 5 times as --heartbeat-interval[{heartbeat_interval_ms}ms]"
+        )));
+    }
+    Ok(ServerConfig {
+        data_dir: PathBuf::from(data_dir),
+        listen_client_urls: split_list(&raw.listen_client_urls),
+        advertise_client_urls: split_list(&raw.advertise_client_urls),
+        listen_peer_urls: split_list(&raw.listen_peer_urls),
+        initial_advertise_peer_urls,
+        initial_cluster,
+        initial_cluster_state,
+        initial_cluster_token: raw.initial_cluster_token,
+        snapshot_count: parse_u64("snapshot-count", &raw.snapshot_count)?,
+        heartbeat_interval_ms,
+        election_timeout_ms,
+        max_request_bytes: parse_u64("max-request-bytes", &raw.max_request_bytes)? as usize,
+        log_level: if debug { "debug".into() } else { raw.log_level },
+        name: raw.name,
+    })
+}
+
+/// Is this flag a boolean that may stand alone? (Used by the Go-syntax
+/// tests and documentation.)
+pub fn is_bool_flag(name: &str) -> bool {
+    BOOL_FLAGS.contains(&name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str], env: &[(&str, &str)]) -> ServerConfig {
+        let argv = normalize_args(
+            std::iter::once("concord".to_string()).chain(args.iter().map(|s| s.to_string())),
+        );
+        let flags = Flags::try_parse_from(argv).expect("flags parse");
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        layered(&flags, &env).expect("config")
+    }
+
+    #[test]
+    fn defaults_are_etcds() {
+        let c = parse(&[], &[]);
+        assert_eq!(c.name, "default");
+        assert_eq!(c.data_dir, PathBuf::from("default.etcd"));
+        assert_eq!(c.listen_client_urls, vec!["http://localhost:2379"]);
+        assert_eq!(c.listen_peer_urls, vec!["http://localhost:2380"]);
+        assert_eq!(
+            c.initial_cluster,
+            vec![("default".to_string(), vec!["http://localhost:2380".to_string()])]
+        );
+        assert_eq!(c.initial_cluster_token, "etcd-cluster");
+        assert_eq!(c.snapshot_count, 100_000);
+        assert_eq!((c.heartbeat_interval_ms, c.election_timeout_ms), (100, 1000));
+    }
+
+    #[test]
+    fn go_flag_syntax_and_last_wins() {
+        let c = parse(
+            &["-name", "a", "--name=b", "-data-dir=/tmp/x", "--enable-v2", "-name", "c"],
+            &[],
+        );
+        assert_eq!(c.name, "c");
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+        let c = parse(&["--enable-v2=true", "--name", "n1"], &[]);
+        assert_eq!(c.name, "n1");
+        assert_eq!(c.data_dir, PathBuf::from("n1.etcd"));
+        assert!(is_bool_flag("enable-v2"));
+    }
+
+    #[test]
+    fn env_below_flags() {
+        let env = [("ETCD_NAME", "fromenv"), ("ETCD_SNAPSHOT_COUNT", "50")];
+        let c = parse(&[], &env);
+        assert_eq!(c.name, "fromenv");
+        assert_eq!(c.snapshot_count, 50);
+        let c = parse(&["--name", "flag"], &env);
+        assert_eq!(c.name, "flag");
+        assert_eq!(c.snapshot_count, 50);
+    }
+
+    #[test]
+    fn config_file_below_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("etcd.yaml");
+        std::fs::write(
+            &path,
+            "name: filename\ndata-dir: /var/lib/x\nsnapshot-count: 7\ninitial-cluster: filename=http://10.0.0.1:2380,b=http://10.0.0.2:2380\ninitial-cluster-state: existing\n",
+        )
+        .unwrap();
+        let p = path.to_str().unwrap();
+        let c = parse(&["--config-file", p], &[]);
+        assert_eq!(c.name, "filename");
+        assert_eq!(c.data_dir, PathBuf::from("/var/lib/x"));
+        assert_eq!(c.snapshot_count, 7);
+        assert_eq!(c.initial_cluster.len(), 2);
+        assert_eq!(c.initial_cluster_state, ClusterState::Existing);
+        let c = parse(&["--config-file", p], &[("ETCD_SNAPSHOT_COUNT", "9")]);
+        assert_eq!(c.snapshot_count, 9);
+        let c = parse(&["--config-file", p, "--snapshot-count", "11"], &[("ETCD_SNAPSHOT_COUNT", "9")]);
+        assert_eq!(c.snapshot_count, 11);
+    }
+
+    #[test]
+    fn initial_cluster_with_several_urls() {
+        let ic = parse_initial_cluster("a=http://1:2380,a=http://2:2380,b=http://3:2380").unwrap();
+        assert_eq!(ic[0].1.len(), 2);
+        assert_eq!(ic[1].0, "b");
+        assert!(parse_initial_cluster("nonsense").is_err());
+    }
+}
