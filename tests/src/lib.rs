@@ -1,0 +1,282 @@
+//! # concord-tests: the harness for cross-service tests
+//!
+//! Starts real `concord` (and, for side-by-side checks, real `etcd`)
+//! processes on free 127.0.0.1 ports, talks plain HTTP/1.1 to them, and
+//! kills every child it started when dropped. Nothing here is mocked.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a server gets to become ready; generous for 2-core CI machines.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The release (or debug) `concord` binary next to this test executable.
+pub fn concord_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    // target/<profile>/deps/<test> -> target/<profile>/concord
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join("concord");
+    assert!(
+        bin.exists(),
+        "{} not found: build the workspace first (cargo build --release --workspace)",
+        bin.display()
+    );
+    bin
+}
+
+/// A free TCP port on 127.0.0.1 (the OS picks it; released at once).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// One HTTP response.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+}
+
+/// Sends one HTTP/1.1 request (`Connection: close`) and reads the answer.
+pub fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> std::io::Result<Response> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(ct) = content_type {
+        req.push_str(&format!("Content-Type: {ct}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes())?;
+    s.write_all(body)?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    parse_response(&raw, method == "HEAD")
+}
+
+fn parse_response(raw: &[u8], head: bool) -> std::io::Result<Response> {
+    let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_string());
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| bad("no header end"))?;
+    let head_text = String::from_utf8_lossy(&raw[..end]).into_owned();
+    let mut lines = head_text.split("\r\n");
+    let status_line = lines.next().ok_or_else(|| bad("no status line"))?;
+    let status: u16 = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad("bad status line"))?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let rest = &raw[end + 4..];
+    let chunked = headers.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
+    });
+    let body = if head {
+        Vec::new()
+    } else if chunked {
+        dechunk(rest).ok_or_else(|| bad("bad chunked body"))?
+    } else {
+        rest.to_vec()
+    };
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = data.windows(2).position(|w| w == b"\r\n")?;
+        let size_text = std::str::from_utf8(&data[..line_end]).ok()?;
+        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+        data = &data[line_end + 2..];
+        if size == 0 {
+            return Some(out);
+        }
+        out.extend_from_slice(data.get(..size)?);
+        data = data.get(size + 2..)?;
+    }
+}
+
+/// `application/x-www-form-urlencoded` encoding of one value.
+pub fn form_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// A server process (concord or etcd) that is killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub client_port: u16,
+    pub peer_port: u16,
+    pub data_dir: PathBuf,
+    pub name: String,
+    pub log: PathBuf,
+}
+
+impl Server {
+    /// Starts a single-member concord on fresh ports in `data_dir`.
+    pub fn concord(name: &str, data_dir: &Path) -> Server {
+        Self::start(concord_bin(), name, data_dir, free_port(), free_port(), &[])
+    }
+
+    /// Restarts a concord on the same data dir and ports.
+    pub fn restart_concord(name: &str, data_dir: &Path, client_port: u16, peer_port: u16) -> Server {
+        Self::start(concord_bin(), name, data_dir, client_port, peer_port, &[])
+    }
+
+    /// Starts a single-member etcd 3.4 with --enable-v2, if etcd is installed.
+    pub fn etcd(name: &str, data_dir: &Path) -> Option<Server> {
+        let etcd = which("etcd")?;
+        Some(Self::start(
+            etcd,
+            name,
+            data_dir,
+            free_port(),
+            free_port(),
+            &["--enable-v2=true"],
+        ))
+    }
+
+    fn start(
+        bin: PathBuf,
+        name: &str,
+        data_dir: &Path,
+        client_port: u16,
+        peer_port: u16,
+        extra: &[&str],
+    ) -> Server {
+        let client = format!("http://127.0.0.1:{client_port}");
+        let peer = format!("http://127.0.0.1:{peer_port}");
+        let log = data_dir.with_extension("log");
+        let log_file = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(&bin)
+            .args(["--name", name])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["--listen-client-urls", &client])
+            .args(["--advertise-client-urls", &client])
+            .args(["--listen-peer-urls", &peer])
+            .args(["--initial-advertise-peer-urls", &peer])
+            .args(["--initial-cluster", &format!("{name}={peer}")])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let mut s = Server {
+            child,
+            client_port,
+            peer_port,
+            data_dir: data_dir.to_path_buf(),
+            name: name.to_string(),
+            log,
+        };
+        s.wait_ready();
+        s
+    }
+
+    /// Waits until `/health` answers 200 (polling; no fixed sleeps).
+    pub fn wait_ready(&mut self) {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "server exited with {status}: {}",
+                    std::fs::read_to_string(&self.log).unwrap_or_default()
+                );
+            }
+            if let Ok(r) = http(self.client_port, "GET", "/health", None, b"") {
+                if r.status == 200 {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "server not ready after {READY_TIMEOUT:?}: {}",
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        );
+    }
+
+    pub fn request(&self, method: &str, path: &str) -> Response {
+        http(self.client_port, method, path, None, b"").expect("request")
+    }
+
+    pub fn form(&self, method: &str, path: &str, body: &str) -> Response {
+        http(
+            self.client_port,
+            method,
+            path,
+            Some("application/x-www-form-urlencoded"),
+            body.as_bytes(),
+        )
+        .expect("request")
+    }
+
+    /// kill -9.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// The path of an executable on PATH.
+pub fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.is_file())
+    })
+}

@@ -1,0 +1,118 @@
+//! Malformed requests get etcd 3.4's answer (status, errorCode, message,
+//! cause), side by side with a real etcd, and the server keeps serving.
+
+use concord_tests::{http, Response, Server};
+
+/// One malformed (or edge) request.
+struct Case {
+    method: &'static str,
+    path: &'static str,
+    content_type: Option<&'static str>,
+    body: &'static [u8],
+}
+
+const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
+const JSON: Option<&str> = Some("application/json");
+
+fn cases() -> Vec<Case> {
+    let c = |method, path, content_type, body| Case {
+        method,
+        path,
+        content_type,
+        body,
+    };
+    vec![
+        c("PUT", "/v2/keys/m/ttl?ttl=abc", FORM, b"value=1"),
+        c("PUT", "/v2/keys/m/ttl", FORM, b"value=1&ttl=-1"),
+        c("PUT", "/v2/keys/m/ttl", FORM, b"value=1&ttl=1.5"),
+        c("PUT", "/v2/keys/m/pi?prevIndex=abc", FORM, b"value=1"),
+        c("PUT", "/v2/keys/m/pi?prevIndex=-3", FORM, b"value=1"),
+        c("PUT", "/v2/keys/m/pv?prevValue=", FORM, b"value=1"),
+        c("GET", "/v2/keys/m?recursive=maybe", None, b""),
+        c("GET", "/v2/keys/m?sorted=2", None, b""),
+        c("GET", "/v2/keys/m?quorum=yes", None, b""),
+        c("PUT", "/v2/keys/m/b?prevExist=nope", FORM, b"value=1"),
+        c("PUT", "/v2/keys/m/b?dir=tru", FORM, b""),
+        c("GET", "/v2/keys/m?wait=true&waitIndex=abc", None, b""),
+        c("PUT", "/v2/keys/m/w?wait=true", FORM, b"value=1"),
+        c("PUT", "/v2/keys/m/r?refresh=true", FORM, b"value=1&ttl=5"),
+        c("PUT", "/v2/keys/m/r?refresh=true", FORM, b""),
+        c("PUT", "/v2/keys/m/enc", FORM, b"value=%zz"),
+        c("PUT", "/v2/keys/m/%zz", FORM, b"value=1"),
+        c("PUT", "/v2/keys/", FORM, b"value=1"),
+        c("PUT", "/v2/keys", FORM, b"value=1"),
+        c("DELETE", "/v2/keys/?recursive=true", None, b""),
+        c("POST", "/v2/keys/", FORM, b"value=1"),
+        c("PUT", "/v2/keys/m/dirval?dir=true", FORM, b"value=x"),
+        c("PATCH", "/v2/keys/m/x", None, b""),
+        c("OPTIONS", "/v2/keys/m/x", None, b""),
+        c("POST", "/v2/members", JSON, b"{not json"),
+        c("POST", "/v2/members", Some("text/plain"), b"{\"peerURLs\":[\"http://127.0.0.1:1\"]}"),
+        c("POST", "/v2/members", JSON, b"{\"peerURLs\":[\"not a url\"]}"),
+        c("POST", "/v2/members", JSON, b"{}"),
+        c("PUT", "/v2/members/zz", JSON, b"{\"peerURLs\":[\"http://127.0.0.1:1\"]}"),
+        c("DELETE", "/v2/members/not-hex", None, b""),
+        c("PATCH", "/v2/members", None, b""),
+        c("POST", "/health", None, b""),
+        c("GET", "/v2/nothing", None, b""),
+    ]
+}
+
+/// What is compared: the status, and for JSON errors the code, message and
+/// cause (indices differ between two independent stores, so only "zero or
+/// not" is compared for them).
+fn essence(r: &Response) -> String {
+    match serde_json::from_slice::<serde_json::Value>(&r.body) {
+        Ok(v) if v.get("errorCode").is_some() => format!(
+            "{} errorCode={} message={} cause={} index_zero={}",
+            r.status,
+            v["errorCode"],
+            v["message"],
+            v["cause"],
+            v["index"].as_u64() == Some(0)
+        ),
+        Ok(v) if v.get("message").is_some() => format!("{} message={}", r.status, v["message"]),
+        _ => format!("{}", r.status),
+    }
+}
+
+#[test]
+fn malformed_requests_answered_as_etcd() {
+    let dir = tempfile::tempdir().unwrap();
+    let etcd = Server::etcd("ref", &dir.path().join("etcd"))
+        .expect("etcd 3.4 must be installed for this test (apt-get install etcd-server)");
+    let concord = Server::concord("cand", &dir.path().join("concord"));
+    for s in [&etcd, &concord] {
+        let r = s.form("PUT", "/v2/keys/m/existing", "value=1");
+        assert!(r.status == 201 || r.status == 200);
+    }
+    let mut diffs = Vec::new();
+    for c in cases() {
+        let want = http(etcd.client_port, c.method, c.path, c.content_type, c.body).unwrap();
+        let got = http(concord.client_port, c.method, c.path, c.content_type, c.body).unwrap();
+        let (w, g) = (essence(&want), essence(&got));
+        if w != g {
+            diffs.push(format!(
+                "{} {} {:?}\n  etcd:    {w}\n  concord: {g}",
+                c.method,
+                c.path,
+                String::from_utf8_lossy(c.body)
+            ));
+        }
+        // The server is alive after every bad request.
+        assert_eq!(concord.request("GET", "/v2/keys/m/existing").status, 200);
+    }
+    assert!(diffs.is_empty(), "answers differ from etcd 3.4:\n{}", diffs.join("\n"));
+}
+
+#[test]
+fn oversized_request_is_refused_and_server_survives() {
+    let dir = tempfile::tempdir().unwrap();
+    let concord = Server::concord("big", &dir.path().join("concord"));
+    let big = format!("value={}", "x".repeat(2 * 1024 * 1024));
+    let r = concord.form("PUT", "/v2/keys/big", &big);
+    assert!(r.status >= 400, "2 MiB request accepted: {}", r.status);
+    let ok = format!("value={}", "x".repeat(1024 * 1024));
+    assert_eq!(concord.form("PUT", "/v2/keys/ok", &ok).status, 201);
+    assert_eq!(concord.request("GET", "/v2/keys/ok").status, 200);
+}
