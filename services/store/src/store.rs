@@ -1,6 +1,17 @@
 //! The v2 store: a tree of nodes, the global index, the TTL schedule.
+//!
+//! Semantics follow etcd 3.4's `v2store` operation by operation (the event
+//! each one produces, the index it consumes, the error and cause it fails
+//! with). Nodes do not store their paths: paths are rebuilt while walking,
+//! which keeps 100k keys cheap.
 
-use crate::{Command, Error, Event, StoreStats, UnixNanos};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use crate::time::NANOS_PER_SEC;
+use crate::{Action, Command, Error, ErrorCode, Event, NodeExtern, StoreStats, UnixNanos};
 
 /// What applying one command produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,9 +27,184 @@ pub enum Applied {
 #[error("cannot decode store snapshot: {0}")]
 pub struct RecoverError(pub String);
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum Body {
+    File(String),
+    Dir(BTreeMap<String, Node>),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Node {
+    created_index: u64,
+    modified_index: u64,
+    expire_at: Option<UnixNanos>,
+    body: Body,
+}
+
+impl Node {
+    fn dir(index: u64, expire_at: Option<UnixNanos>) -> Node {
+        Node {
+            created_index: index,
+            modified_index: index,
+            expire_at,
+            body: Body::Dir(BTreeMap::new()),
+        }
+    }
+
+    fn is_dir(&self) -> bool {
+        matches!(self.body, Body::Dir(_))
+    }
+
+    fn value(&self) -> &str {
+        match &self.body {
+            Body::File(v) => v,
+            Body::Dir(_) => "",
+        }
+    }
+
+    /// `expiration` and `ttl` as etcd prints them at time `now` (ttl is
+    /// rounded up to whole seconds).
+    fn expiration_and_ttl(&self, now: UnixNanos) -> (Option<UnixNanos>, i64) {
+        match self.expire_at {
+            None => (None, 0),
+            Some(t) => {
+                let left = t.saturating_sub(now);
+                let mut ttl = left / NANOS_PER_SEC;
+                if left % NANOS_PER_SEC > 0 {
+                    ttl += 1;
+                }
+                (Some(t), ttl)
+            }
+        }
+    }
+
+    /// etcd's `node.Repr`: the node (and, if `recursive`, its visible
+    /// descendants) as clients see it.
+    fn repr(&self, path: &str, recursive: bool, now: UnixNanos) -> NodeExtern {
+        let (expiration, ttl) = self.expiration_and_ttl(now);
+        let mut out = NodeExtern {
+            key: extern_key(path),
+            expiration,
+            ttl,
+            modified_index: self.modified_index,
+            created_index: self.created_index,
+            ..Default::default()
+        };
+        match &self.body {
+            Body::File(v) => out.value = Some(v.clone()),
+            Body::Dir(children) => {
+                out.dir = true;
+                if recursive {
+                    out.nodes = list_children(path, children, true, now);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Visible children of a directory, in key order (so `sorted` is free).
+fn list_children(
+    path: &str,
+    children: &BTreeMap<String, Node>,
+    recursive: bool,
+    now: UnixNanos,
+) -> Vec<NodeExtern> {
+    children
+        .iter()
+        .filter(|(name, _)| !name.starts_with('_'))
+        .map(|(name, child)| child.repr(&join(path, name), recursive, now))
+        .collect()
+}
+
+/// The root is shown without a key, as etcd shows its `/1` namespace root.
+fn extern_key(path: &str) -> String {
+    if path == "/" {
+        String::new()
+    } else {
+        path.to_string()
+    }
+}
+
+fn join(dir: &str, name: &str) -> String {
+    if dir == "/" {
+        format!("/{name}")
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+/// Go's `path.Clean("/" + key)`: rooted, no empty, `.` or `..` segments.
+pub fn clean_path(key: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for seg in key.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            s => parts.push(s),
+        }
+    }
+    if parts.is_empty() {
+        "/".to_string()
+    } else {
+        let mut s = String::with_capacity(key.len() + 1);
+        for p in parts {
+            s.push('/');
+            s.push_str(p);
+        }
+        s
+    }
+}
+
+fn components(path: &str) -> impl Iterator<Item = &str> {
+    path.split('/').filter(|s| !s.is_empty())
+}
+
+/// Splits a clean path into its parent directory and last name.
+fn split_last(path: &str) -> (&str, &str) {
+    match path.rfind('/') {
+        Some(0) => ("/", &path[1..]),
+        Some(i) => (&path[..i], &path[i + 1..]),
+        None => ("/", path),
+    }
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    gets_success: AtomicU64,
+    gets_fail: AtomicU64,
+    sets_success: u64,
+    sets_fail: u64,
+    delete_success: u64,
+    delete_fail: u64,
+    update_success: u64,
+    update_fail: u64,
+    create_success: u64,
+    create_fail: u64,
+    cas_success: u64,
+    cas_fail: u64,
+    cad_success: u64,
+    cad_fail: u64,
+    expire_count: u64,
+}
+
 /// The etcd v2 store.
 #[derive(Debug)]
-pub struct Store {}
+pub struct Store {
+    root: Node,
+    index: u64,
+    /// (expiry, path) of every node with a TTL: the next expiry is first.
+    ttl: BTreeSet<(UnixNanos, String)>,
+    counters: Counters,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Saved {
+    index: u64,
+    root: Node,
+}
 
 impl Default for Store {
     fn default() -> Self {
@@ -26,48 +212,564 @@ impl Default for Store {
     }
 }
 
+fn bump(ok: bool, success: &mut u64, fail: &mut u64) {
+    if ok {
+        *success += 1
+    } else {
+        *fail += 1
+    }
+}
+
 impl Store {
     /// An empty store: the root directory only, index 0.
     pub fn new() -> Self {
-        todo!()
+        Store {
+            root: Node::dir(0, None),
+            index: 0,
+            ttl: BTreeSet::new(),
+            counters: Counters::default(),
+        }
     }
 
     /// The global store index (`X-Etcd-Index`).
     pub fn index(&self) -> u64 {
-        todo!()
+        self.index
+    }
+
+    fn err(&self, code: ErrorCode, cause: impl Into<String>) -> Error {
+        Error::new(code, cause, self.index)
+    }
+
+    /// etcd's `internalGet`: 104 if a file is in the way, 100 naming the
+    /// first missing path.
+    fn lookup(&self, path: &str) -> Result<&Node, Error> {
+        let mut node = &self.root;
+        let mut walked = String::from("/");
+        for name in components(path) {
+            match &node.body {
+                Body::File(_) => return Err(self.err(ErrorCode::NotDir, walked)),
+                Body::Dir(children) => match children.get(name) {
+                    Some(child) => node = child,
+                    None => return Err(self.err(ErrorCode::KeyNotFound, join(&walked, name))),
+                },
+            }
+            walked = join(&walked, name);
+        }
+        Ok(node)
+    }
+
+    fn lookup_mut(&mut self, path: &str) -> Option<&mut Node> {
+        let mut node = &mut self.root;
+        for name in components(path) {
+            match &mut node.body {
+                Body::File(_) => return None,
+                Body::Dir(children) => node = children.get_mut(name)?,
+            }
+        }
+        Some(node)
     }
 
     /// GET: the node at `key` (and its children; all descendants if
     /// `recursive`; children in key order if `sorted`). `now` sets `ttl`.
     pub fn get(&self, key: &str, recursive: bool, sorted: bool, now: UnixNanos) -> Result<Event, Error> {
-        let _ = (key, recursive, sorted, now);
-        todo!()
+        let _ = sorted; // children are always kept in key order
+        let path = clean_path(key);
+        match self.lookup(&path) {
+            Ok(node) => {
+                self.counters.gets_success.fetch_add(1, Ordering::Relaxed);
+                let mut out = node.repr(&path, false, now);
+                if let Body::Dir(children) = &node.body {
+                    out.nodes = list_children(&path, children, recursive, now);
+                }
+                Ok(Event {
+                    action: Action::Get,
+                    node: out,
+                    prev_node: None,
+                    etcd_index: self.index,
+                    refresh: false,
+                })
+            }
+            Err(e) => {
+                self.counters.gets_fail.fetch_add(1, Ordering::Relaxed);
+                Err(e)
+            }
+        }
     }
 
     /// Applies one replicated command proposed at time `now`.
     pub fn apply(&mut self, cmd: &Command, now: UnixNanos) -> Applied {
-        let _ = (cmd, now);
-        todo!()
+        let expire = |ttl: &Option<u64>| {
+            ttl.map(|s| {
+                let secs = i64::try_from(s).unwrap_or(i64::MAX);
+                now.saturating_add(secs.saturating_mul(NANOS_PER_SEC))
+            })
+        };
+        let result = match cmd {
+            Command::Set { key, dir, value, ttl, refresh } => {
+                self.set(key, *dir, value, expire(ttl), *refresh, now)
+            }
+            Command::Create { key, dir, value, unique, ttl } => {
+                self.create(key, *dir, value, *unique, expire(ttl), now)
+            }
+            Command::Update { key, value, ttl, refresh } => {
+                self.update(key, value, expire(ttl), *refresh, now)
+            }
+            Command::CompareAndSwap { key, prev_value, prev_index, value, ttl, refresh } => self
+                .compare_and_swap(key, prev_value, *prev_index, value, expire(ttl), *refresh, now),
+            Command::Delete { key, dir, recursive } => self.delete(key, *dir, *recursive, now),
+            Command::CompareAndDelete { key, prev_value, prev_index } => {
+                self.compare_and_delete(key, prev_value, *prev_index, now)
+            }
+            Command::ExpireKeys => return Applied::Expired(self.expire_keys(now)),
+        };
+        let ok = result.is_ok();
+        let c = &mut self.counters;
+        let (success, fail) = match cmd {
+            Command::Set { .. } => (&mut c.sets_success, &mut c.sets_fail),
+            Command::Create { .. } => (&mut c.create_success, &mut c.create_fail),
+            Command::Update { .. } => (&mut c.update_success, &mut c.update_fail),
+            Command::CompareAndSwap { .. } => (&mut c.cas_success, &mut c.cas_fail),
+            Command::Delete { .. } => (&mut c.delete_success, &mut c.delete_fail),
+            Command::CompareAndDelete { .. } => (&mut c.cad_success, &mut c.cad_fail),
+            Command::ExpireKeys => return Applied::Write(result),
+        };
+        bump(ok, success, fail);
+        Applied::Write(result)
+    }
+
+    /// etcd's `internalCreate`: creates missing parent directories, then the
+    /// node; `replace` allows overwriting a file (Set), not a directory.
+    #[allow(clippy::too_many_arguments)]
+    fn internal_create(
+        &mut self,
+        key: &str,
+        dir: bool,
+        value: &str,
+        unique: bool,
+        replace: bool,
+        expire_at: Option<UnixNanos>,
+        action: Action,
+        now: UnixNanos,
+    ) -> Result<Event, Error> {
+        let next = self.index + 1;
+        let mut path = clean_path(key);
+        if unique {
+            path = clean_path(&format!("{path}/{next:020}"));
+        }
+        if path == "/" {
+            return Err(self.err(ErrorCode::RootReadOnly, "/"));
+        }
+        let (parent_path, name) = split_last(&path);
+        let parent_path = parent_path.to_string();
+        let name = name.to_string();
+        // Walk to the parent, checking that nothing in the way is a file.
+        {
+            let mut node = &self.root;
+            let mut walked = String::from("/");
+            for seg in components(&parent_path) {
+                if let Body::Dir(children) = &node.body {
+                    match children.get(seg) {
+                        Some(child) if child.is_dir() => node = child,
+                        Some(_) => return Err(self.err(ErrorCode::NotDir, join(&walked, seg))),
+                        None => break,
+                    }
+                }
+                walked = join(&walked, seg);
+            }
+            if let Body::Dir(children) = &node.body {
+                if components(&parent_path).count() == components(&walked).count() {
+                    if let Some(existing) = children.get(&name) {
+                        if !replace {
+                            return Err(self.err(ErrorCode::NodeExist, path.clone()));
+                        }
+                        if existing.is_dir() {
+                            return Err(self.err(ErrorCode::NotFile, path.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        // Now create missing directories (with the next index, as etcd does).
+        let mut node = &mut self.root;
+        for seg in components(&parent_path) {
+            let Body::Dir(children) = &mut node.body else {
+                return Err(Error::new(ErrorCode::NotDir, parent_path.clone(), self.index));
+            };
+            node = children.entry(seg.to_string()).or_insert_with(|| Node::dir(next, None));
+        }
+        let Body::Dir(children) = &mut node.body else {
+            return Err(Error::new(ErrorCode::NotDir, parent_path.clone(), self.index));
+        };
+        let new = Node {
+            created_index: next,
+            modified_index: next,
+            expire_at,
+            body: if dir { Body::Dir(BTreeMap::new()) } else { Body::File(value.to_string()) },
+        };
+        let new_repr = new.repr(&path, false, now);
+        let prev = children.insert(name, new);
+        let prev_node = prev.as_ref().map(|p| p.repr(&path, false, now));
+        if let Some(p) = &prev {
+            if let Some(t) = p.expire_at {
+                self.ttl.remove(&(t, path.clone()));
+            }
+        }
+        if let Some(t) = expire_at {
+            self.ttl.insert((t, path.clone()));
+        }
+        self.index = next;
+        Ok(Event {
+            action,
+            node: new_repr,
+            prev_node,
+            etcd_index: next,
+            refresh: false,
+        })
+    }
+
+    fn set(
+        &mut self,
+        key: &str,
+        dir: bool,
+        value: &str,
+        expire_at: Option<UnixNanos>,
+        refresh: bool,
+        now: UnixNanos,
+    ) -> Result<Event, Error> {
+        let path = clean_path(key);
+        let mut value = value.to_string();
+        match self.lookup(&path) {
+            Ok(n) if refresh => value = n.value().to_string(),
+            Ok(_) => {}
+            Err(e) if e.code != ErrorCode::KeyNotFound || refresh => return Err(e),
+            Err(_) => {}
+        }
+        let mut e = self.internal_create(&path, dir, &value, false, true, expire_at, Action::Set, now)?;
+        e.refresh = refresh;
+        Ok(e)
+    }
+
+    fn create(
+        &mut self,
+        key: &str,
+        dir: bool,
+        value: &str,
+        unique: bool,
+        expire_at: Option<UnixNanos>,
+        now: UnixNanos,
+    ) -> Result<Event, Error> {
+        self.internal_create(key, dir, value, unique, false, expire_at, Action::Create, now)
+    }
+
+    /// Changes a node's expiry, keeping the TTL index in step.
+    fn set_expiry(&mut self, path: &str, old: Option<UnixNanos>, new: Option<UnixNanos>) {
+        if let Some(t) = old {
+            self.ttl.remove(&(t, path.to_string()));
+        }
+        if let Some(t) = new {
+            self.ttl.insert((t, path.to_string()));
+        }
+    }
+
+    fn update(
+        &mut self,
+        key: &str,
+        value: &str,
+        expire_at: Option<UnixNanos>,
+        refresh: bool,
+        now: UnixNanos,
+    ) -> Result<Event, Error> {
+        let path = clean_path(key);
+        if path == "/" {
+            return Err(self.err(ErrorCode::RootReadOnly, "/"));
+        }
+        let next = self.index + 1;
+        let n = self.lookup(&path)?;
+        if n.is_dir() && !value.is_empty() {
+            return Err(self.err(ErrorCode::NotFile, path));
+        }
+        let prev = n.repr(&path, false, now);
+        let old_expiry = n.expire_at;
+        let node = self.lookup_mut(&path).ok_or_else(|| Error::new(ErrorCode::KeyNotFound, path.clone(), 0))?;
+        if let Body::File(v) = &mut node.body {
+            if !refresh {
+                *v = value.to_string();
+            }
+        }
+        node.modified_index = next;
+        node.expire_at = expire_at;
+        let repr = node.repr(&path, false, now);
+        self.set_expiry(&path, old_expiry, expire_at);
+        self.index = next;
+        Ok(Event {
+            action: Action::Update,
+            node: repr,
+            prev_node: Some(prev),
+            etcd_index: next,
+            refresh,
+        })
+    }
+
+    fn compare_fail_cause(n: &Node, prev_value: &str, prev_index: u64) -> Option<String> {
+        let index_match = prev_index == 0 || n.modified_index == prev_index;
+        let value_match = prev_value.is_empty() || n.value() == prev_value;
+        match (value_match, index_match) {
+            (true, true) => None,
+            (false, true) => Some(format!("[{} != {}]", prev_value, n.value())),
+            (true, false) => Some(format!("[{} != {}]", prev_index, n.modified_index)),
+            (false, false) => Some(format!(
+                "[{} != {}] [{} != {}]",
+                prev_value,
+                n.value(),
+                prev_index,
+                n.modified_index
+            )),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn compare_and_swap(
+        &mut self,
+        key: &str,
+        prev_value: &str,
+        prev_index: u64,
+        value: &str,
+        expire_at: Option<UnixNanos>,
+        refresh: bool,
+        now: UnixNanos,
+    ) -> Result<Event, Error> {
+        let path = clean_path(key);
+        if path == "/" {
+            return Err(self.err(ErrorCode::RootReadOnly, "/"));
+        }
+        let n = self.lookup(&path)?;
+        if n.is_dir() {
+            return Err(self.err(ErrorCode::NotFile, path));
+        }
+        if let Some(cause) = Self::compare_fail_cause(n, prev_value, prev_index) {
+            return Err(self.err(ErrorCode::TestFailed, cause));
+        }
+        let prev = n.repr(&path, false, now);
+        let old_expiry = n.expire_at;
+        let next = self.index + 1;
+        let node = self.lookup_mut(&path).ok_or_else(|| Error::new(ErrorCode::KeyNotFound, path.clone(), 0))?;
+        if let Body::File(v) = &mut node.body {
+            if !refresh {
+                *v = value.to_string();
+            }
+        }
+        node.modified_index = next;
+        node.expire_at = expire_at;
+        let repr = node.repr(&path, false, now);
+        self.set_expiry(&path, old_expiry, expire_at);
+        self.index = next;
+        Ok(Event {
+            action: Action::CompareAndSwap,
+            node: repr,
+            prev_node: Some(prev),
+            etcd_index: next,
+            refresh,
+        })
+    }
+
+    /// Removes the node at `path` (already checked to exist) and every TTL
+    /// entry of its subtree.
+    fn remove_node(&mut self, path: &str) -> Option<Node> {
+        let (parent, name) = split_last(path);
+        let parent = self.lookup_mut(parent)?;
+        let Body::Dir(children) = &mut parent.body else {
+            return None;
+        };
+        let removed = children.remove(name)?;
+        let mut stack = vec![(path.to_string(), &removed)];
+        while let Some((p, n)) = stack.pop() {
+            if let Some(t) = n.expire_at {
+                self.ttl.remove(&(t, p.clone()));
+            }
+            if let Body::Dir(ch) = &n.body {
+                for (name, c) in ch {
+                    stack.push((join(&p, name), c));
+                }
+            }
+        }
+        Some(removed)
+    }
+
+    fn delete(&mut self, key: &str, dir: bool, recursive: bool, now: UnixNanos) -> Result<Event, Error> {
+        let path = clean_path(key);
+        if path == "/" {
+            return Err(self.err(ErrorCode::RootReadOnly, "/"));
+        }
+        let dir = dir || recursive;
+        let n = self.lookup(&path)?;
+        if let Body::Dir(children) = &n.body {
+            if !dir {
+                return Err(self.err(ErrorCode::NotFile, path));
+            }
+            if !children.is_empty() && !recursive {
+                return Err(self.err(ErrorCode::DirNotEmpty, path));
+            }
+        }
+        let next = self.index + 1;
+        let prev = n.repr(&path, false, now);
+        let node = NodeExtern {
+            key: path.clone(),
+            dir: n.is_dir(),
+            modified_index: next,
+            created_index: n.created_index,
+            ..Default::default()
+        };
+        self.remove_node(&path);
+        self.index = next;
+        Ok(Event {
+            action: Action::Delete,
+            node,
+            prev_node: Some(prev),
+            etcd_index: next,
+            refresh: false,
+        })
+    }
+
+    fn compare_and_delete(
+        &mut self,
+        key: &str,
+        prev_value: &str,
+        prev_index: u64,
+        now: UnixNanos,
+    ) -> Result<Event, Error> {
+        let path = clean_path(key);
+        if path == "/" {
+            return Err(self.err(ErrorCode::RootReadOnly, "/"));
+        }
+        let n = self.lookup(&path)?;
+        if n.is_dir() {
+            return Err(self.err(ErrorCode::NotFile, path));
+        }
+        if let Some(cause) = Self::compare_fail_cause(n, prev_value, prev_index) {
+            return Err(self.err(ErrorCode::TestFailed, cause));
+        }
+        let next = self.index + 1;
+        let prev = n.repr(&path, false, now);
+        let node = NodeExtern {
+            key: path.clone(),
+            modified_index: next,
+            created_index: n.created_index,
+            ..Default::default()
+        };
+        self.remove_node(&path);
+        self.index = next;
+        Ok(Event {
+            action: Action::CompareAndDelete,
+            node,
+            prev_node: Some(prev),
+            etcd_index: next,
+            refresh: false,
+        })
+    }
+
+    /// etcd's `DeleteExpiredKeys`: every node due at `now`, earliest first,
+    /// each removal one `expire` event and one index.
+    fn expire_keys(&mut self, now: UnixNanos) -> Vec<Event> {
+        let mut events = Vec::new();
+        while let Some((t, path)) = self.ttl.first().cloned() {
+            if t > now {
+                break;
+            }
+            self.ttl.remove(&(t, path.clone()));
+            let Ok(n) = self.lookup(&path) else {
+                continue;
+            };
+            let next = self.index + 1;
+            let prev = n.repr(&path, false, now);
+            let node = NodeExtern {
+                key: path.clone(),
+                dir: n.is_dir(),
+                modified_index: next,
+                created_index: n.created_index,
+                ..Default::default()
+            };
+            self.remove_node(&path);
+            self.index = next;
+            self.counters.expire_count += 1;
+            events.push(Event {
+                action: Action::Expire,
+                node,
+                prev_node: Some(prev),
+                etcd_index: next,
+                refresh: false,
+            });
+        }
+        events
     }
 
     /// The earliest expiry time of any node, if any node has a TTL.
     pub fn next_expiry(&self) -> Option<UnixNanos> {
-        todo!()
+        self.ttl.first().map(|(t, _)| *t)
     }
 
     /// The operation counters (`watchers` left at 0).
     pub fn stats(&self) -> StoreStats {
-        todo!()
+        let c = &self.counters;
+        StoreStats {
+            gets_success: c.gets_success.load(Ordering::Relaxed),
+            gets_fail: c.gets_fail.load(Ordering::Relaxed),
+            sets_success: c.sets_success,
+            sets_fail: c.sets_fail,
+            delete_success: c.delete_success,
+            delete_fail: c.delete_fail,
+            update_success: c.update_success,
+            update_fail: c.update_fail,
+            create_success: c.create_success,
+            create_fail: c.create_fail,
+            compare_and_swap_success: c.cas_success,
+            compare_and_swap_fail: c.cas_fail,
+            compare_and_delete_success: c.cad_success,
+            compare_and_delete_fail: c.cad_fail,
+            expire_count: c.expire_count,
+            watchers: 0,
+        }
     }
 
     /// Serialises the whole store (tree, index, TTLs) for a snapshot.
     pub fn save(&self) -> Vec<u8> {
-        todo!()
+        #[derive(Serialize)]
+        struct SavedRef<'a> {
+            index: u64,
+            root: &'a Node,
+        }
+        bincode::serialize(&SavedRef {
+            index: self.index,
+            root: &self.root,
+        })
+        .unwrap_or_default()
     }
 
     /// Rebuilds a store from [`Store::save`]'s output.
     pub fn recover(data: &[u8]) -> Result<Store, RecoverError> {
-        let _ = data;
-        todo!()
+        let saved: Saved = bincode::deserialize(data).map_err(|e| RecoverError(e.to_string()))?;
+        if !saved.root.is_dir() {
+            return Err(RecoverError("root is not a directory".into()));
+        }
+        let mut store = Store {
+            root: saved.root,
+            index: saved.index,
+            ttl: BTreeSet::new(),
+            counters: Counters::default(),
+        };
+        let mut ttl = BTreeSet::new();
+        let mut stack = vec![("/".to_string(), &store.root)];
+        while let Some((p, n)) = stack.pop() {
+            if let Some(t) = n.expire_at {
+                ttl.insert((t, p.clone()));
+            }
+            if let Body::Dir(ch) = &n.body {
+                for (name, c) in ch {
+                    stack.push((join(&p, name), c));
+                }
+            }
+        }
+        store.ttl = ttl;
+        Ok(store)
     }
 }
+

@@ -134,11 +134,12 @@ impl EventSink for WatchHub {
     fn publish(&self, event: Arc<Event>) {
         let mut inner = self.inner.lock();
         inner.current_index = inner.current_index.max(event.etcd_index);
+        inner.history.add(event.clone());
         if event.refresh {
-            // A TTL refresh advances the index but is invisible to watchers.
+            // A TTL refresh is kept in history (as etcd's `watcherHub.add`)
+            // but never delivered to watchers.
             return;
         }
-        inner.history.add(event.clone());
         if inner.watchers.is_empty() {
             return;
         }
@@ -192,7 +193,14 @@ impl Watch for WatchHub {
         let (tx, rx) = mpsc::channel(if req.stream { WATCHER_BUFFER } else { 1 });
         let mut since_index = since;
         if since <= start_index {
-            if let Some(event) = inner.history.scan(&req.key, req.recursive, since)? {
+            let scanned = inner
+                .history
+                .scan(&req.key, req.recursive, since)
+                .map_err(|mut e| {
+                    e.index = start_index;
+                    e
+                })?;
+            if let Some(event) = scanned {
                 since_index = event.index() + 1;
                 // The channel is fresh, so this cannot fail.
                 let _ = tx.try_send(event);
