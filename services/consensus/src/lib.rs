@@ -1,1 +1,25 @@
-//! placeholder
+//! # concord-consensus: the replicated v2 store
+//!
+//! This crate owns Concord's data: one raft group (openraft 0.9) whose state
+//! machine is the pure v2 store of `concord-store`.
+//!
+//! - [`types`]: the raft type configuration, proposals and replies;
+//! - [`log_store`]: the raft log, vote and committed index in SQLite (WAL
+//!   mode; one transaction, one fsync per appended batch);
+//! - [`state_machine`]: applies committed commands to the store, publishes
+//!   events to the [`concord_api::EventSink`], and writes snapshots that hold
+//!   the applied log id and membership with the state they describe;
+//! - [`network`]: the raft transport between members;
+//! - [`ids`]: member and cluster IDs computed as etcd computes them;
+//! - [`node`]: the [`Consensus`] handle that starts it all and implements the
+//!   `Kv` and `Cluster` contracts.
+
+pub mod ids;
+pub mod log_store;
+pub mod network;
+pub mod node;
+pub mod state_machine;
+pub mod types;
+
+pub use node::{Consensus, ConsensusConfig, ConsensusError};
+pub use types::{MemberNode, TypeConfig};

@@ -1,0 +1,263 @@
+//! The state machine: the v2 store, fed committed entries in order.
+//!
+//! The store lives in memory; its durable form is a snapshot file holding
+//! the serialised store *together with* the last applied log id and the
+//! membership (one file, written to a temp name, fsynced and renamed), so
+//! the applied index can never disagree with the state it describes. On
+//! start the latest snapshot is loaded and openraft re-applies the committed
+//! log tail after it.
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use concord_api::EventSink;
+use concord_store::{Applied, Store};
+use openraft::storage::RaftStateMachine;
+use openraft::{AnyError, EntryPayload, OptionalSend, RaftSnapshotBuilder, Snapshot, StorageIOError};
+use parking_lot::RwLock;
+use serde::{Deserialize, Serialize};
+use tracing::info;
+
+use crate::types::{LogId, Reply, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
+
+/// State shared between the state machine (owned by openraft) and readers.
+pub struct Shared {
+    pub store: RwLock<Store>,
+    pub sink: Arc<dyn EventSink>,
+    /// Index of the last applied raft entry (`X-Raft-Index`).
+    pub applied_index: AtomicU64,
+}
+
+/// The on-disk snapshot: metadata and the store, in one file.
+#[derive(Serialize, Deserialize)]
+struct SnapshotFile {
+    meta: SnapshotMeta,
+    data: Vec<u8>,
+}
+
+pub struct StateMachine {
+    shared: Arc<Shared>,
+    last_applied: Option<LogId>,
+    last_membership: StoredMembership,
+    snap_dir: PathBuf,
+    current: Option<(SnapshotMeta, Vec<u8>)>,
+}
+
+fn sm_err(e: impl std::error::Error + 'static) -> StorageError {
+    StorageIOError::write_state_machine(AnyError::new(&e)).into()
+}
+
+fn snap_err(e: impl std::error::Error + 'static) -> StorageError {
+    StorageIOError::write_snapshot(None, AnyError::new(&e)).into()
+}
+
+fn write_file_durably(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = dir.join(format!("{name}.tmp"));
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, dir.join(name))?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
+impl StateMachine {
+    /// Opens the state machine, loading the latest snapshot in `snap_dir`.
+    pub fn open(snap_dir: PathBuf, sink: Arc<dyn EventSink>) -> Result<(Self, Arc<Shared>), StorageError> {
+        std::fs::create_dir_all(&snap_dir).map_err(snap_err)?;
+        let path = snap_dir.join("current.snap");
+        let mut store = Store::new();
+        let mut last_applied = None;
+        let mut last_membership = StoredMembership::default();
+        let mut current = None;
+        if path.exists() {
+            let bytes = std::fs::read(&path).map_err(snap_err)?;
+            let file: SnapshotFile = bincode::deserialize(&bytes).map_err(|e| {
+                StorageError::from(StorageIOError::read_snapshot(None, AnyError::new(&*e)))
+            })?;
+            store = Store::recover(&file.data).map_err(sm_err)?;
+            last_applied = file.meta.last_log_id;
+            last_membership = file.meta.last_membership.clone();
+            info!(
+                "loaded snapshot at raft index {} (store index {})",
+                last_applied.map_or(0, |l| l.index),
+                store.index()
+            );
+            current = Some((file.meta, file.data));
+        }
+        sink.reset(store.index());
+        let shared = Arc::new(Shared {
+            store: RwLock::new(store),
+            sink,
+            applied_index: AtomicU64::new(last_applied.map_or(0, |l| l.index)),
+        });
+        Ok((
+            StateMachine {
+                shared: shared.clone(),
+                last_applied,
+                last_membership,
+                snap_dir,
+                current,
+            },
+            shared,
+        ))
+    }
+}
+
+/// Builds snapshots from a copy of the store taken under the read lock.
+pub struct SnapshotBuilder {
+    data: Vec<u8>,
+    meta: SnapshotMeta,
+    snap_dir: PathBuf,
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
+        let file = SnapshotFile {
+            meta: self.meta.clone(),
+            data: std::mem::take(&mut self.data),
+        };
+        let bytes = bincode::serialize(&file).map_err(|e| snap_err(*e))?;
+        let dir = self.snap_dir.clone();
+        tokio::task::spawn_blocking(move || write_file_durably(&dir, "current.snap", &bytes))
+            .await
+            .map_err(snap_err)?
+            .map_err(snap_err)?;
+        info!(
+            "saved snapshot at raft index {}",
+            file.meta.last_log_id.map_or(0, |l| l.index)
+        );
+        Ok(Snapshot {
+            meta: file.meta,
+            snapshot: Box::new(Cursor::new(file.data)),
+        })
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotBuilder = SnapshotBuilder;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), StorageError> {
+        Ok((self.last_applied, self.last_membership.clone()))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Reply>, StorageError>
+    where
+        I: IntoIterator<Item = openraft::Entry<TypeConfig>> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut replies = Vec::new();
+        let mut store = self.shared.store.write();
+        for entry in entries {
+            self.last_applied = Some(entry.log_id);
+            let reply = match entry.payload {
+                EntryPayload::Blank => Reply {
+                    result: None,
+                    store_index: store.index(),
+                },
+                EntryPayload::Membership(m) => {
+                    self.last_membership = StoredMembership::new(Some(entry.log_id), m);
+                    Reply {
+                        result: None,
+                        store_index: store.index(),
+                    }
+                }
+                EntryPayload::Normal(p) => match store.apply(&p.command, p.now) {
+                    Applied::Write(result) => {
+                        if let Ok(event) = &result {
+                            // Published under the write lock: watchers see
+                            // events in index order, none missed.
+                            self.shared.sink.publish(Arc::new(event.clone()));
+                        }
+                        Reply {
+                            result: Some(result),
+                            store_index: store.index(),
+                        }
+                    }
+                    Applied::Expired(events) => {
+                        for e in events {
+                            self.shared.sink.publish(Arc::new(e));
+                        }
+                        Reply {
+                            result: None,
+                            store_index: store.index(),
+                        }
+                    }
+                },
+            };
+            self.shared
+                .applied_index
+                .store(entry.log_id.index, Ordering::Release);
+            replies.push(reply);
+        }
+        Ok(replies)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        let data = self.shared.store.read().save();
+        let last = self.last_applied;
+        SnapshotBuilder {
+            data,
+            meta: SnapshotMeta {
+                last_log_id: last,
+                last_membership: self.last_membership.clone(),
+                snapshot_id: format!(
+                    "{}-{}",
+                    last.map_or(0, |l| l.leader_id.term),
+                    last.map_or(0, |l| l.index)
+                ),
+            },
+            snap_dir: self.snap_dir.clone(),
+        }
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), StorageError> {
+        let data = snapshot.into_inner();
+        let store = Store::recover(&data).map_err(sm_err)?;
+        let file = SnapshotFile {
+            meta: meta.clone(),
+            data,
+        };
+        let bytes = bincode::serialize(&file).map_err(|e| snap_err(*e))?;
+        write_file_durably(&self.snap_dir, "current.snap", &bytes).map_err(snap_err)?;
+        let index = store.index();
+        {
+            let mut guard = self.shared.store.write();
+            *guard = store;
+            self.shared.sink.reset(index);
+        }
+        self.last_applied = meta.last_log_id;
+        self.last_membership = meta.last_membership.clone();
+        self.shared
+            .applied_index
+            .store(meta.last_log_id.map_or(0, |l| l.index), Ordering::Release);
+        self.current = Some((file.meta, file.data));
+        info!("installed snapshot at raft index {}", meta.last_log_id.map_or(0, |l| l.index));
+        Ok(())
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
+        if self.current.is_none() {
+            let path = self.snap_dir.join("current.snap");
+            if path.exists() {
+                let bytes = std::fs::read(&path).map_err(snap_err)?;
+                let file: SnapshotFile = bincode::deserialize(&bytes).map_err(|e| snap_err(*e))?;
+                self.current = Some((file.meta, file.data));
+            }
+        }
+        Ok(self.current.as_ref().map(|(meta, data)| Snapshot {
+            meta: meta.clone(),
+            snapshot: Box::new(Cursor::new(data.clone())),
+        }))
+    }
+}
