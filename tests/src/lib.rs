@@ -166,7 +166,12 @@ impl Server {
     }
 
     /// Restarts a concord on the same data dir and ports.
-    pub fn restart_concord(name: &str, data_dir: &Path, client_port: u16, peer_port: u16) -> Server {
+    pub fn restart_concord(
+        name: &str,
+        data_dir: &Path,
+        client_port: u16,
+        peer_port: u16,
+    ) -> Server {
         Self::start(concord_bin(), name, data_dir, client_port, peer_port, &[])
     }
 

@@ -10,8 +10,17 @@ fn thousand_acknowledged_writes_survive_kill9() {
     let mut s = Server::concord("d1", &data);
     let mut last_index = 0u64;
     for i in 0..1000 {
-        let r = s.form("PUT", &format!("/v2/keys/durable/k{i}"), &format!("value=v{i}"));
-        assert!(r.status == 200 || r.status == 201, "write {i}: {} {}", r.status, r.text());
+        let r = s.form(
+            "PUT",
+            &format!("/v2/keys/durable/k{i}"),
+            &format!("value=v{i}"),
+        );
+        assert!(
+            r.status == 200 || r.status == 201,
+            "write {i}: {} {}",
+            r.status,
+            r.text()
+        );
         last_index = r.header("X-Etcd-Index").unwrap().parse().unwrap();
     }
     let (client, peer) = (s.client_port, s.peer_port);
@@ -26,6 +35,9 @@ fn thousand_acknowledged_writes_survive_kill9() {
     }
     let r = s.request("GET", "/v2/keys/durable");
     let index: u64 = r.header("X-Etcd-Index").unwrap().parse().unwrap();
-    assert!(index >= last_index, "X-Etcd-Index went back: {index} < {last_index}");
+    assert!(
+        index >= last_index,
+        "X-Etcd-Index went back: {index} < {last_index}"
+    );
     assert_eq!(r.json()["node"]["nodes"].as_array().unwrap().len(), 1000);
 }

@@ -47,10 +47,25 @@ fn cases() -> Vec<Case> {
         c("PATCH", "/v2/keys/m/x", None, b""),
         c("OPTIONS", "/v2/keys/m/x", None, b""),
         c("POST", "/v2/members", JSON, b"{not json"),
-        c("POST", "/v2/members", Some("text/plain"), b"{\"peerURLs\":[\"http://127.0.0.1:1\"]}"),
-        c("POST", "/v2/members", JSON, b"{\"peerURLs\":[\"not a url\"]}"),
+        c(
+            "POST",
+            "/v2/members",
+            Some("text/plain"),
+            b"{\"peerURLs\":[\"http://127.0.0.1:1\"]}",
+        ),
+        c(
+            "POST",
+            "/v2/members",
+            JSON,
+            b"{\"peerURLs\":[\"not a url\"]}",
+        ),
         c("POST", "/v2/members", JSON, b"{}"),
-        c("PUT", "/v2/members/zz", JSON, b"{\"peerURLs\":[\"http://127.0.0.1:1\"]}"),
+        c(
+            "PUT",
+            "/v2/members/zz",
+            JSON,
+            b"{\"peerURLs\":[\"http://127.0.0.1:1\"]}",
+        ),
         c("DELETE", "/v2/members/not-hex", None, b""),
         c("PATCH", "/v2/members", None, b""),
         c("POST", "/health", None, b""),
@@ -89,7 +104,14 @@ fn malformed_requests_answered_as_etcd() {
     let mut diffs = Vec::new();
     for c in cases() {
         let want = http(etcd.client_port, c.method, c.path, c.content_type, c.body).unwrap();
-        let got = http(concord.client_port, c.method, c.path, c.content_type, c.body).unwrap();
+        let got = http(
+            concord.client_port,
+            c.method,
+            c.path,
+            c.content_type,
+            c.body,
+        )
+        .unwrap();
         let (w, g) = (essence(&want), essence(&got));
         if w != g {
             diffs.push(format!(
@@ -102,7 +124,11 @@ fn malformed_requests_answered_as_etcd() {
         // The server is alive after every bad request.
         assert_eq!(concord.request("GET", "/v2/keys/m/existing").status, 200);
     }
-    assert!(diffs.is_empty(), "answers differ from etcd 3.4:\n{}", diffs.join("\n"));
+    assert!(
+        diffs.is_empty(),
+        "answers differ from etcd 3.4:\n{}",
+        diffs.join("\n")
+    );
 }
 
 /// etcd's v2 API has no 1.5 MiB limit (that is v3's): a form body is cut
@@ -121,5 +147,8 @@ fn oversized_form_is_refused_like_etcd_and_server_survives() {
     assert_eq!(concord.form("PUT", "/v2/keys/ok", &ok).status, 201);
     let r = concord.request("GET", "/v2/keys/ok");
     assert_eq!(r.status, 200);
-    assert_eq!(r.json()["node"]["value"].as_str().map(str::len), Some(3 * 1024 * 1024));
+    assert_eq!(
+        r.json()["node"]["value"].as_str().map(str::len),
+        Some(3 * 1024 * 1024)
+    );
 }

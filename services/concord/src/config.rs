@@ -209,11 +209,13 @@ fn split_list(s: &str) -> Vec<String> {
 }
 
 fn parse_u64(key: &'static str, v: &str) -> Result<u64, ConfigError> {
-    v.trim().parse().map_err(|e: std::num::ParseIntError| ConfigError::Invalid {
-        key,
-        value: v.to_string(),
-        why: e.to_string(),
-    })
+    v.trim()
+        .parse()
+        .map_err(|e: std::num::ParseIntError| ConfigError::Invalid {
+            key,
+            value: v.to_string(),
+            why: e.to_string(),
+        })
 }
 
 fn parse_go_bool(v: &str) -> Option<bool> {
@@ -230,7 +232,9 @@ pub fn parse_initial_cluster(s: &str) -> Result<Vec<(String, Vec<String>)>, Conf
     let mut out: Vec<(String, Vec<String>)> = Vec::new();
     for part in split_list(s) {
         let (name, url) = part.split_once('=').ok_or_else(|| {
-            ConfigError::Cluster(format!("invalid --initial-cluster entry {part:?}: want name=URL"))
+            ConfigError::Cluster(format!(
+                "invalid --initial-cluster entry {part:?}: want name=URL"
+            ))
         })?;
         match out.iter_mut().find(|(n, _)| n == name) {
             Some((_, urls)) => urls.push(url.to_string()),
@@ -278,7 +282,10 @@ pub fn layered(flags: &Flags, env: &BTreeMap<String, String>) -> Result<ServerCo
         ("listen_client_urls", &flags.listen_client_urls),
         ("advertise_client_urls", &flags.advertise_client_urls),
         ("listen_peer_urls", &flags.listen_peer_urls),
-        ("initial_advertise_peer_urls", &flags.initial_advertise_peer_urls),
+        (
+            "initial_advertise_peer_urls",
+            &flags.initial_advertise_peer_urls,
+        ),
         ("initial_cluster", &flags.initial_cluster),
         ("initial_cluster_state", &flags.initial_cluster_state),
         ("initial_cluster_token", &flags.initial_cluster_token),
@@ -380,17 +387,31 @@ mod tests {
         assert_eq!(c.listen_peer_urls, vec!["http://localhost:2380"]);
         assert_eq!(
             c.initial_cluster,
-            vec![("default".to_string(), vec!["http://localhost:2380".to_string()])]
+            vec![(
+                "default".to_string(),
+                vec!["http://localhost:2380".to_string()]
+            )]
         );
         assert_eq!(c.initial_cluster_token, "etcd-cluster");
         assert_eq!(c.snapshot_count, 100_000);
-        assert_eq!((c.heartbeat_interval_ms, c.election_timeout_ms), (100, 1000));
+        assert_eq!(
+            (c.heartbeat_interval_ms, c.election_timeout_ms),
+            (100, 1000)
+        );
     }
 
     #[test]
     fn go_flag_syntax_and_last_wins() {
         let c = parse(
-            &["-name", "a", "--name=b", "-data-dir=/tmp/x", "--enable-v2", "-name", "c"],
+            &[
+                "-name",
+                "a",
+                "--name=b",
+                "-data-dir=/tmp/x",
+                "--enable-v2",
+                "-name",
+                "c",
+            ],
             &[],
         );
         assert_eq!(c.name, "c");
@@ -430,7 +451,10 @@ mod tests {
         assert_eq!(c.initial_cluster_state, ClusterState::Existing);
         let c = parse(&["--config-file", p], &[("ETCD_SNAPSHOT_COUNT", "9")]);
         assert_eq!(c.snapshot_count, 9);
-        let c = parse(&["--config-file", p, "--snapshot-count", "11"], &[("ETCD_SNAPSHOT_COUNT", "9")]);
+        let c = parse(
+            &["--config-file", p, "--snapshot-count", "11"],
+            &[("ETCD_SNAPSHOT_COUNT", "9")],
+        );
         assert_eq!(c.snapshot_count, 11);
     }
 

@@ -10,7 +10,10 @@ fn version_prints_concord_and_etcd_api_versions() {
         .expect("run concord");
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains(concat!("concord Version: ", env!("CARGO_PKG_VERSION"))), "{text}");
+    assert!(
+        text.contains(concat!("concord Version: ", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
     assert!(text.contains("etcd API Version: 2"), "{text}");
     // Go flag syntax works for --version too.
     let out = Command::new(env!("CARGO_BIN_EXE_concord"))

@@ -55,7 +55,11 @@ mod tests {
     #[test]
     fn matches_a_real_etcd_34_member() {
         // etcd 3.4.23: --name me, peer http://127.0.0.1:26380, default token.
-        let id = member_id(&["http://127.0.0.1:26380".to_string()], "etcd-cluster", None);
+        let id = member_id(
+            &["http://127.0.0.1:26380".to_string()],
+            "etcd-cluster",
+            None,
+        );
         assert_eq!(hex(id), "8876210cd96651c6");
         assert_eq!(hex(cluster_id(&[id])), "7e1de051b63089b8");
     }
@@ -63,6 +67,9 @@ mod tests {
     #[test]
     fn runtime_add_depends_on_time() {
         let urls = ["http://10.0.0.4:2380".to_string()];
-        assert_ne!(member_id(&urls, "t", Some(1)), member_id(&urls, "t", Some(2)));
+        assert_ne!(
+            member_id(&urls, "t", Some(1)),
+            member_id(&urls, "t", Some(2))
+        );
     }
 }

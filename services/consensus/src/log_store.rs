@@ -57,7 +57,10 @@ impl SqliteLogStore {
         })
     }
 
-    fn get_meta<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StorageError> {
+    fn get_meta<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, StorageError> {
         let conn = self.conn.lock();
         let v: Option<Vec<u8>> = conn
             .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
@@ -86,7 +89,9 @@ impl SqliteLogStore {
     fn last_entry_log_id(&self) -> Result<Option<LogId>, StorageError> {
         let conn = self.conn.lock();
         let v: Option<Vec<u8>> = conn
-            .query_row("SELECT entry FROM log ORDER BY idx DESC LIMIT 1", [], |r| r.get(0))
+            .query_row("SELECT entry FROM log ORDER BY idx DESC LIMIT 1", [], |r| {
+                r.get(0)
+            })
             .optional()
             .map_err(io_read)?;
         match v {
@@ -170,20 +175,28 @@ impl RaftLogStorage<TypeConfig> for SqliteLogStore {
         Ok(self.get_meta::<Option<LogId>>("committed")?.flatten())
     }
 
-    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), StorageError>
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> Result<(), StorageError>
     where
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
         let mut encoded = Vec::new();
         for e in entries {
-            encoded.push((e.log_id.index as i64, serde_json::to_vec(&e).map_err(io_write)?));
+            encoded.push((
+                e.log_id.index as i64,
+                serde_json::to_vec(&e).map_err(io_write)?,
+            ));
         }
         let mut conn = self.conn.lock();
         let res = blocking(|| -> rusqlite::Result<()> {
             let tx = conn.transaction()?;
             {
-                let mut stmt = tx.prepare_cached("INSERT OR REPLACE INTO log (idx, entry) VALUES (?1, ?2)")?;
+                let mut stmt =
+                    tx.prepare_cached("INSERT OR REPLACE INTO log (idx, entry) VALUES (?1, ?2)")?;
                 for (idx, b) in &encoded {
                     stmt.execute(params![idx, b])?;
                 }
@@ -205,14 +218,16 @@ impl RaftLogStorage<TypeConfig> for SqliteLogStore {
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
         let conn = self.conn.lock();
-        blocking(|| conn.execute("DELETE FROM log WHERE idx >= ?1", [log_id.index as i64])).map_err(io_write)?;
+        blocking(|| conn.execute("DELETE FROM log WHERE idx >= ?1", [log_id.index as i64]))
+            .map_err(io_write)?;
         Ok(())
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
         self.put_meta("last_purged", &log_id)?;
         let conn = self.conn.lock();
-        blocking(|| conn.execute("DELETE FROM log WHERE idx <= ?1", [log_id.index as i64])).map_err(io_write)?;
+        blocking(|| conn.execute("DELETE FROM log WHERE idx <= ?1", [log_id.index as i64]))
+            .map_err(io_write)?;
         Ok(())
     }
 }

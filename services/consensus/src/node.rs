@@ -114,7 +114,10 @@ pub fn go_duration(nanos: i64) -> String {
 
 impl Consensus {
     /// Opens the data dir (bootstrapping it on first start) and starts raft.
-    pub async fn start(cfg: ConsensusConfig, sink: Arc<dyn EventSink>) -> Result<Arc<Self>, ConsensusError> {
+    pub async fn start(
+        cfg: ConsensusConfig,
+        sink: Arc<dyn EventSink>,
+    ) -> Result<Arc<Self>, ConsensusError> {
         let member_dir = cfg.data_dir.join("member");
         std::fs::create_dir_all(&member_dir).map_err(|source| ConsensusError::DataDir {
             path: member_dir.display().to_string(),
@@ -150,17 +153,19 @@ impl Consensus {
                 member_id: me,
                 cluster_id: ids::cluster_id(&ids_list),
             };
-            let bytes = serde_json::to_vec(&identity).map_err(|e| ConsensusError::Storage(e.to_string()))?;
+            let bytes = serde_json::to_vec(&identity)
+                .map_err(|e| ConsensusError::Storage(e.to_string()))?;
             std::fs::write(&identity_path, bytes).map_err(|source| ConsensusError::DataDir {
                 path: identity_path.display().to_string(),
                 source,
             })?;
             identity
         } else {
-            let bytes = std::fs::read(&identity_path).map_err(|source| ConsensusError::DataDir {
-                path: identity_path.display().to_string(),
-                source,
-            })?;
+            let bytes =
+                std::fs::read(&identity_path).map_err(|source| ConsensusError::DataDir {
+                    path: identity_path.display().to_string(),
+                    source,
+                })?;
             serde_json::from_slice(&bytes).map_err(|e| ConsensusError::Storage(e.to_string()))?
         };
         info!(
@@ -184,7 +189,11 @@ impl Consensus {
             max_payload_entries: 4096,
             ..Default::default()
         };
-        let config = Arc::new(config.validate().map_err(|e| ConsensusError::Raft(e.to_string()))?);
+        let config = Arc::new(
+            config
+                .validate()
+                .map_err(|e| ConsensusError::Raft(e.to_string()))?,
+        );
         let raft = Raft::new(identity.member_id, config, PeerNetwork, log, sm)
             .await
             .map_err(|e| ConsensusError::Raft(e.to_string()))?;
@@ -253,7 +262,12 @@ async fn watch_leadership(
         if leader != last_leader {
             match leader {
                 Some(l) => {
-                    info!("raft.node: {} elected leader {} at term {}", hex(me), hex(l), term);
+                    info!(
+                        "raft.node: {} elected leader {} at term {}",
+                        hex(me),
+                        hex(l),
+                        term
+                    );
                     *n.leader_since.lock() = Some((l, now_nanos()));
                 }
                 None => {
@@ -278,7 +292,12 @@ async fn expire_keys(node: std::sync::Weak<Consensus>) {
         tick.tick().await;
         let Some(n) = node.upgrade() else { return };
         let now = now_nanos();
-        let due = n.shared.store.read().next_expiry().is_some_and(|t| t <= now);
+        let due = n
+            .shared
+            .store
+            .read()
+            .next_expiry()
+            .is_some_and(|t| t <= now);
         if due && n.is_leader() {
             let p = Proposal {
                 command: Command::ExpireKeys,
@@ -293,10 +312,12 @@ async fn expire_keys(node: std::sync::Weak<Consensus>) {
 
 fn map_write_err(e: RaftError<u64, ClientWriteError<u64, MemberNode>>) -> ApiError {
     match e {
-        RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => ApiError::NoLeader(match f.leader_id {
-            Some(l) => format!("leader is {}", hex(l)),
-            None => "no leader".into(),
-        }),
+        RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => {
+            ApiError::NoLeader(match f.leader_id {
+                Some(l) => format!("leader is {}", hex(l)),
+                None => "no leader".into(),
+            })
+        }
         RaftError::APIError(e) => ApiError::Internal(e.to_string()),
         RaftError::Fatal(e) => ApiError::Internal(e.to_string()),
     }
@@ -331,11 +352,11 @@ impl Kv for Consensus {
                 .await
                 .map_err(|e| ApiError::NoLeader(e.to_string()))?;
         }
-        let event = self
-            .shared
-            .store
-            .read()
-            .get(&req.key, req.recursive, req.sorted, now_nanos())?;
+        let event =
+            self.shared
+                .store
+                .read()
+                .get(&req.key, req.recursive, req.sorted, now_nanos())?;
         Ok(KvResponse {
             event,
             raft: self.raft_position(),
@@ -390,7 +411,11 @@ impl Cluster for Consensus {
         ))
     }
 
-    async fn update_member(&self, _id: u64, _peer_urls: Vec<String>) -> Result<(), MembershipError> {
+    async fn update_member(
+        &self,
+        _id: u64,
+        _peer_urls: Vec<String>,
+    ) -> Result<(), MembershipError> {
         Err(MembershipError::Internal(
             "runtime membership changes are not supported yet".into(),
         ))
@@ -417,7 +442,9 @@ impl Cluster for Consensus {
             leader_info: LeaderInfo {
                 leader: leader.map(hex).unwrap_or_default(),
                 uptime: since.map(|(_, t)| go_duration(now - t)).unwrap_or_default(),
-                start_time: since.map(|(_, t)| format_rfc3339_nano(t)).unwrap_or_default(),
+                start_time: since
+                    .map(|(_, t)| format_rfc3339_nano(t))
+                    .unwrap_or_default(),
             },
             ..Default::default()
         }

@@ -15,7 +15,9 @@ use std::sync::Arc;
 use concord_api::EventSink;
 use concord_store::{Applied, Store};
 use openraft::storage::RaftStateMachine;
-use openraft::{AnyError, EntryPayload, OptionalSend, RaftSnapshotBuilder, Snapshot, StorageIOError};
+use openraft::{
+    AnyError, EntryPayload, OptionalSend, RaftSnapshotBuilder, Snapshot, StorageIOError,
+};
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 use tracing::info;
@@ -65,7 +67,10 @@ fn write_file_durably(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<(
 
 impl StateMachine {
     /// Opens the state machine, loading the latest snapshot in `snap_dir`.
-    pub fn open(snap_dir: PathBuf, sink: Arc<dyn EventSink>) -> Result<(Self, Arc<Shared>), StorageError> {
+    pub fn open(
+        snap_dir: PathBuf,
+        sink: Arc<dyn EventSink>,
+    ) -> Result<(Self, Arc<Shared>), StorageError> {
         std::fs::create_dir_all(&snap_dir).map_err(snap_err)?;
         let path = snap_dir.join("current.snap");
         let mut store = Store::new();
@@ -242,7 +247,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .applied_index
             .store(meta.last_log_id.map_or(0, |l| l.index), Ordering::Release);
         self.current = Some((file.meta, file.data));
-        info!("installed snapshot at raft index {}", meta.last_log_id.map_or(0, |l| l.index));
+        info!(
+            "installed snapshot at raft index {}",
+            meta.last_log_id.map_or(0, |l| l.index)
+        );
         Ok(())
     }
 

@@ -51,11 +51,7 @@ pub struct NodeExtern {
     pub ttl: i64,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub nodes: Vec<NodeExtern>,
-    #[serde(
-        rename = "modifiedIndex",
-        default,
-        skip_serializing_if = "is_zero_u64"
-    )]
+    #[serde(rename = "modifiedIndex", default, skip_serializing_if = "is_zero_u64")]
     pub modified_index: u64,
     #[serde(rename = "createdIndex", default, skip_serializing_if = "is_zero_u64")]
     pub created_index: u64,

@@ -33,7 +33,12 @@ impl EventHistory {
     /// (`recursive` or not) would see; `Ok(None)` if none happened yet;
     /// errorCode 401 if `index` is older than the history holds. The error's
     /// index is left at 0 for the caller to fill with the store index.
-    pub fn scan(&self, key: &str, recursive: bool, index: u64) -> Result<Option<Arc<Event>>, Error> {
+    pub fn scan(
+        &self,
+        key: &str,
+        recursive: bool,
+        index: u64,
+    ) -> Result<Option<Arc<Event>>, Error> {
         let start = self.start_index();
         if index < start {
             return Err(Error::new(

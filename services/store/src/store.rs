@@ -271,7 +271,13 @@ impl Store {
 
     /// GET: the node at `key` (and its children; all descendants if
     /// `recursive`; children in key order if `sorted`). `now` sets `ttl`.
-    pub fn get(&self, key: &str, recursive: bool, sorted: bool, now: UnixNanos) -> Result<Event, Error> {
+    pub fn get(
+        &self,
+        key: &str,
+        recursive: bool,
+        sorted: bool,
+        now: UnixNanos,
+    ) -> Result<Event, Error> {
         let _ = sorted; // children are always kept in key order
         let path = clean_path(key);
         match self.lookup(&path) {
@@ -305,21 +311,52 @@ impl Store {
             })
         };
         let result = match cmd {
-            Command::Set { key, dir, value, ttl, refresh } => {
-                self.set(key, *dir, value, expire(ttl), *refresh, now)
-            }
-            Command::Create { key, dir, value, unique, ttl } => {
-                self.create(key, *dir, value, *unique, expire(ttl), now)
-            }
-            Command::Update { key, value, ttl, refresh } => {
-                self.update(key, value, expire(ttl), *refresh, now)
-            }
-            Command::CompareAndSwap { key, prev_value, prev_index, value, ttl, refresh } => self
-                .compare_and_swap(key, prev_value, *prev_index, value, expire(ttl), *refresh, now),
-            Command::Delete { key, dir, recursive } => self.delete(key, *dir, *recursive, now),
-            Command::CompareAndDelete { key, prev_value, prev_index } => {
-                self.compare_and_delete(key, prev_value, *prev_index, now)
-            }
+            Command::Set {
+                key,
+                dir,
+                value,
+                ttl,
+                refresh,
+            } => self.set(key, *dir, value, expire(ttl), *refresh, now),
+            Command::Create {
+                key,
+                dir,
+                value,
+                unique,
+                ttl,
+            } => self.create(key, *dir, value, *unique, expire(ttl), now),
+            Command::Update {
+                key,
+                value,
+                ttl,
+                refresh,
+            } => self.update(key, value, expire(ttl), *refresh, now),
+            Command::CompareAndSwap {
+                key,
+                prev_value,
+                prev_index,
+                value,
+                ttl,
+                refresh,
+            } => self.compare_and_swap(
+                key,
+                prev_value,
+                *prev_index,
+                value,
+                expire(ttl),
+                *refresh,
+                now,
+            ),
+            Command::Delete {
+                key,
+                dir,
+                recursive,
+            } => self.delete(key, *dir, *recursive, now),
+            Command::CompareAndDelete {
+                key,
+                prev_value,
+                prev_index,
+            } => self.compare_and_delete(key, prev_value, *prev_index, now),
             Command::ExpireKeys => return Applied::Expired(self.expire_keys(now)),
         };
         let ok = result.is_ok();
@@ -393,18 +430,32 @@ impl Store {
         let mut node = &mut self.root;
         for seg in components(&parent_path) {
             let Body::Dir(children) = &mut node.body else {
-                return Err(Error::new(ErrorCode::NotDir, parent_path.clone(), self.index));
+                return Err(Error::new(
+                    ErrorCode::NotDir,
+                    parent_path.clone(),
+                    self.index,
+                ));
             };
-            node = children.entry(seg.to_string()).or_insert_with(|| Node::dir(next, None));
+            node = children
+                .entry(seg.to_string())
+                .or_insert_with(|| Node::dir(next, None));
         }
         let Body::Dir(children) = &mut node.body else {
-            return Err(Error::new(ErrorCode::NotDir, parent_path.clone(), self.index));
+            return Err(Error::new(
+                ErrorCode::NotDir,
+                parent_path.clone(),
+                self.index,
+            ));
         };
         let new = Node {
             created_index: next,
             modified_index: next,
             expire_at,
-            body: if dir { Body::Dir(BTreeMap::new()) } else { Body::File(value.to_string()) },
+            body: if dir {
+                Body::Dir(BTreeMap::new())
+            } else {
+                Body::File(value.to_string())
+            },
         };
         let new_repr = new.repr(&path, false, now);
         let prev = children.insert(name, new);
@@ -444,7 +495,8 @@ impl Store {
             Err(e) if e.code != ErrorCode::KeyNotFound || refresh => return Err(e),
             Err(_) => {}
         }
-        let mut e = self.internal_create(&path, dir, &value, false, true, expire_at, Action::Set, now)?;
+        let mut e =
+            self.internal_create(&path, dir, &value, false, true, expire_at, Action::Set, now)?;
         e.refresh = refresh;
         Ok(e)
     }
@@ -458,7 +510,16 @@ impl Store {
         expire_at: Option<UnixNanos>,
         now: UnixNanos,
     ) -> Result<Event, Error> {
-        self.internal_create(key, dir, value, unique, false, expire_at, Action::Create, now)
+        self.internal_create(
+            key,
+            dir,
+            value,
+            unique,
+            false,
+            expire_at,
+            Action::Create,
+            now,
+        )
     }
 
     /// Changes a node's expiry, keeping the TTL index in step.
@@ -490,7 +551,9 @@ impl Store {
         }
         let prev = n.repr(&path, false, now);
         let old_expiry = n.expire_at;
-        let node = self.lookup_mut(&path).ok_or_else(|| Error::new(ErrorCode::KeyNotFound, path.clone(), 0))?;
+        let node = self
+            .lookup_mut(&path)
+            .ok_or_else(|| Error::new(ErrorCode::KeyNotFound, path.clone(), 0))?;
         if let Body::File(v) = &mut node.body {
             if !refresh {
                 *v = value.to_string();
@@ -552,7 +615,9 @@ impl Store {
         let prev = n.repr(&path, false, now);
         let old_expiry = n.expire_at;
         let next = self.index + 1;
-        let node = self.lookup_mut(&path).ok_or_else(|| Error::new(ErrorCode::KeyNotFound, path.clone(), 0))?;
+        let node = self
+            .lookup_mut(&path)
+            .ok_or_else(|| Error::new(ErrorCode::KeyNotFound, path.clone(), 0))?;
         if let Body::File(v) = &mut node.body {
             if !refresh {
                 *v = value.to_string();
@@ -595,7 +660,13 @@ impl Store {
         Some(removed)
     }
 
-    fn delete(&mut self, key: &str, dir: bool, recursive: bool, now: UnixNanos) -> Result<Event, Error> {
+    fn delete(
+        &mut self,
+        key: &str,
+        dir: bool,
+        recursive: bool,
+        now: UnixNanos,
+    ) -> Result<Event, Error> {
         let path = clean_path(key);
         if path == "/" {
             return Err(self.err(ErrorCode::RootReadOnly, "/"));
@@ -772,4 +843,3 @@ impl Store {
         Ok(store)
     }
 }
-

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use concord_api::{EventSink, Watch, WatchRequest};
-use concord_store::{Action, Event, ErrorCode, NodeExtern};
+use concord_store::{Action, ErrorCode, Event, NodeExtern};
 use concord_watch::{WatchHub, WATCHER_BUFFER};
 
 fn ev(action: Action, key: &str, index: u64, dir: bool) -> Arc<Event> {
@@ -77,7 +77,10 @@ async fn wait_index_replays_history_and_401s_when_cleared() {
     for i in 1..=1500u64 {
         hub.publish(ev(Action::Set, &format!("/k{}", i % 3), i, false));
     }
-    let mut w = hub.watch(req("/k1", false, false, Some(1400))).await.unwrap();
+    let mut w = hub
+        .watch(req("/k1", false, false, Some(1400)))
+        .await
+        .unwrap();
     assert_eq!(w.start_index, 1500);
     assert_eq!(w.events.recv().await.unwrap().index(), 1402);
     let err = match hub.watch(req("/k1", false, false, Some(3))).await {
@@ -87,7 +90,10 @@ async fn wait_index_replays_history_and_401s_when_cleared() {
     assert_eq!(err.code, ErrorCode::EventIndexCleared);
     assert_eq!(err.cause, "the requested history has been cleared [501/3]");
     // A future waitIndex waits.
-    let mut f = hub.watch(req("/k2", false, false, Some(1600))).await.unwrap();
+    let mut f = hub
+        .watch(req("/k2", false, false, Some(1600)))
+        .await
+        .unwrap();
     hub.publish(ev(Action::Set, "/k2", 1501, false));
     assert!(f.events.try_recv().is_err());
 }

@@ -1,0 +1,151 @@
+//! Starting the embedded parts, serving the client URLs, clean shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+use concord_api::{Cluster, EventSink, Kv, Watch};
+use concord_consensus::{Consensus, ConsensusConfig};
+use concord_gateway::GatewayState;
+use concord_watch::WatchHub;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing::info;
+
+use crate::config::ServerConfig;
+
+/// Logs to stderr, one line per event, like etcd's default logger.
+pub fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CONCORD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},openraft=warn")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// `http://host:port` -> a socket address to bind (`localhost` is 127.0.0.1).
+pub fn listen_addr(url: &str) -> anyhow::Result<SocketAddr> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| anyhow!("unsupported URL scheme in {url:?} (only http:// is served)"))?;
+    let hostport = rest.split('/').next().unwrap_or(rest);
+    let (host, port) = hostport
+        .rsplit_once(':')
+        .ok_or_else(|| anyhow!("URL {url:?} has no port"))?;
+    let host = match host {
+        "localhost" => "127.0.0.1",
+        h => h.trim_start_matches('[').trim_end_matches(']'),
+    };
+    let port: u16 = port
+        .parse()
+        .with_context(|| format!("bad port in {url:?}"))?;
+    let ip = host
+        .parse()
+        .with_context(|| format!("listen URL {url:?} must use an IP address or localhost"))?;
+    Ok(SocketAddr::new(ip, port))
+}
+
+/// Runs the member until SIGTERM or SIGINT.
+pub async fn run(cfg: ServerConfig) -> anyhow::Result<()> {
+    info!(
+        name = %cfg.name,
+        data_dir = %cfg.data_dir.display(),
+        "starting concord {} (etcd v2 API)",
+        env!("CARGO_PKG_VERSION")
+    );
+    // Bind the client URLs first, so a port clash is reported before any
+    // state is created.
+    let mut listeners = Vec::new();
+    for url in &cfg.listen_client_urls {
+        let addr = listen_addr(url)?;
+        let l = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen for clients on {url}"))?;
+        info!("listening for client requests on {url}");
+        listeners.push(l);
+    }
+
+    let hub = Arc::new(WatchHub::new(0));
+    let sink: Arc<dyn EventSink> = hub.clone();
+    let consensus_cfg = ConsensusConfig {
+        name: cfg.name.clone(),
+        data_dir: cfg.data_dir.clone(),
+        initial_cluster: cfg.initial_cluster.clone(),
+        initial_cluster_token: cfg.initial_cluster_token.clone(),
+        advertise_client_urls: cfg.advertise_client_urls.clone(),
+        initial_advertise_peer_urls: cfg.initial_advertise_peer_urls.clone(),
+        snapshot_count: cfg.snapshot_count,
+        heartbeat_interval_ms: cfg.heartbeat_interval_ms,
+        election_timeout_ms: cfg.election_timeout_ms,
+    };
+    let consensus = Consensus::start(consensus_cfg, sink)
+        .await
+        .context("cannot start consensus")?;
+    let kv: Arc<dyn Kv> = consensus.clone();
+    let cluster: Arc<dyn Cluster> = consensus.clone();
+    let watch: Arc<dyn Watch> = hub;
+    let app = concord_gateway::router(GatewayState { kv, watch, cluster });
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut servers = Vec::new();
+    for l in listeners {
+        let app = app.clone();
+        let mut stop = stop_rx.clone();
+        servers.push(tokio::spawn(async move {
+            axum::serve(l, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await
+        }));
+    }
+
+    shutdown_signal().await;
+    info!("received a stop signal, shutting down");
+    let _ = stop_tx.send(true);
+    // Long-poll watches never finish on their own: give in-flight requests
+    // a moment, then stop regardless.
+    for s in servers {
+        let _ = tokio::time::timeout(Duration::from_secs(2), s).await;
+    }
+    consensus.shutdown().await;
+    info!("concord stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_addresses() {
+        assert_eq!(
+            listen_addr("http://localhost:2379").unwrap(),
+            "127.0.0.1:2379".parse().unwrap()
+        );
+        assert_eq!(
+            listen_addr("http://0.0.0.0:2379").unwrap(),
+            "0.0.0.0:2379".parse().unwrap()
+        );
+        assert!(listen_addr("https://127.0.0.1:2379").is_err());
+        assert!(listen_addr("http://127.0.0.1").is_err());
+    }
+}
