@@ -97,9 +97,6 @@ pub struct Flags {
     pub quota_backend_bytes: Option<String>,
 }
 
-/// Names of the flags that are booleans (they may stand alone).
-const BOOL_FLAGS: &[&str] = &["version", "enable-v2", "debug", "strict-reconfig-check"];
-
 /// Rewrites Go-style flags (`-name x`, `-name=x`) to `--name x` so that
 /// clap can parse exactly what etcd accepts. A lone `-` and values are left
 /// alone.
@@ -356,12 +353,6 @@ fn resolve(raw: Raw) -> Result<ServerConfig, ConfigError> {
     })
 }
 
-/// Is this flag a boolean that may stand alone? (Used by the Go-syntax
-/// tests and documentation.)
-pub fn is_bool_flag(name: &str) -> bool {
-    BOOL_FLAGS.contains(&name)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -419,7 +410,6 @@ mod tests {
         let c = parse(&["--enable-v2=true", "--name", "n1"], &[]);
         assert_eq!(c.name, "n1");
         assert_eq!(c.data_dir, PathBuf::from("n1.etcd"));
-        assert!(is_bool_flag("enable-v2"));
     }
 
     #[test]

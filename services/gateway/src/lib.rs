@@ -101,7 +101,28 @@ fn decode_path(p: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// etcd wraps every client handler in a CORS handler: permissive headers
+/// on every answer, and an empty 200 for any `OPTIONS` request.
 async fn dispatch(State(st): State<GatewayState>, req: Request) -> Response {
+    let mut r = if req.method() == Method::OPTIONS {
+        Response::new(Body::empty())
+    } else {
+        route(st, req).await
+    };
+    let h = r.headers_mut();
+    h.insert(
+        "access-control-allow-headers",
+        HeaderValue::from_static("accept, content-type, authorization"),
+    );
+    h.insert(
+        "access-control-allow-methods",
+        HeaderValue::from_static("POST, GET, OPTIONS, PUT, DELETE"),
+    );
+    h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    r
+}
+
+async fn route(st: GatewayState, req: Request) -> Response {
     let raw_path = req.uri().path().to_string();
     let Some(path) = decode_path(&raw_path) else {
         return (StatusCode::BAD_REQUEST, "400 Bad Request").into_response();
