@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 use crate::time::NANOS_PER_SEC;
 use crate::{Action, Command, Error, ErrorCode, Event, NodeExtern, StoreStats, UnixNanos};
 
-/// What applying one command produced.
+/// What applying one command produced. (Not boxed: it is moved once, from
+/// the state machine to the proposer.)
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {
     /// A client write: its event, or the v2 error it failed with.
