@@ -1,0 +1,38 @@
+//! openraft's own storage conformance suite, run against the SQLite log
+//! store and the snapshotting state machine, on real files in a temp dir.
+
+use std::sync::Arc;
+
+use concord_api::EventSink;
+use concord_consensus::log_store::SqliteLogStore;
+use concord_consensus::state_machine::StateMachine;
+use concord_consensus::TypeConfig;
+use concord_store::Event;
+use openraft::testing::{StoreBuilder, Suite};
+use openraft::StorageError;
+
+struct NoWatchers;
+
+impl EventSink for NoWatchers {
+    fn publish(&self, _event: Arc<Event>) {}
+    fn reset(&self, _store_index: u64) {}
+}
+
+struct Builder;
+
+impl StoreBuilder<TypeConfig, SqliteLogStore, StateMachine, tempfile::TempDir> for Builder {
+    async fn build(
+        &self,
+    ) -> Result<(tempfile::TempDir, SqliteLogStore, StateMachine), StorageError<u64>> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = SqliteLogStore::open(&dir.path().join("raft.db")).expect("open log");
+        let (sm, _shared) = StateMachine::open(dir.path().join("snap"), Arc::new(NoWatchers))?;
+        Ok((dir, log, sm))
+    }
+}
+
+#[test]
+fn openraft_storage_suite() -> Result<(), StorageError<u64>> {
+    Suite::test_all(Builder)?;
+    Ok(())
+}
