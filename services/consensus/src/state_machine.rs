@@ -22,7 +22,9 @@ use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 use tracing::info;
 
-use crate::types::{LogId, Reply, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
+use crate::types::{
+    CommandResult, LogId, Reply, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
+};
 
 /// State shared between the state machine (owned by openraft) and readers.
 pub struct Shared {
@@ -158,39 +160,37 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         for entry in entries {
             self.last_applied = Some(entry.log_id);
             let reply = match entry.payload {
-                EntryPayload::Blank => Reply {
-                    result: None,
-                    store_index: store.index(),
-                },
+                EntryPayload::Blank => Reply::default(),
                 EntryPayload::Membership(m) => {
                     self.last_membership = StoredMembership::new(Some(entry.log_id), m);
-                    Reply {
-                        result: None,
-                        store_index: store.index(),
-                    }
+                    Reply::default()
                 }
-                EntryPayload::Normal(p) => match store.apply(&p.command, p.now) {
-                    Applied::Write(result) => {
-                        if let Ok(event) = &result {
-                            // Published under the write lock: watchers see
-                            // events in index order, none missed.
-                            self.shared.sink.publish(Arc::new(event.clone()));
-                        }
-                        Reply {
-                            result: Some(result),
+                EntryPayload::Normal(p) => {
+                    let mut results = Vec::with_capacity(p.commands.len());
+                    for command in &p.commands {
+                        let result = match store.apply(command, p.now) {
+                            Applied::Write(result) => {
+                                if let Ok(event) = &result {
+                                    // Published under the write lock: watchers
+                                    // see events in index order, none missed.
+                                    self.shared.sink.publish(Arc::new(event.clone()));
+                                }
+                                Some(result)
+                            }
+                            Applied::Expired(events) => {
+                                for e in events {
+                                    self.shared.sink.publish(Arc::new(e));
+                                }
+                                None
+                            }
+                        };
+                        results.push(CommandResult {
+                            result,
                             store_index: store.index(),
-                        }
+                        });
                     }
-                    Applied::Expired(events) => {
-                        for e in events {
-                            self.shared.sink.publish(Arc::new(e));
-                        }
-                        Reply {
-                            result: None,
-                            store_index: store.index(),
-                        }
-                    }
-                },
+                    Reply { results }
+                }
             };
             self.shared
                 .applied_index

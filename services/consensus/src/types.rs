@@ -5,21 +5,29 @@ use std::io::Cursor;
 use concord_store::{Command, Error, Event, UnixNanos};
 use serde::{Deserialize, Serialize};
 
-/// A write as it travels through raft: the command and the time it was
-/// proposed at (the only clock reading; every replica applies this time).
+/// One raft entry's worth of writes: the commands that arrived together
+/// (group commit: openraft appends and fsyncs one entry at a time, so
+/// concurrent writes share an entry) and the time they were proposed at
+/// (the only clock reading; every replica applies this time).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Proposal {
-    pub command: Command,
+    pub commands: Vec<Command>,
     pub now: UnixNanos,
 }
 
-/// What applying one entry produced, returned to the proposer.
+/// What one command of a proposal produced.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CommandResult {
+    /// The event (or v2 error) of a client write; `None` for key expiry.
+    pub result: Option<Result<Event, Error>>,
+    /// The store index after the command (the event's `X-Etcd-Index`).
+    pub store_index: u64,
+}
+
+/// What applying one entry produced: a result per command, in order.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Reply {
-    /// The event (or v2 error) of a client write; `None` for internal entries.
-    pub result: Option<Result<Event, Error>>,
-    /// The store index after the entry (the event's `X-Etcd-Index`).
-    pub store_index: u64,
+    pub results: Vec<CommandResult>,
 }
 
 /// A member as raft knows it: etcd's member attributes.
