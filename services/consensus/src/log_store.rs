@@ -46,13 +46,16 @@ enum Op {
     },
 }
 
+/// Appended entries whose transaction has not committed yet, by index.
+type Pending = Arc<Mutex<BTreeMap<u64, (LogId, Entry<TypeConfig>)>>>;
+
 /// A handle on the SQLite log; clones share the writer and the reader.
 #[derive(Clone)]
 pub struct SqliteLogStore {
     writer: mpsc::Sender<Op>,
     reader: Arc<Mutex<Connection>>,
     /// Appended entries whose transaction has not committed yet.
-    pending: Arc<Mutex<BTreeMap<u64, (LogId, Entry<TypeConfig>)>>>,
+    pending: Pending,
 }
 
 fn io_write(e: impl std::fmt::Display) -> StorageError {
@@ -160,7 +163,7 @@ impl SqliteLogStore {
 fn writer_loop(
     mut conn: Connection,
     rx: mpsc::Receiver<Op>,
-    pending: Arc<Mutex<BTreeMap<u64, (LogId, Entry<TypeConfig>)>>>,
+    pending: Pending,
 ) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
