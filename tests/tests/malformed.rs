@@ -73,14 +73,44 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-/// What is compared: the status, and for JSON errors the code, message and
-/// cause (indices differ between two independent stores, so only "zero or
-/// not" is compared for them).
+/// The top-level keys of a JSON object, in the order they were written.
+fn key_order(body: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(body);
+    let (mut depth, mut keys, mut chars) = (0, Vec::new(), text.char_indices().peekable());
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '{' | '[' => depth += 1,
+            '}' | ']' => depth -= 1,
+            '"' => {
+                let start = i + 1;
+                let mut end = start;
+                while let Some((j, c)) = chars.next() {
+                    if c == '\\' {
+                        chars.next();
+                    } else if c == '"' {
+                        end = j;
+                        break;
+                    }
+                }
+                if depth == 1 && text[end + 1..].trim_start().starts_with(':') {
+                    keys.push(text[start..end].to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    keys
+}
+
+/// What is compared: the status, and for JSON errors the code, message,
+/// cause and field order (indices differ between two independent stores, so
+/// only "zero or not" is compared for them).
 fn essence(r: &Response) -> String {
     match serde_json::from_slice::<serde_json::Value>(&r.body) {
         Ok(v) if v.get("errorCode").is_some() => format!(
-            "{} errorCode={} message={} cause={} index_zero={}",
+            "{} {:?} errorCode={} message={} cause={} index_zero={}",
             r.status,
+            key_order(&r.body),
             v["errorCode"],
             v["message"],
             v["cause"],

@@ -160,11 +160,7 @@ impl SqliteLogStore {
 }
 
 /// Drains the queue, writes a batch in one transaction, then reports.
-fn writer_loop(
-    mut conn: Connection,
-    rx: mpsc::Receiver<Op>,
-    pending: Pending,
-) {
+fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Op>, pending: Pending) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while let Ok(op) = rx.try_recv() {

@@ -36,12 +36,21 @@ pub fn v2_error(e: GatewayError) -> Response {
         ApiError::Internal(m) => Error::new(ErrorCode::RaftInternal, m, 0),
         ApiError::Stopping => Error::new(ErrorCode::RaftInternal, "etcdserver: server stopped", 0),
     };
-    let body = serde_json::json!({
-        "errorCode": err.code.code(),
-        "message": err.code.message(),
-        "cause": err.cause,
-        "index": err.index,
-    });
+    // A struct, not `json!`, to keep etcd's field order.
+    #[derive(serde::Serialize)]
+    struct V2ErrorBody<'a> {
+        #[serde(rename = "errorCode")]
+        error_code: u32,
+        message: &'a str,
+        cause: &'a str,
+        index: u64,
+    }
+    let body = V2ErrorBody {
+        error_code: err.code.code(),
+        message: err.code.message(),
+        cause: &err.cause,
+        index: err.index,
+    };
     let mut b = serde_json::to_vec(&body).unwrap_or_default();
     b.push(b'\n');
     let mut r = Response::new(Body::from(b));
@@ -56,7 +65,11 @@ pub fn v2_error(e: GatewayError) -> Response {
 
 /// The members API's errors: `{"message":"..."}`.
 pub fn http_error(status: StatusCode, message: &str) -> Response {
-    let b = serde_json::to_vec(&serde_json::json!({ "message": message })).unwrap_or_default();
+    #[derive(serde::Serialize)]
+    struct MessageBody<'a> {
+        message: &'a str,
+    }
+    let b = serde_json::to_vec(&MessageBody { message }).unwrap_or_default();
     let mut r = Response::new(Body::from(b));
     *r.status_mut() = status;
     r.headers_mut()

@@ -361,8 +361,11 @@ fn event_response(ev: Event, raft_index: u64, raft_term: u64, no_value: bool) ->
         StatusCode::OK
     };
     let body = if no_value && matches!(ev.action, Set | CompareAndSwap | Create | Update) {
-        let mut b =
-            serde_json::to_vec(&serde_json::json!({"action": ev.action})).unwrap_or_default();
+        #[derive(serde::Serialize)]
+        struct ActionOnly {
+            action: concord_store::Action,
+        }
+        let mut b = serde_json::to_vec(&ActionOnly { action: ev.action }).unwrap_or_default();
         b.push(b'\n');
         b
     } else {
@@ -504,8 +507,12 @@ async fn members(st: GatewayState, req: Request, rest: &str) -> Response {
         Method::GET => match rest {
             "" => match st.cluster.members().await {
                 Ok(ms) => {
-                    let mut b = serde_json::to_vec(&serde_json::json!({ "members": ms }))
-                        .unwrap_or_default();
+                    // A struct, not `json!`, to keep etcd's field order.
+                    #[derive(serde::Serialize)]
+                    struct Members {
+                        members: Vec<concord_api::Member>,
+                    }
+                    let mut b = serde_json::to_vec(&Members { members: ms }).unwrap_or_default();
                     b.push(b'\n');
                     json_response(StatusCode::OK, b)
                 }
@@ -615,10 +622,15 @@ fn version(req: Request) -> Response {
     if let Some(r) = allow(&req, &["GET"]) {
         return r;
     }
-    let b = serde_json::to_vec(&serde_json::json!({
-        "etcdserver": ETCD_SERVER_VERSION,
-        "etcdcluster": ETCD_CLUSTER_VERSION,
-    }))
+    #[derive(serde::Serialize)]
+    struct Version {
+        etcdserver: &'static str,
+        etcdcluster: &'static str,
+    }
+    let b = serde_json::to_vec(&Version {
+        etcdserver: ETCD_SERVER_VERSION,
+        etcdcluster: ETCD_CLUSTER_VERSION,
+    })
     .unwrap_or_default();
     json_response(StatusCode::OK, b)
 }
