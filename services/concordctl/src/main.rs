@@ -174,6 +174,19 @@ enum Cmd {
         #[arg(long)]
         recursive: bool,
     },
+    /// watch a key for changes and exec an executable
+    #[command(name = "exec-watch")]
+    ExecWatch {
+        /// watch after the given index
+        #[arg(long = "after-index", default_value_t = 0)]
+        after_index: u64,
+        /// watch all values for key and child keys
+        #[arg(long)]
+        recursive: bool,
+        /// <key> -- <command> [args...]
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// member add, remove and list subcommands
     Member {
         #[command(subcommand)]
@@ -402,10 +415,92 @@ fn run(client: &Client, cmd: Cmd, format: Format) -> Result<ExitCode, ExitCode> 
                 index = resp.node_modified_index();
             }
         }
+        Cmd::ExecWatch {
+            after_index,
+            recursive,
+            args,
+        } => {
+            return exec_watch(client, after_index, recursive, args);
+        }
         Cmd::Member { action } => member(client, action)?,
         Cmd::ClusterHealth { forever: _ } => return Ok(cluster_health(client)),
     }
     Ok(ok)
+}
+
+/// etcdctl's `exec-watch`: runs the command for every change of the key,
+/// with `ETCD_WATCH_{ACTION,MODIFIED_INDEX,KEY,VALUE}` in its environment.
+fn exec_watch(
+    client: &Client,
+    after_index: u64,
+    recursive: bool,
+    args: Vec<String>,
+) -> Result<ExitCode, ExitCode> {
+    if args.len() < 2 {
+        return Err(fail(EXIT_BAD_ARGS, "key and command to exec required"));
+    }
+    // etcdctl: with `--` after the key, the command follows it; without,
+    // the key is the last word. (clap may or may not keep the `--` in
+    // `args`, so the raw command line is checked too.)
+    let separated = std::env::args()
+        .skip_while(|a| a != "exec-watch")
+        .any(|a| a == "--");
+    let (key, command) = if args[1] == "--" {
+        (args[0].clone(), args[2..].to_vec())
+    } else if separated {
+        (args[0].clone(), args[1..].to_vec())
+    } else {
+        (
+            args[args.len() - 1].clone(),
+            args[..args.len() - 1].to_vec(),
+        )
+    };
+    if command.is_empty() {
+        return Err(fail(EXIT_BAD_ARGS, "key and command to exec required"));
+    }
+    let mut next = if after_index > 0 { after_index + 1 } else { 0 };
+    loop {
+        let mut q = vec![("wait", "true".to_string())];
+        if recursive {
+            q.push(("recursive", "true".to_string()));
+        }
+        if next > 0 {
+            q.push(("waitIndex", next.to_string()));
+        }
+        let resp = client.keys("GET", &key, &q, &[]).map_err(server_fail)?;
+        next = resp.node_modified_index() + 1;
+        if resp.node_is_dir() {
+            eprintln!("Ignored dir {} change", resp.node_key());
+            continue;
+        }
+        let node = &resp.body["node"];
+        let spawned = std::process::Command::new(&command[0])
+            .args(&command[1..])
+            .env(
+                "ETCD_WATCH_ACTION",
+                resp.body["action"].as_str().unwrap_or(""),
+            )
+            .env(
+                "ETCD_WATCH_MODIFIED_INDEX",
+                resp.node_modified_index().to_string(),
+            )
+            .env("ETCD_WATCH_KEY", resp.node_key())
+            .env("ETCD_WATCH_VALUE", node["value"].as_str().unwrap_or(""))
+            .spawn();
+        match spawned {
+            // Like etcdctl, the command runs while the next change is awaited.
+            Ok(child) => {
+                std::thread::spawn(move || {
+                    let mut child = child;
+                    let _ = child.wait();
+                });
+            }
+            Err(e) => {
+                eprint!("{e}");
+                return Err(ExitCode::from(EXIT_BAD_ARGS));
+            }
+        }
+    }
 }
 
 fn dir_command(
