@@ -1,4 +1,5 @@
-//! The raft log, vote and committed index in SQLite, with group commit.
+//! The raft log, vote, committed log id and last purged log id in SQLite,
+//! with group commit.
 //!
 //! WAL journal with `synchronous=FULL`: a committed transaction is on disk.
 //! All writes go, in order, to one writer thread. It takes every operation
@@ -6,9 +7,19 @@
 //! writes, truncations, metadata) and writes them in ONE transaction, so a
 //! burst of writes costs one fsync. An append's flush callback fires only
 //! after the commit holding it returned: that is what makes an acknowledged
-//! write durable. Entries appended but not yet committed stay readable from
-//! an in-memory overlay; committed ones are read through a second
-//! connection (WAL readers do not block the writer).
+//! write durable.
+//!
+//! The newest entries (at least [`CACHE_ENTRIES`], and every entry not yet
+//! on disk), the vote and the log pointers are kept in memory, so the raft
+//! core reads them without touching SQLite; only a lagging follower's
+//! catch-up reads older entries, through a second connection on a blocking
+//! thread (WAL readers do not block the writer).
+//!
+//! The committed log id is written lazily: it rides along with the next
+//! transaction, or is written on its own after [`COMMITTED_IDLE_FLUSH`] of
+//! quiet, so it never costs the write path an extra fsync. A stale value is
+//! safe: on restart openraft re-applies up to it and the leader commits the
+//! rest again.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -16,19 +27,28 @@ use std::ops::{Bound, RangeBounds};
 use std::path::Path;
 use std::sync::mpsc;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use openraft::storage::{LogFlushed, RaftLogStorage};
 use openraft::{AnyError, Entry, LogState, OptionalSend, RaftLogReader, StorageIOError, Vote};
 use parking_lot::Mutex;
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::oneshot;
+use tracing::error;
 
 use crate::types::{LogId, StorageError, TypeConfig};
+
+/// Entries kept in memory once they are on disk (the tail the state
+/// machine and up-to-date followers read).
+pub const CACHE_ENTRIES: usize = 8192;
+
+/// How long a committed log id may wait for a transaction to ride along.
+pub const COMMITTED_IDLE_FLUSH: Duration = Duration::from_millis(100);
 
 /// One queued write.
 enum Op {
     Append {
-        entries: Vec<(u64, LogId, Vec<u8>)>,
+        entries: Vec<(u64, Vec<u8>)>,
         callback: LogFlushed<TypeConfig>,
     },
     Truncate {
@@ -37,63 +57,138 @@ enum Op {
     },
     Purge {
         upto: LogId,
-        done: oneshot::Sender<Result<(), String>>,
+        value: Vec<u8>,
     },
     PutMeta {
         key: &'static str,
         value: Vec<u8>,
-        done: Option<oneshot::Sender<Result<(), String>>>,
+        done: oneshot::Sender<Result<(), String>>,
+    },
+    SaveCommitted {
+        value: Vec<u8>,
     },
 }
 
-/// Appended entries whose transaction has not committed yet, by index.
-type Pending = Arc<Mutex<BTreeMap<u64, (LogId, Entry<TypeConfig>)>>>;
+/// What the raft core reads, kept in memory.
+#[derive(Default)]
+struct Mem {
+    /// The newest contiguous run of entries, by index.
+    entries: BTreeMap<u64, Entry<TypeConfig>>,
+    /// Entries up to here are on disk (so may leave the cache).
+    durable_upto: u64,
+    vote: Option<Vote<u64>>,
+    committed: Option<LogId>,
+    last_purged: Option<LogId>,
+}
 
-/// A handle on the SQLite log; clones share the writer and the reader.
+/// A handle on the SQLite log; clones share the writer, reader and cache.
 #[derive(Clone)]
 pub struct SqliteLogStore {
     writer: mpsc::Sender<Op>,
     reader: Arc<Mutex<Connection>>,
-    /// Appended entries whose transaction has not committed yet.
-    pending: Pending,
+    mem: Arc<Mutex<Mem>>,
 }
 
 fn io_write(e: impl std::fmt::Display) -> StorageError {
     StorageIOError::write_logs(AnyError::error(e.to_string())).into()
 }
 
-fn io_read(e: impl std::error::Error + 'static) -> StorageError {
-    StorageIOError::read_logs(AnyError::new(&e)).into()
+fn io_read(e: impl std::fmt::Display) -> StorageError {
+    StorageIOError::read_logs(AnyError::error(e.to_string())).into()
+}
+
+fn to_sql_err(e: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(Box::new(e))
 }
 
 fn open_conn(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    conn.busy_timeout(Duration::from_secs(30))?;
     Ok(conn)
 }
 
+fn read_meta<T: serde::de::DeserializeOwned>(
+    conn: &Connection,
+    key: &str,
+) -> rusqlite::Result<Option<T>> {
+    let v: Option<Vec<u8>> = conn
+        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .optional()?;
+    v.map(|b| serde_json::from_slice(&b).map_err(to_sql_err))
+        .transpose()
+}
+
+/// Reads the entries with `start <= index < end`, in index order.
+fn read_entries(
+    conn: &Connection,
+    start: u64,
+    end: u64,
+) -> rusqlite::Result<Vec<Entry<TypeConfig>>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT entry FROM log WHERE idx >= ?1 AND idx < ?2 ORDER BY idx")?;
+    let rows = stmt.query_map(
+        params![
+            start.min(i64::MAX as u64) as i64,
+            end.min(i64::MAX as u64) as i64
+        ],
+        |r| r.get::<_, Vec<u8>>(0),
+    )?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(serde_json::from_slice(&row?).map_err(to_sql_err)?);
+    }
+    Ok(out)
+}
+
+/// Reads the newest `n` entries, in index order.
+fn read_tail(conn: &Connection, n: usize) -> rusqlite::Result<Vec<Entry<TypeConfig>>> {
+    let first: Option<i64> = conn
+        .query_row(
+            "SELECT idx FROM log ORDER BY idx DESC LIMIT 1 OFFSET ?1",
+            [n.saturating_sub(1) as i64],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match first {
+        Some(first) => read_entries(conn, first as u64, u64::MAX),
+        // Fewer than n entries: all of them.
+        None => read_entries(conn, 0, u64::MAX),
+    }
+}
+
 impl SqliteLogStore {
-    /// Opens (or creates) the log database at `path` and starts its writer.
+    /// Opens (or creates) the log database at `path`, loads the vote, the
+    /// log pointers and the newest entries, and starts the writer thread.
     pub fn open(path: &Path) -> rusqlite::Result<Self> {
         let conn = open_conn(path)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS log (idx INTEGER PRIMARY KEY, entry BLOB NOT NULL);
              CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);",
         )?;
+        let mut mem = Mem {
+            vote: read_meta(&conn, "vote")?,
+            committed: read_meta(&conn, "committed")?,
+            last_purged: read_meta(&conn, "last_purged")?,
+            ..Default::default()
+        };
+        for e in read_tail(&conn, CACHE_ENTRIES)? {
+            mem.durable_upto = e.log_id.index;
+            mem.entries.insert(e.log_id.index, e);
+        }
+        let mem = Arc::new(Mutex::new(mem));
         let reader = open_conn(path)?;
-        let pending = Arc::new(Mutex::new(BTreeMap::new()));
         let (tx, rx) = mpsc::channel();
-        let p = pending.clone();
+        let m = mem.clone();
         std::thread::Builder::new()
             .name("raft-log-writer".into())
-            .spawn(move || writer_loop(conn, rx, p))
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+            .spawn(move || writer_loop(conn, rx, m))
+            .map_err(to_sql_err)?;
         Ok(SqliteLogStore {
             writer: tx,
             reader: Arc::new(Mutex::new(reader)),
-            pending,
+            mem,
         })
     }
 
@@ -103,128 +198,148 @@ impl SqliteLogStore {
             .map_err(|_| io_write("the raft log writer has stopped"))
     }
 
-    fn get_meta<T: serde::de::DeserializeOwned>(
+    /// Runs `f` on the reader connection on a blocking thread.
+    async fn with_reader<T: Send + 'static>(
         &self,
-        key: &str,
-    ) -> Result<Option<T>, StorageError> {
-        let conn = self.reader.lock();
-        let v: Option<Vec<u8>> = conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-            .optional()
-            .map_err(io_read)?;
-        match v {
-            None => Ok(None),
-            Some(b) => serde_json::from_slice(&b).map(Some).map_err(io_read),
-        }
-    }
-
-    async fn put_meta<T: serde::Serialize>(
-        &self,
-        key: &'static str,
-        value: &T,
-        wait: bool,
-    ) -> Result<(), StorageError> {
-        let value = serde_json::to_vec(value).map_err(io_write)?;
-        if !wait {
-            return self.send(Op::PutMeta {
-                key,
-                value,
-                done: None,
-            });
-        }
-        let (done, rx) = oneshot::channel();
-        self.send(Op::PutMeta {
-            key,
-            value,
-            done: Some(done),
-        })?;
-        rx.await.map_err(io_write)?.map_err(io_write)
-    }
-
-    fn last_committed_log_id(&self) -> Result<Option<LogId>, StorageError> {
-        let conn = self.reader.lock();
-        let v: Option<Vec<u8>> = conn
-            .query_row("SELECT entry FROM log ORDER BY idx DESC LIMIT 1", [], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(io_read)?;
-        match v {
-            None => Ok(None),
-            Some(b) => {
-                let e: Entry<TypeConfig> = serde_json::from_slice(&b).map_err(io_read)?;
-                Ok(Some(e.log_id))
-            }
-        }
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StorageError> {
+        let reader = self.reader.clone();
+        tokio::task::spawn_blocking(move || f(&reader.lock()))
+            .await
+            .map_err(io_read)?
+            .map_err(io_read)
     }
 }
 
 /// Drains the queue, writes a batch in one transaction, then reports.
-fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Op>, pending: Pending) {
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while let Ok(op) = rx.try_recv() {
-            batch.push(op);
-        }
-        let res = write_batch(&mut conn, &batch).map_err(|e| e.to_string());
-        for op in batch {
-            match op {
-                Op::Append { entries, callback } => {
-                    if res.is_ok() {
-                        let mut p = pending.lock();
-                        for (idx, log_id, _) in &entries {
-                            if p.get(idx).map(|(l, _)| l) == Some(log_id) {
-                                p.remove(idx);
-                            }
-                        }
-                    }
-                    callback.log_io_completed(res.clone().map_err(std::io::Error::other));
-                }
-                Op::Truncate { done, .. } | Op::Purge { done, .. } => {
-                    let _ = done.send(res.clone());
-                }
-                Op::PutMeta { done, .. } => {
-                    if let Some(d) = done {
-                        let _ = d.send(res.clone());
-                    }
+fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Op>, mem: Arc<Mutex<Mem>>) {
+    // A committed log id waiting for a transaction to ride along with, and
+    // when it must be written by.
+    let mut deferred: Option<(Vec<u8>, Instant)> = None;
+    loop {
+        let first = match &deferred {
+            Some((_, deadline)) => {
+                let wait = deadline.saturating_duration_since(Instant::now());
+                match rx.recv_timeout(wait) {
+                    Ok(op) => Some(op),
+                    Err(mpsc::RecvTimeoutError::Timeout) => None,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
                 }
             }
+            None => match rx.recv() {
+                Ok(op) => Some(op),
+                Err(_) => break,
+            },
+        };
+        let timed_out = first.is_none();
+        let mut work = Vec::new();
+        for op in first
+            .into_iter()
+            .chain(std::iter::from_fn(|| rx.try_recv().ok()))
+        {
+            match op {
+                Op::SaveCommitted { value } => {
+                    let deadline = deferred
+                        .take()
+                        .map_or_else(|| Instant::now() + COMMITTED_IDLE_FLUSH, |(_, d)| d);
+                    deferred = Some((value, deadline));
+                }
+                op => work.push(op),
+            }
+        }
+        // Only a newer committed id: let it wait for real work.
+        if work.is_empty() && !timed_out {
+            continue;
+        }
+        let committed = deferred.take().map(|(v, _)| v);
+        let res = write_batch(&mut conn, &work, committed.as_deref()).map_err(|e| e.to_string());
+        if let Err(e) = &res {
+            error!("raft log write failed: {e}");
+        }
+        report(work, &res, &mem);
+    }
+    // Stopping: do not drop the last committed id.
+    if let Some((c, _)) = deferred {
+        if let Err(e) = write_batch(&mut conn, &[], Some(&c)) {
+            error!("raft log write failed: {e}");
         }
     }
 }
 
-fn write_batch(conn: &mut Connection, batch: &[Op]) -> rusqlite::Result<()> {
+/// Tells everyone waiting on a batch how it went, and lets durable entries
+/// leave the cache.
+fn report(work: Vec<Op>, res: &Result<(), String>, mem: &Mutex<Mem>) {
+    for op in work {
+        match op {
+            Op::Append { entries, callback } => {
+                if res.is_ok() {
+                    let mut m = mem.lock();
+                    if let Some((last, _)) = entries.last() {
+                        m.durable_upto = m.durable_upto.max(*last);
+                    }
+                    while m.entries.len() > CACHE_ENTRIES {
+                        match m.entries.first_key_value() {
+                            Some((&i, _)) if i <= m.durable_upto => {
+                                m.entries.pop_first();
+                            }
+                            _ => break,
+                        }
+                    }
+                }
+                callback.log_io_completed(res.clone().map_err(std::io::Error::other));
+            }
+            Op::Truncate { from, done } => {
+                if res.is_ok() {
+                    let mut m = mem.lock();
+                    m.durable_upto = m.durable_upto.min(from.saturating_sub(1));
+                }
+                let _ = done.send(res.clone());
+            }
+            Op::PutMeta { done, .. } => {
+                let _ = done.send(res.clone());
+            }
+            Op::Purge { .. } | Op::SaveCommitted { .. } => {}
+        }
+    }
+}
+
+fn put_meta(tx: &rusqlite::Transaction, key: &str, value: &[u8]) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute(params![key, value])?;
+    Ok(())
+}
+
+fn write_batch(
+    conn: &mut Connection,
+    batch: &[Op],
+    committed: Option<&[u8]>,
+) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     for op in batch {
         match op {
             Op::Append { entries, .. } => {
                 let mut stmt =
                     tx.prepare_cached("INSERT OR REPLACE INTO log (idx, entry) VALUES (?1, ?2)")?;
-                for (idx, _, b) in entries {
+                for (idx, b) in entries {
                     stmt.execute(params![*idx as i64, b])?;
                 }
             }
             Op::Truncate { from, .. } => {
                 tx.execute("DELETE FROM log WHERE idx >= ?1", [*from as i64])?;
             }
-            Op::Purge { upto, .. } => {
-                let v = serde_json::to_vec(upto)
-                    .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-                tx.execute(
-                    "INSERT INTO meta (key, value) VALUES ('last_purged', ?1)
-                     ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                    params![v],
-                )?;
+            Op::Purge { upto, value } => {
+                put_meta(&tx, "last_purged", value)?;
                 tx.execute("DELETE FROM log WHERE idx <= ?1", [upto.index as i64])?;
             }
-            Op::PutMeta { key, value, .. } => {
-                tx.execute(
-                    "INSERT INTO meta (key, value) VALUES (?1, ?2)
-                     ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                    params![key, value],
-                )?;
-            }
+            Op::PutMeta { key, value, .. } => put_meta(&tx, key, value)?,
+            Op::SaveCommitted { value } => put_meta(&tx, "committed", value)?,
         }
+    }
+    if let Some(c) = committed {
+        put_meta(&tx, "committed", c)?;
     }
     // With synchronous=FULL the commit is the (one) fsync of the batch.
     tx.commit()
@@ -256,30 +371,25 @@ impl RaftLogReader<TypeConfig> for SqliteLogStore {
         if start >= end {
             return Ok(Vec::new());
         }
-        let mut out: BTreeMap<u64, Entry<TypeConfig>> = BTreeMap::new();
-        {
-            let conn = self.reader.lock();
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT idx, entry FROM log WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
-                )
-                .map_err(io_read)?;
-            let rows = stmt
-                .query_map(
-                    params![start as i64, end.min(i64::MAX as u64) as i64],
-                    |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)),
-                )
-                .map_err(io_read)?;
-            for row in rows {
-                let (idx, b) = row.map_err(io_read)?;
-                out.insert(idx as u64, serde_json::from_slice(&b).map_err(io_read)?);
-            }
+        let (cached, cache_first) = {
+            let m = self.mem.lock();
+            let cached: Vec<_> = m
+                .entries
+                .range(start..end)
+                .map(|(_, e)| e.clone())
+                .collect();
+            (cached, m.entries.first_key_value().map(|(i, _)| *i))
+        };
+        // Older than the cache: only a lagging follower's catch-up gets here.
+        let disk_end = cache_first.unwrap_or(u64::MAX).min(end);
+        if start >= disk_end {
+            return Ok(cached);
         }
-        // Entries still on their way to disk are newer than what SQLite has.
-        for (idx, (_, e)) in self.pending.lock().range(start..end) {
-            out.insert(*idx, e.clone());
-        }
-        Ok(out.into_values().collect())
+        let mut out = self
+            .with_reader(move |c| read_entries(c, start, disk_end))
+            .await?;
+        out.extend(cached);
+        Ok(out)
     }
 }
 
@@ -287,13 +397,15 @@ impl RaftLogStorage<TypeConfig> for SqliteLogStore {
     type LogReader = Self;
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
-        let last_purged: Option<LogId> = self.get_meta("last_purged")?;
-        let pending_last = self.pending.lock().values().next_back().map(|(l, _)| *l);
-        let last = pending_last
-            .or(self.last_committed_log_id()?)
-            .or(last_purged);
+        let m = self.mem.lock();
+        // The cache always holds the newest entry when there is one.
+        let last = m
+            .entries
+            .last_key_value()
+            .map(|(_, e)| e.log_id)
+            .or(m.last_purged);
         Ok(LogState {
-            last_purged_log_id: last_purged,
+            last_purged_log_id: m.last_purged,
             last_log_id: last,
         })
     }
@@ -303,12 +415,31 @@ impl RaftLogStorage<TypeConfig> for SqliteLogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote<u64>) -> Result<(), StorageError> {
+        let value = serde_json::to_vec(vote).map_err(io_write)?;
+        let (done, rx) = oneshot::channel();
+        self.send(Op::PutMeta {
+            key: "vote",
+            value,
+            done,
+        })?;
         // A vote must be on disk before it is acted upon.
-        self.put_meta("vote", vote, true).await
+        rx.await.map_err(io_write)?.map_err(io_write)?;
+        self.mem.lock().vote = Some(*vote);
+        Ok(())
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote<u64>>, StorageError> {
-        self.get_meta("vote")
+        Ok(self.mem.lock().vote)
+    }
+
+    async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
+        self.mem.lock().committed = committed;
+        let value = serde_json::to_vec(&committed).map_err(io_write)?;
+        self.send(Op::SaveCommitted { value })
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
+        Ok(self.mem.lock().committed)
     }
 
     async fn append<I>(
@@ -322,11 +453,12 @@ impl RaftLogStorage<TypeConfig> for SqliteLogStore {
     {
         let mut encoded = Vec::new();
         {
-            let mut p = self.pending.lock();
+            // Readable at once (openraft requires it), durable at the callback.
+            let mut m = self.mem.lock();
             for e in entries {
                 let b = serde_json::to_vec(&e).map_err(io_write)?;
-                encoded.push((e.log_id.index, e.log_id, b));
-                p.insert(e.log_id.index, (e.log_id, e));
+                encoded.push((e.log_id.index, b));
+                m.entries.insert(e.log_id.index, e);
             }
         }
         self.send(Op::Append {
@@ -336,21 +468,40 @@ impl RaftLogStorage<TypeConfig> for SqliteLogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
-        {
-            let mut p = self.pending.lock();
-            let _ = p.split_off(&log_id.index);
-        }
+        let emptied = {
+            let mut m = self.mem.lock();
+            let _ = m.entries.split_off(&log_id.index);
+            m.entries.is_empty()
+        };
         let (done, rx) = oneshot::channel();
         self.send(Op::Truncate {
             from: log_id.index,
             done,
         })?;
-        rx.await.map_err(io_write)?.map_err(io_write)
+        rx.await.map_err(io_write)?.map_err(io_write)?;
+        if emptied {
+            // Truncated below the cache: the newest entries left are on disk.
+            let tail = self.with_reader(|c| read_tail(c, CACHE_ENTRIES)).await?;
+            let mut m = self.mem.lock();
+            for e in tail {
+                m.entries.entry(e.log_id.index).or_insert(e);
+            }
+        }
+        Ok(())
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
-        let (done, rx) = oneshot::channel();
-        self.send(Op::Purge { upto: log_id, done })?;
-        rx.await.map_err(io_write)?.map_err(io_write)
+        {
+            let mut m = self.mem.lock();
+            let keep = m.entries.split_off(&log_id.index.saturating_add(1));
+            m.entries = keep;
+            m.last_purged = Some(log_id);
+        }
+        let value = serde_json::to_vec(&log_id).map_err(io_write)?;
+        // Not awaited: a purge lost in a crash is simply redone later.
+        self.send(Op::Purge {
+            upto: log_id,
+            value,
+        })
     }
 }
