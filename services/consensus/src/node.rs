@@ -2,7 +2,7 @@
 //! `Kv` and `Cluster` contracts on top of it.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -61,12 +61,77 @@ pub enum ConsensusError {
     Raft(String),
 }
 
-/// Who this member is; written once, at bootstrap, like etcd's WAL metadata.
+/// Who this member is; written once, at bootstrap, like etcd's WAL
+/// metadata. On restart it is what counts; the initial-cluster flags are
+/// ignored, as etcd ignores them once it has a data dir.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Identity {
     name: String,
     member_id: u64,
     cluster_id: u64,
+    /// The membership raft is initialized with (until it has been).
+    #[serde(default)]
+    initial_members: BTreeMap<u64, MemberNode>,
+}
+
+fn data_dir_err(path: &Path) -> impl FnOnce(std::io::Error) -> ConsensusError + '_ {
+    move |source| ConsensusError::DataDir {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Reads the identity of an existing data dir, or computes it from the
+/// flags (etcd's IDs) and writes it durably (temp file, fsync, rename).
+fn load_or_create_identity(cfg: &ConsensusConfig, path: &Path) -> Result<Identity, ConsensusError> {
+    if path.exists() {
+        let bytes = std::fs::read(path).map_err(data_dir_err(path))?;
+        return serde_json::from_slice(&bytes).map_err(|e| ConsensusError::Storage(e.to_string()));
+    }
+    let mut initial = BTreeMap::new();
+    for (name, urls) in &cfg.initial_cluster {
+        let id = ids::member_id(urls, &cfg.initial_cluster_token, None);
+        let client_urls = if *name == cfg.name {
+            cfg.advertise_client_urls.clone()
+        } else {
+            Vec::new()
+        };
+        initial.insert(
+            id,
+            MemberNode {
+                name: name.clone(),
+                peer_urls: urls.clone(),
+                client_urls,
+            },
+        );
+    }
+    let me = initial
+        .iter()
+        .find(|(_, n)| n.name == cfg.name)
+        .map(|(id, _)| *id)
+        .ok_or_else(|| ConsensusError::NotInInitialCluster(cfg.name.clone()))?;
+    let ids_list: Vec<u64> = initial.keys().copied().collect();
+    let identity = Identity {
+        name: cfg.name.clone(),
+        member_id: me,
+        cluster_id: ids::cluster_id(&ids_list),
+        initial_members: initial,
+    };
+    let bytes =
+        serde_json::to_vec(&identity).map_err(|e| ConsensusError::Storage(e.to_string()))?;
+    write_durably(path, &bytes).map_err(data_dir_err(path))?;
+    Ok(identity)
+}
+
+fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    std::fs::File::open(dir)?.sync_all()
 }
 
 /// A running member.
@@ -135,51 +200,7 @@ impl Consensus {
             path: member_dir.display().to_string(),
             source,
         })?;
-        let identity_path = member_dir.join("identity.json");
-        let fresh = !identity_path.exists();
-        let mut initial = BTreeMap::new();
-        let identity = if fresh {
-            for (name, urls) in &cfg.initial_cluster {
-                let id = ids::member_id(urls, &cfg.initial_cluster_token, None);
-                initial.insert(
-                    id,
-                    MemberNode {
-                        name: name.clone(),
-                        peer_urls: urls.clone(),
-                        client_urls: if *name == cfg.name {
-                            cfg.advertise_client_urls.clone()
-                        } else {
-                            Vec::new()
-                        },
-                    },
-                );
-            }
-            let me = initial
-                .iter()
-                .find(|(_, n)| n.name == cfg.name)
-                .map(|(id, _)| *id)
-                .ok_or_else(|| ConsensusError::NotInInitialCluster(cfg.name.clone()))?;
-            let ids_list: Vec<u64> = initial.keys().copied().collect();
-            let identity = Identity {
-                name: cfg.name.clone(),
-                member_id: me,
-                cluster_id: ids::cluster_id(&ids_list),
-            };
-            let bytes = serde_json::to_vec(&identity)
-                .map_err(|e| ConsensusError::Storage(e.to_string()))?;
-            std::fs::write(&identity_path, bytes).map_err(|source| ConsensusError::DataDir {
-                path: identity_path.display().to_string(),
-                source,
-            })?;
-            identity
-        } else {
-            let bytes =
-                std::fs::read(&identity_path).map_err(|source| ConsensusError::DataDir {
-                    path: identity_path.display().to_string(),
-                    source,
-                })?;
-            serde_json::from_slice(&bytes).map_err(|e| ConsensusError::Storage(e.to_string()))?
-        };
+        let identity = load_or_create_identity(&cfg, &member_dir.join("identity.json"))?;
         info!(
             "member {} (name {:?}) of cluster {}",
             hex(identity.member_id),
@@ -209,8 +230,20 @@ impl Consensus {
         let raft = Raft::new(identity.member_id, config, PeerNetwork, log, sm)
             .await
             .map_err(|e| ConsensusError::Raft(e.to_string()))?;
-        if fresh {
-            raft.initialize(initial)
+        // Asked of raft, not of the identity file: a crash between writing
+        // the identity and initializing must not leave a member that never
+        // bootstraps.
+        let initialized = raft
+            .is_initialized()
+            .await
+            .map_err(|e| ConsensusError::Raft(e.to_string()))?;
+        if !initialized {
+            info!(
+                "bootstrapping cluster {} with {} member(s)",
+                hex(identity.cluster_id),
+                identity.initial_members.len()
+            );
+            raft.initialize(identity.initial_members.clone())
                 .await
                 .map_err(|e| ConsensusError::Raft(e.to_string()))?;
         }

@@ -3,9 +3,12 @@
 //! The store lives in memory; its durable form is a snapshot file holding
 //! the serialised store *together with* the last applied log id and the
 //! membership (one file, written to a temp name, fsynced and renamed), so
-//! the applied index can never disagree with the state it describes. On
-//! start the latest snapshot is loaded and openraft re-applies the committed
-//! log tail after it.
+//! the applied index can never disagree with the state it describes. Files
+//! are named `<term>-<index>.snap` (hex, as etcd names its snapshots): the
+//! newest index wins, so a snapshot built late can never shadow a newer one
+//! that was installed meanwhile, and the newest [`MAX_SNAPSHOTS`] are kept.
+//! On start the latest snapshot is loaded and openraft re-applies the
+//! committed log tail after it.
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
@@ -20,7 +23,7 @@ use openraft::{
 };
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::types::{
     CommandResult, LogId, Reply, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
@@ -46,7 +49,6 @@ pub struct StateMachine {
     last_applied: Option<LogId>,
     last_membership: StoredMembership,
     snap_dir: PathBuf,
-    current: Option<(SnapshotMeta, Vec<u8>)>,
 }
 
 fn sm_err(e: impl std::error::Error + 'static) -> StorageError {
@@ -57,14 +59,75 @@ fn snap_err(e: impl std::error::Error + 'static) -> StorageError {
     StorageIOError::write_snapshot(None, AnyError::new(&e)).into()
 }
 
-fn write_file_durably(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+/// Snapshot files kept (etcd's `--max-snapshots` default).
+pub const MAX_SNAPSHOTS: usize = 5;
+
+fn snap_name(meta: &SnapshotMeta) -> String {
+    let (term, index) = meta
+        .last_log_id
+        .map_or((0, 0), |l| (l.leader_id.term, l.index));
+    format!("{term:016x}-{index:016x}.snap")
+}
+
+/// The snapshot files in `dir`, oldest first, by (index, term).
+fn list_snapshots(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    for ent in std::fs::read_dir(dir)? {
+        let path = ent?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let Some((term, index)) = name
+            .strip_suffix(".snap")
+            .and_then(|stem| stem.split_once('-'))
+        else {
+            continue;
+        };
+        if let (Ok(t), Ok(i)) = (
+            u64::from_str_radix(term, 16),
+            u64::from_str_radix(index, 16),
+        ) {
+            found.push(((i, t), path));
+        }
+    }
+    found.sort();
+    Ok(found.into_iter().map(|(_, p)| p).collect())
+}
+
+/// Writes a snapshot file atomically and durably, then drops the oldest
+/// beyond [`MAX_SNAPSHOTS`].
+fn write_snapshot_file(dir: &Path, file: &SnapshotFile) -> std::io::Result<()> {
     use std::io::Write;
+    let bytes = bincode::serialize(file).map_err(std::io::Error::other)?;
+    let name = snap_name(&file.meta);
     let tmp = dir.join(format!("{name}.tmp"));
     let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
+    f.write_all(&bytes)?;
     f.sync_all()?;
-    std::fs::rename(&tmp, dir.join(name))?;
-    std::fs::File::open(dir)?.sync_all()
+    std::fs::rename(&tmp, dir.join(&name))?;
+    std::fs::File::open(dir)?.sync_all()?;
+    let all = list_snapshots(dir)?;
+    for old in &all[..all.len().saturating_sub(MAX_SNAPSHOTS)] {
+        if let Err(e) = std::fs::remove_file(old) {
+            warn!("cannot remove old snapshot {}: {e}", old.display());
+        }
+    }
+    Ok(())
+}
+
+/// Reads the newest snapshot file in `dir`, if any.
+fn read_latest_snapshot(dir: &Path) -> std::io::Result<Option<SnapshotFile>> {
+    let Some(path) = list_snapshots(dir)?.pop() else {
+        return Ok(None);
+    };
+    let bytes = std::fs::read(&path)?;
+    let file = bincode::deserialize(&bytes).map_err(|e| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{}: {e}", path.display()),
+        )
+    })?;
+    Ok(Some(file))
 }
 
 impl StateMachine {
@@ -74,25 +137,21 @@ impl StateMachine {
         sink: Arc<dyn EventSink>,
     ) -> Result<(Self, Arc<Shared>), StorageError> {
         std::fs::create_dir_all(&snap_dir).map_err(snap_err)?;
-        let path = snap_dir.join("current.snap");
         let mut store = Store::new();
         let mut last_applied = None;
         let mut last_membership = StoredMembership::default();
-        let mut current = None;
-        if path.exists() {
-            let bytes = std::fs::read(&path).map_err(snap_err)?;
-            let file: SnapshotFile = bincode::deserialize(&bytes).map_err(|e| {
-                StorageError::from(StorageIOError::read_snapshot(None, AnyError::new(&*e)))
-            })?;
+        let latest = read_latest_snapshot(&snap_dir).map_err(|e| {
+            StorageError::from(StorageIOError::read_snapshot(None, AnyError::new(&e)))
+        })?;
+        if let Some(file) = latest {
             store = Store::recover(&file.data).map_err(sm_err)?;
             last_applied = file.meta.last_log_id;
-            last_membership = file.meta.last_membership.clone();
+            last_membership = file.meta.last_membership;
             info!(
                 "loaded snapshot at raft index {} (store index {})",
                 last_applied.map_or(0, |l| l.index),
                 store.index()
             );
-            current = Some((file.meta, file.data));
         }
         sink.reset(store.index());
         let shared = Arc::new(Shared {
@@ -106,7 +165,6 @@ impl StateMachine {
                 last_applied,
                 last_membership,
                 snap_dir,
-                current,
             },
             shared,
         ))
@@ -126,12 +184,12 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             meta: self.meta.clone(),
             data: std::mem::take(&mut self.data),
         };
-        let bytes = bincode::serialize(&file).map_err(|e| snap_err(*e))?;
         let dir = self.snap_dir.clone();
-        tokio::task::spawn_blocking(move || write_file_durably(&dir, "current.snap", &bytes))
-            .await
-            .map_err(snap_err)?
-            .map_err(snap_err)?;
+        let file =
+            tokio::task::spawn_blocking(move || write_snapshot_file(&dir, &file).map(|()| file))
+                .await
+                .map_err(snap_err)?
+                .map_err(snap_err)?;
         info!(
             "saved snapshot at raft index {}",
             file.meta.last_log_id.map_or(0, |l| l.index)
@@ -233,12 +291,18 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             meta: meta.clone(),
             data,
         };
-        let bytes = bincode::serialize(&file).map_err(|e| snap_err(*e))?;
-        write_file_durably(&self.snap_dir, "current.snap", &bytes).map_err(snap_err)?;
+        // On disk first: once the store is replaced, the applied index must
+        // survive a crash together with it.
+        let dir = self.snap_dir.clone();
+        tokio::task::spawn_blocking(move || write_snapshot_file(&dir, &file))
+            .await
+            .map_err(snap_err)?
+            .map_err(snap_err)?;
         let index = store.index();
         {
             let mut guard = self.shared.store.write();
             *guard = store;
+            // Under the write lock, like publish: no event slips in between.
             self.shared.sink.reset(index);
         }
         self.last_applied = meta.last_log_id;
@@ -246,7 +310,6 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.shared
             .applied_index
             .store(meta.last_log_id.map_or(0, |l| l.index), Ordering::Release);
-        self.current = Some((file.meta, file.data));
         info!(
             "installed snapshot at raft index {}",
             meta.last_log_id.map_or(0, |l| l.index)
@@ -255,17 +318,18 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
-        if self.current.is_none() {
-            let path = self.snap_dir.join("current.snap");
-            if path.exists() {
-                let bytes = std::fs::read(&path).map_err(snap_err)?;
-                let file: SnapshotFile = bincode::deserialize(&bytes).map_err(|e| snap_err(*e))?;
-                self.current = Some((file.meta, file.data));
-            }
-        }
-        Ok(self.current.as_ref().map(|(meta, data)| Snapshot {
-            meta: meta.clone(),
-            snapshot: Box::new(Cursor::new(data.clone())),
+        // Read from disk each time: builds finish on another task, and this
+        // is only asked for when a follower needs a snapshot.
+        let dir = self.snap_dir.clone();
+        let latest = tokio::task::spawn_blocking(move || read_latest_snapshot(&dir))
+            .await
+            .map_err(snap_err)?
+            .map_err(|e| {
+                StorageError::from(StorageIOError::read_snapshot(None, AnyError::new(&e)))
+            })?;
+        Ok(latest.map(|f| Snapshot {
+            meta: f.meta,
+            snapshot: Box::new(Cursor::new(f.data)),
         }))
     }
 }
