@@ -132,3 +132,84 @@ async fn leader_expires_keys_through_the_log() {
     assert_eq!(events.last().unwrap().action, concord_store::Action::Expire);
     c.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_reapplies_the_committed_log_before_any_election() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Consensus::start(config(dir.path(), 100_000), Arc::new(Recorder::default()))
+        .await
+        .unwrap();
+    let mut last = 0;
+    for i in 0..20 {
+        last = write_retrying(&c, set(&format!("/k{i}"), "v", None)).await;
+    }
+    let applied = c.raft_position().index;
+    // Let the lazily saved committed log id reach the disk.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    c.shutdown().await;
+    drop(c);
+    let db = rusqlite::Connection::open(dir.path().join("member/raft.db")).unwrap();
+    let committed: Vec<u8> = db
+        .query_row("SELECT value FROM meta WHERE key = 'committed'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let committed: openraft::LogId<u64> = serde_json::from_slice(&committed).unwrap();
+    assert_eq!(committed.index, applied);
+    drop(db);
+
+    let c = Consensus::start(config(dir.path(), 100_000), Arc::new(Recorder::default()))
+        .await
+        .unwrap();
+    // No waiting: the committed entries were applied during start.
+    assert_eq!(c.store_index(), last);
+    assert_eq!(value(&c, "/k19").await.as_deref(), Some("v"));
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_keeps_identity_and_ignores_initial_cluster_flags() {
+    use concord_api::Cluster;
+    let dir = tempfile::tempdir().unwrap();
+    let c = Consensus::start(config(dir.path(), 100_000), Arc::new(Recorder::default()))
+        .await
+        .unwrap();
+    let (member, cluster) = (c.member_id(), c.cluster_id());
+    write_retrying(&c, set("/a", "1", None)).await;
+    c.shutdown().await;
+    drop(c);
+
+    let mut cfg = config(dir.path(), 100_000);
+    cfg.initial_cluster_token = "another-token".into();
+    cfg.initial_cluster = vec![("n1".into(), vec!["http://127.0.0.1:9".into()])];
+    let c = Consensus::start(cfg, Arc::new(Recorder::default()))
+        .await
+        .unwrap();
+    assert_eq!(c.member_id(), member);
+    assert_eq!(c.cluster_id(), cluster);
+    let members = c.members().await.unwrap();
+    assert_eq!(members.len(), 1);
+    assert_eq!(members[0].peer_urls, vec!["http://127.0.0.1:1".to_string()]);
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bootstraps_when_a_crash_left_only_the_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Consensus::start(config(dir.path(), 100_000), Arc::new(Recorder::default()))
+        .await
+        .unwrap();
+    c.shutdown().await;
+    drop(c);
+    // As if the member died after writing its identity, before raft was
+    // initialized.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for f in ["raft.db", "raft.db-wal", "raft.db-shm"] {
+        let _ = std::fs::remove_file(dir.path().join("member").join(f));
+    }
+    let c = Consensus::start(config(dir.path(), 100_000), Arc::new(Recorder::default()))
+        .await
+        .unwrap();
+    assert_eq!(write_retrying(&c, set("/a", "1", None)).await, 1);
+    c.shutdown().await;
+}
