@@ -300,21 +300,22 @@ fn command_for(method: &str, key: String, p: &KeyParams) -> Command {
                 }
             }
         }
-        _ => match p.prev_exist {
-            Some(true) if p.prev_index == 0 && p.prev_value.is_empty() => Command::Update {
-                key,
-                value,
-                ttl: p.ttl,
-                refresh: p.refresh,
-            },
-            Some(false) => Command::Create {
+        _ => match (p.prev_exist, p.prev_index > 0 || !p.prev_value.is_empty()) {
+            (Some(false), _) => Command::Create {
                 key,
                 dir: p.dir,
                 value,
                 unique: false,
                 ttl: p.ttl,
             },
-            Some(true) => Command::CompareAndSwap {
+            (Some(true), false) => Command::Update {
+                key,
+                value,
+                ttl: p.ttl,
+                refresh: p.refresh,
+            },
+            // A condition, with or without prevExist=true.
+            (_, true) => Command::CompareAndSwap {
                 key,
                 prev_value: p.prev_value.clone(),
                 prev_index: p.prev_index,
@@ -322,15 +323,7 @@ fn command_for(method: &str, key: String, p: &KeyParams) -> Command {
                 ttl: p.ttl,
                 refresh: p.refresh,
             },
-            None if p.prev_index > 0 || !p.prev_value.is_empty() => Command::CompareAndSwap {
-                key,
-                prev_value: p.prev_value.clone(),
-                prev_index: p.prev_index,
-                value,
-                ttl: p.ttl,
-                refresh: p.refresh,
-            },
-            None => Command::Set {
+            (None, false) => Command::Set {
                 key,
                 dir: p.dir,
                 value,

@@ -546,16 +546,32 @@ impl Store {
         if path == "/" {
             return Err(self.err(ErrorCode::RootReadOnly, "/"));
         }
-        let next = self.index + 1;
-        let n = self.lookup(&path)?;
-        if n.is_dir() && !value.is_empty() {
+        if self.lookup(&path)?.is_dir() && !value.is_empty() {
             return Err(self.err(ErrorCode::NotFile, path));
         }
-        let prev = n.repr(&path, false, now);
-        let old_expiry = n.expire_at;
-        let node = self
-            .lookup_mut(&path)
-            .ok_or_else(|| Error::new(ErrorCode::KeyNotFound, path.clone(), 0))?;
+        self.rewrite(&path, value, expire_at, refresh, Action::Update, now)
+    }
+
+    /// The common end of update and compare-and-swap (etcd's `n.Write` +
+    /// `UpdateTTL`): new value (kept on refresh), new modifiedIndex, new
+    /// expiry; `createdIndex` stays. The node at `path` exists.
+    fn rewrite(
+        &mut self,
+        path: &str,
+        value: &str,
+        expire_at: Option<UnixNanos>,
+        refresh: bool,
+        action: Action,
+        now: UnixNanos,
+    ) -> Result<Event, Error> {
+        let next = self.index + 1;
+        let missing = || Error::new(ErrorCode::KeyNotFound, path.to_string(), 0);
+        let prev = self
+            .lookup(path)
+            .map_err(|_| missing())?
+            .repr(path, false, now);
+        let node = self.lookup_mut(path).ok_or_else(missing)?;
+        let old_expiry = node.expire_at;
         if let Body::File(v) = &mut node.body {
             if !refresh {
                 *v = value.to_string();
@@ -563,11 +579,11 @@ impl Store {
         }
         node.modified_index = next;
         node.expire_at = expire_at;
-        let repr = node.repr(&path, false, now);
-        self.set_expiry(&path, old_expiry, expire_at);
+        let repr = node.repr(path, false, now);
+        self.set_expiry(path, old_expiry, expire_at);
         self.index = next;
         Ok(Event {
-            action: Action::Update,
+            action,
             node: repr,
             prev_node: Some(prev),
             etcd_index: next,
@@ -614,29 +630,14 @@ impl Store {
         if let Some(cause) = Self::compare_fail_cause(n, prev_value, prev_index) {
             return Err(self.err(ErrorCode::TestFailed, cause));
         }
-        let prev = n.repr(&path, false, now);
-        let old_expiry = n.expire_at;
-        let next = self.index + 1;
-        let node = self
-            .lookup_mut(&path)
-            .ok_or_else(|| Error::new(ErrorCode::KeyNotFound, path.clone(), 0))?;
-        if let Body::File(v) = &mut node.body {
-            if !refresh {
-                *v = value.to_string();
-            }
-        }
-        node.modified_index = next;
-        node.expire_at = expire_at;
-        let repr = node.repr(&path, false, now);
-        self.set_expiry(&path, old_expiry, expire_at);
-        self.index = next;
-        Ok(Event {
-            action: Action::CompareAndSwap,
-            node: repr,
-            prev_node: Some(prev),
-            etcd_index: next,
+        self.rewrite(
+            &path,
+            value,
+            expire_at,
             refresh,
-        })
+            Action::CompareAndSwap,
+            now,
+        )
     }
 
     /// Removes the node at `path` (already checked to exist) and every TTL
