@@ -76,6 +76,8 @@ struct Mem {
     entries: BTreeMap<u64, Entry<TypeConfig>>,
     /// Entries up to here are on disk (so may leave the cache).
     durable_upto: u64,
+    /// How many on-disk entries the cache keeps.
+    cache_entries: usize,
     vote: Option<Vote<u64>>,
     committed: Option<LogId>,
     last_purged: Option<LogId>,
@@ -162,6 +164,12 @@ impl SqliteLogStore {
     /// Opens (or creates) the log database at `path`, loads the vote, the
     /// log pointers and the newest entries, and starts the writer thread.
     pub fn open(path: &Path) -> rusqlite::Result<Self> {
+        Self::open_with_cache(path, CACHE_ENTRIES)
+    }
+
+    /// [`Self::open`] keeping `cache_entries` on-disk entries in memory
+    /// (tests use a tiny cache to exercise reads from disk).
+    pub fn open_with_cache(path: &Path, cache_entries: usize) -> rusqlite::Result<Self> {
         let conn = open_conn(path)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS log (idx INTEGER PRIMARY KEY, entry BLOB NOT NULL);
@@ -171,9 +179,10 @@ impl SqliteLogStore {
             vote: read_meta(&conn, "vote")?,
             committed: read_meta(&conn, "committed")?,
             last_purged: read_meta(&conn, "last_purged")?,
+            cache_entries: cache_entries.max(1),
             ..Default::default()
         };
-        for e in read_tail(&conn, CACHE_ENTRIES)? {
+        for e in read_tail(&conn, mem.cache_entries)? {
             mem.durable_upto = e.log_id.index;
             mem.entries.insert(e.log_id.index, e);
         }
@@ -277,7 +286,7 @@ fn report(work: Vec<Op>, res: &Result<(), String>, mem: &Mutex<Mem>) {
                     if let Some((last, _)) = entries.last() {
                         m.durable_upto = m.durable_upto.max(*last);
                     }
-                    while m.entries.len() > CACHE_ENTRIES {
+                    while m.entries.len() > m.cache_entries {
                         match m.entries.first_key_value() {
                             Some((&i, _)) if i <= m.durable_upto => {
                                 m.entries.pop_first();

@@ -18,14 +18,18 @@ impl EventSink for NoWatchers {
     fn reset(&self, _store_index: u64) {}
 }
 
-struct Builder;
+/// Builds stores keeping `cache` on-disk log entries in memory.
+struct Builder {
+    cache: usize,
+}
 
 impl StoreBuilder<TypeConfig, SqliteLogStore, StateMachine, tempfile::TempDir> for Builder {
     async fn build(
         &self,
     ) -> Result<(tempfile::TempDir, SqliteLogStore, StateMachine), StorageError<u64>> {
         let dir = tempfile::tempdir().expect("temp dir");
-        let log = SqliteLogStore::open(&dir.path().join("raft.db")).expect("open log");
+        let log = SqliteLogStore::open_with_cache(&dir.path().join("raft.db"), self.cache)
+            .expect("open log");
         let (sm, _shared) = StateMachine::open(dir.path().join("snap"), Arc::new(NoWatchers))?;
         Ok((dir, log, sm))
     }
@@ -33,7 +37,19 @@ impl StoreBuilder<TypeConfig, SqliteLogStore, StateMachine, tempfile::TempDir> f
 
 #[test]
 fn openraft_storage_suite() {
-    if let Err(e) = Suite::test_all(Builder) {
+    let builder = Builder {
+        cache: concord_consensus::log_store::CACHE_ENTRIES,
+    };
+    if let Err(e) = Suite::test_all(builder) {
         panic!("openraft storage suite failed: {e}");
+    }
+}
+
+/// The same suite with a one-entry cache: reads, truncation and purge go
+/// through SQLite rather than memory.
+#[test]
+fn openraft_storage_suite_reading_from_disk() {
+    if let Err(e) = Suite::test_all(Builder { cache: 1 }) {
+        panic!("openraft storage suite (1-entry cache) failed: {e}");
     }
 }
