@@ -4,15 +4,21 @@
 //! machine is the pure v2 store of `concord-store`.
 //!
 //! - [`types`]: the raft type configuration, proposals and replies;
-//! - [`log_store`]: the raft log, vote and committed index in SQLite (WAL
-//!   mode; one transaction, one fsync per appended batch);
+//! - [`log_store`]: the raft log, vote, committed and last purged log ids
+//!   in `<data-dir>/member/raft.db` (SQLite, WAL, `synchronous=FULL`), written
+//!   by one thread: one transaction, one fsync per batch of appends; the
+//!   log tail is cached in memory so the raft core never waits on SQLite;
 //! - [`state_machine`]: applies committed commands to the store, publishes
-//!   events to the [`concord_api::EventSink`], and writes snapshots that hold
-//!   the applied log id and membership with the state they describe;
+//!   events to the [`concord_api::EventSink`], and writes snapshots
+//!   (`<data-dir>/member/snap/<term>-<index>.snap`) that hold the applied log
+//!   id and membership with the state they describe;
 //! - [`network`]: the raft transport between members;
 //! - [`ids`]: member and cluster IDs computed as etcd computes them;
-//! - [`node`]: the [`Consensus`] handle that starts it all and implements the
-//!   `Kv` and `Cluster` contracts.
+//! - [`node`]: the [`Consensus`] handle that starts it all (bootstrapping a
+//!   fresh data dir, `<data-dir>/member/identity.json` holding the member and
+//!   cluster IDs), batches concurrent writes into one raft entry, runs the
+//!   leader's key-expiry ticker and implements the `Kv` and `Cluster`
+//!   contracts.
 
 // openraft's `StorageError` is what its traits return; our helpers return
 // it too rather than boxing and unboxing at every call.

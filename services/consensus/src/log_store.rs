@@ -9,8 +9,9 @@
 //! after the commit holding it returned: that is what makes an acknowledged
 //! write durable.
 //!
-//! The newest entries (at least [`CACHE_ENTRIES`], and every entry not yet
-//! on disk), the vote and the log pointers are kept in memory, so the raft
+//! The newest entries (up to [`CACHE_ENTRIES`] or [`CACHE_BYTES`] of them,
+//! always the last one, and every entry not yet on disk), the vote and the
+//! log pointers are kept in memory, so the raft
 //! core reads them without touching SQLite; only a lagging follower's
 //! catch-up reads older entries, through a second connection on a blocking
 //! thread (WAL readers do not block the writer).
@@ -42,6 +43,10 @@ use crate::types::{LogId, StorageError, TypeConfig};
 /// machine and up-to-date followers read).
 pub const CACHE_ENTRIES: usize = 8192;
 
+/// Bytes (encoded) of on-disk entries kept in memory: big values batched
+/// by many clients must not pin gigabytes.
+pub const CACHE_BYTES: usize = 64 << 20;
+
 /// How long a committed log id may wait for a transaction to ride along.
 pub const COMMITTED_IDLE_FLUSH: Duration = Duration::from_millis(100);
 
@@ -72,8 +77,10 @@ enum Op {
 /// What the raft core reads, kept in memory.
 #[derive(Default)]
 struct Mem {
-    /// The newest contiguous run of entries, by index.
-    entries: BTreeMap<u64, Entry<TypeConfig>>,
+    /// The newest contiguous run of entries, by index, with encoded sizes.
+    entries: BTreeMap<u64, (Entry<TypeConfig>, usize)>,
+    /// Sum of the encoded sizes in `entries`.
+    bytes: usize,
     /// Entries up to here are on disk (so may leave the cache).
     durable_upto: u64,
     /// How many on-disk entries the cache keeps.
@@ -81,6 +88,45 @@ struct Mem {
     vote: Option<Vote<u64>>,
     committed: Option<LogId>,
     last_purged: Option<LogId>,
+}
+
+impl Mem {
+    fn insert(&mut self, e: Entry<TypeConfig>, size: usize) {
+        if let Some((_, old)) = self.entries.insert(e.log_id.index, (e, size)) {
+            self.bytes -= old;
+        }
+        self.bytes += size;
+    }
+
+    /// Drops the entries at `index` and after.
+    fn truncate_from(&mut self, index: u64) {
+        let gone = self.entries.split_off(&index);
+        self.bytes -= gone.values().map(|(_, n)| n).sum::<usize>();
+    }
+
+    /// Drops the entries up to and including `index`.
+    fn purge_upto(&mut self, index: u64) {
+        let keep = self.entries.split_off(&index.saturating_add(1));
+        let gone = std::mem::replace(&mut self.entries, keep);
+        self.bytes -= gone.values().map(|(_, n)| n).sum::<usize>();
+    }
+
+    /// Lets the oldest on-disk entries go while the cache is over budget;
+    /// the newest entry always stays (it is the last log id).
+    fn trim(&mut self) {
+        while self.entries.len() > 1
+            && (self.entries.len() > self.cache_entries || self.bytes > CACHE_BYTES)
+        {
+            match self.entries.first_key_value() {
+                Some((&i, _)) if i <= self.durable_upto => {
+                    if let Some((_, (_, n))) = self.entries.pop_first() {
+                        self.bytes -= n;
+                    }
+                }
+                _ => break,
+            }
+        }
+    }
 }
 
 /// A handle on the SQLite log; clones share the writer, reader and cache.
@@ -122,12 +168,13 @@ fn read_meta<T: serde::de::DeserializeOwned>(
         .transpose()
 }
 
-/// Reads the entries with `start <= index < end`, in index order.
+/// Reads the entries with `start <= index < end`, in index order, with
+/// their encoded sizes.
 fn read_entries(
     conn: &Connection,
     start: u64,
     end: u64,
-) -> rusqlite::Result<Vec<Entry<TypeConfig>>> {
+) -> rusqlite::Result<Vec<(Entry<TypeConfig>, usize)>> {
     let mut stmt =
         conn.prepare_cached("SELECT entry FROM log WHERE idx >= ?1 AND idx < ?2 ORDER BY idx")?;
     let rows = stmt.query_map(
@@ -139,13 +186,14 @@ fn read_entries(
     )?;
     let mut out = Vec::new();
     for row in rows {
-        out.push(serde_json::from_slice(&row?).map_err(to_sql_err)?);
+        let b = row?;
+        out.push((serde_json::from_slice(&b).map_err(to_sql_err)?, b.len()));
     }
     Ok(out)
 }
 
 /// Reads the newest `n` entries, in index order.
-fn read_tail(conn: &Connection, n: usize) -> rusqlite::Result<Vec<Entry<TypeConfig>>> {
+fn read_tail(conn: &Connection, n: usize) -> rusqlite::Result<Vec<(Entry<TypeConfig>, usize)>> {
     let first: Option<i64> = conn
         .query_row(
             "SELECT idx FROM log ORDER BY idx DESC LIMIT 1 OFFSET ?1",
@@ -182,10 +230,11 @@ impl SqliteLogStore {
             cache_entries: cache_entries.max(1),
             ..Default::default()
         };
-        for e in read_tail(&conn, mem.cache_entries)? {
+        for (e, size) in read_tail(&conn, mem.cache_entries)? {
             mem.durable_upto = e.log_id.index;
-            mem.entries.insert(e.log_id.index, e);
+            mem.insert(e, size);
         }
+        mem.trim();
         let mem = Arc::new(Mutex::new(mem));
         let reader = open_conn(path)?;
         let (tx, rx) = mpsc::channel();
@@ -286,14 +335,7 @@ fn report(work: Vec<Op>, res: &Result<(), String>, mem: &Mutex<Mem>) {
                     if let Some((last, _)) = entries.last() {
                         m.durable_upto = m.durable_upto.max(*last);
                     }
-                    while m.entries.len() > m.cache_entries {
-                        match m.entries.first_key_value() {
-                            Some((&i, _)) if i <= m.durable_upto => {
-                                m.entries.pop_first();
-                            }
-                            _ => break,
-                        }
-                    }
+                    m.trim();
                 }
                 callback.log_io_completed(res.clone().map_err(std::io::Error::other));
             }
@@ -385,7 +427,7 @@ impl RaftLogReader<TypeConfig> for SqliteLogStore {
             let cached: Vec<_> = m
                 .entries
                 .range(start..end)
-                .map(|(_, e)| e.clone())
+                .map(|(_, (e, _))| e.clone())
                 .collect();
             (cached, m.entries.first_key_value().map(|(i, _)| *i))
         };
@@ -396,7 +438,10 @@ impl RaftLogReader<TypeConfig> for SqliteLogStore {
         }
         let mut out = self
             .with_reader(move |c| read_entries(c, start, disk_end))
-            .await?;
+            .await?
+            .into_iter()
+            .map(|(e, _)| e)
+            .collect::<Vec<_>>();
         out.extend(cached);
         Ok(out)
     }
@@ -411,7 +456,7 @@ impl RaftLogStorage<TypeConfig> for SqliteLogStore {
         let last = m
             .entries
             .last_key_value()
-            .map(|(_, e)| e.log_id)
+            .map(|(_, (e, _))| e.log_id)
             .or(m.last_purged);
         Ok(LogState {
             last_purged_log_id: m.last_purged,
@@ -466,8 +511,9 @@ impl RaftLogStorage<TypeConfig> for SqliteLogStore {
             let mut m = self.mem.lock();
             for e in entries {
                 let b = serde_json::to_vec(&e).map_err(io_write)?;
-                encoded.push((e.log_id.index, b));
-                m.entries.insert(e.log_id.index, e);
+                let index = e.log_id.index;
+                m.insert(e, b.len());
+                encoded.push((index, b));
             }
         }
         self.send(Op::Append {
@@ -479,7 +525,7 @@ impl RaftLogStorage<TypeConfig> for SqliteLogStore {
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
         let emptied = {
             let mut m = self.mem.lock();
-            let _ = m.entries.split_off(&log_id.index);
+            m.truncate_from(log_id.index);
             m.entries.is_empty()
         };
         let (done, rx) = oneshot::channel();
@@ -490,11 +536,15 @@ impl RaftLogStorage<TypeConfig> for SqliteLogStore {
         rx.await.map_err(io_write)?.map_err(io_write)?;
         if emptied {
             // Truncated below the cache: the newest entries left are on disk.
-            let tail = self.with_reader(|c| read_tail(c, CACHE_ENTRIES)).await?;
+            let n = self.mem.lock().cache_entries;
+            let tail = self.with_reader(move |c| read_tail(c, n)).await?;
             let mut m = self.mem.lock();
-            for e in tail {
-                m.entries.entry(e.log_id.index).or_insert(e);
+            for (e, size) in tail {
+                if !m.entries.contains_key(&e.log_id.index) {
+                    m.insert(e, size);
+                }
             }
+            m.trim();
         }
         Ok(())
     }
@@ -502,8 +552,7 @@ impl RaftLogStorage<TypeConfig> for SqliteLogStore {
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
         {
             let mut m = self.mem.lock();
-            let keep = m.entries.split_off(&log_id.index.saturating_add(1));
-            m.entries = keep;
+            m.purge_upto(log_id.index);
             m.last_purged = Some(log_id);
         }
         let value = serde_json::to_vec(&log_id).map_err(io_write)?;
