@@ -16,8 +16,9 @@ use concord_store::{Command, Event, StoreStats};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-/// Why a KV, watch or cluster call failed.
-#[derive(Debug, Clone, thiserror::Error)]
+/// Why a KV, watch or cluster call failed. Serializable, because a member
+/// forwards requests to the leader and relays its answer.
+#[derive(Debug, Clone, thiserror::Error, Serialize, Deserialize)]
 pub enum ApiError {
     /// The store refused the operation (a v2 errorCode).
     #[error(transparent)]
@@ -172,18 +173,24 @@ pub struct CountStats {
 }
 
 /// Why a membership change was refused (mapped to etcd's HTTP answers).
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error, Serialize, Deserialize)]
 pub enum MembershipError {
+    /// 404 "No such member: <id>".
     #[error("No such member: {0}")]
     NotFound(String),
+    /// 410 "Member permanently removed: <id>".
     #[error("Member permanently removed: {0}")]
     Removed(String),
-    #[error("ID exists: {0}")]
-    IdExists(String),
-    #[error("Peer URLs exists: {0}")]
-    PeerUrlExists(String),
+    #[error("membership: ID exists")]
+    IdExists,
+    #[error("membership: peerURL exists")]
+    PeerUrlExists,
+    /// The change would leave the cluster without a quorum of connected
+    /// members (etcd's `--strict-reconfig-check`).
     #[error("etcdserver: unhealthy cluster")]
     Unhealthy,
+    #[error("etcdserver: re-configuration failed due to not enough started members")]
+    NotEnoughStarted,
     #[error("{0}")]
     Internal(String),
 }

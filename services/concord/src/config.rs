@@ -133,6 +133,8 @@ pub struct ServerConfig {
     pub election_timeout_ms: u64,
     pub max_request_bytes: usize,
     pub log_level: String,
+    /// `--strict-reconfig-check` (default true, as in etcd 3.4).
+    pub strict_reconfig_check: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,6 +176,7 @@ struct Raw {
     max_request_bytes: String,
     log_level: String,
     debug: String,
+    strict_reconfig_check: String,
 }
 
 /// etcd's YAML config file with keys like `data-dir`, renamed to the
@@ -257,7 +260,8 @@ pub fn layered(flags: &Flags, env: &BTreeMap<String, String>) -> Result<ServerCo
         .set_default("election_timeout", "1000")?
         .set_default("max_request_bytes", "1572864")?
         .set_default("log_level", "info")?
-        .set_default("debug", "false")?;
+        .set_default("debug", "false")?
+        .set_default("strict_reconfig_check", "true")?;
     let config_file = flags
         .config_file
         .clone()
@@ -273,7 +277,7 @@ pub fn layered(flags: &Flags, env: &BTreeMap<String, String>) -> Result<ServerCo
                 .try_parsing(false),
         );
     }
-    let overrides: [(&str, &Option<String>); 14] = [
+    let overrides: [(&str, &Option<String>); 15] = [
         ("name", &flags.name),
         ("data_dir", &flags.data_dir),
         ("listen_client_urls", &flags.listen_client_urls),
@@ -291,6 +295,7 @@ pub fn layered(flags: &Flags, env: &BTreeMap<String, String>) -> Result<ServerCo
         ("election_timeout", &flags.election_timeout),
         ("max_request_bytes", &flags.max_request_bytes),
         ("log_level", &flags.log_level),
+        ("strict_reconfig_check", &flags.strict_reconfig_check),
     ];
     for (key, value) in overrides {
         if let Some(v) = value {
@@ -324,6 +329,12 @@ fn resolve(raw: Raw) -> Result<ServerConfig, ConfigError> {
         }
     };
     let debug = parse_go_bool(&raw.debug).unwrap_or(false);
+    let strict_reconfig_check =
+        parse_go_bool(&raw.strict_reconfig_check).ok_or_else(|| ConfigError::Invalid {
+            key: "strict-reconfig-check",
+            value: raw.strict_reconfig_check.clone(),
+            why: "not a boolean".into(),
+        })?;
     let data_dir = raw
         .data_dir
         .filter(|d| !d.is_empty())
@@ -349,6 +360,7 @@ fn resolve(raw: Raw) -> Result<ServerConfig, ConfigError> {
         election_timeout_ms,
         max_request_bytes: parse_u64("max-request-bytes", &raw.max_request_bytes)? as usize,
         log_level: if debug { "debug".into() } else { raw.log_level },
+        strict_reconfig_check,
         name: raw.name,
     })
 }

@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::info;
 
-use crate::config::ServerConfig;
+use crate::config::{ClusterState, ServerConfig};
 
 /// Logs to stderr, one line per event, like etcd's default logger.
 pub fn init_logging(level: &str) {
@@ -68,6 +68,16 @@ pub async fn run(cfg: ServerConfig) -> anyhow::Result<()> {
         listeners.push(l);
     }
 
+    let mut peer_listeners = Vec::new();
+    for url in &cfg.listen_peer_urls {
+        let addr = listen_addr(url)?;
+        let l = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen for peers on {url}"))?;
+        info!("listening for peers on {url}");
+        peer_listeners.push(l);
+    }
+
     let hub = Arc::new(WatchHub::new(0));
     let sink: Arc<dyn EventSink> = hub.clone();
     let consensus_cfg = ConsensusConfig {
@@ -80,8 +90,10 @@ pub async fn run(cfg: ServerConfig) -> anyhow::Result<()> {
         snapshot_count: cfg.snapshot_count,
         heartbeat_interval_ms: cfg.heartbeat_interval_ms,
         election_timeout_ms: cfg.election_timeout_ms,
+        join_existing: cfg.initial_cluster_state == ClusterState::Existing,
+        strict_reconfig_check: cfg.strict_reconfig_check,
     };
-    let consensus = Consensus::start(consensus_cfg, sink)
+    let consensus = Consensus::start(consensus_cfg, sink, peer_listeners)
         .await
         .context("cannot start consensus")?;
     let kv: Arc<dyn Kv> = consensus.clone();
@@ -103,8 +115,12 @@ pub async fn run(cfg: ServerConfig) -> anyhow::Result<()> {
         }));
     }
 
-    shutdown_signal().await;
-    info!("received a stop signal, shutting down");
+    let mut removed = consensus.removed_signal();
+    tokio::select! {
+        _ = shutdown_signal() => info!("received a stop signal, shutting down"),
+        // etcd exits once it learns it was removed from the cluster.
+        _ = removed.wait_for(|r| *r) => info!("removed from the cluster, shutting down"),
+    }
     let _ = stop_tx.send(true);
     // Long-poll watches never finish on their own: give in-flight requests
     // a moment, then stop regardless.

@@ -12,13 +12,21 @@
 //!   events to the [`concord_api::EventSink`], and writes snapshots
 //!   (`<data-dir>/member/snap/<term>-<index>.snap`) that hold the applied log
 //!   id and membership with the state they describe;
-//! - [`network`]: the raft transport between members;
+//! - [`network`]: the raft transport between members (gRPC, `proto/peer.proto`),
+//!   client side: raft messages, requests forwarded to the leader, and the
+//!   membership lookup of a joining member;
+//! - [`peer_server`]: the same protocol, served on the peer URLs; refuses
+//!   members of other clusters and removed members;
+//! - [`peer_stats`]: per-peer latency and counts (`/v2/stats/leader`,
+//!   `/v2/stats/self`);
 //! - [`ids`]: member and cluster IDs computed as etcd computes them;
 //! - [`node`]: the [`Consensus`] handle that starts it all (bootstrapping a
-//!   fresh data dir, `<data-dir>/member/identity.json` holding the member and
-//!   cluster IDs), batches concurrent writes into one raft entry, runs the
-//!   leader's key-expiry ticker and implements the `Kv` and `Cluster`
-//!   contracts.
+//!   fresh data dir or joining a running cluster,
+//!   `<data-dir>/member/identity.json` holding the member and cluster IDs),
+//!   batches concurrent writes into one raft entry (forwarding them to the
+//!   leader from any other member), runs the leader's key-expiry ticker,
+//!   changes membership with etcd's safety checks and implements the `Kv`
+//!   and `Cluster` contracts.
 
 // openraft's `StorageError` is what its traits return; our helpers return
 // it too rather than boxing and unboxing at every call.
@@ -28,6 +36,8 @@ pub mod ids;
 pub mod log_store;
 pub mod network;
 pub mod node;
+pub mod peer_server;
+pub mod peer_stats;
 pub mod state_machine;
 pub mod types;
 

@@ -1,69 +1,356 @@
-//! The raft transport between members.
+//! The raft transport between members: gRPC (the `Peer` service of
+//! `proto/peer.proto`) on each member's peer URL.
 //!
-//! A single-member cluster never sends raft RPCs; multi-member transport
-//! over gRPC on the peer URLs is the next step (see ARCHITECTURE.md). Until
-//! then every peer is reported unreachable, which openraft handles as a
-//! down member.
+//! Every message travels in an envelope with the sender's cluster and member
+//! IDs; the payload is the openraft message itself, bincode-encoded. A peer
+//! that answers "removed" tells this member it was removed from the cluster
+//! (etcd's HTTP 410 between peers); a peer of another cluster is refused
+//! and reported, on both sides. Connections are HTTP/2 channels, one per
+//! peer URL, shared by raft replication and forwarded client requests.
 
-use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use concord_rpc::peer::peer_client::PeerClient as GrpcClient;
+use concord_rpc::peer::Envelope;
+use openraft::error::{
+    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
+use parking_lot::Mutex;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Status};
+use tracing::{error, warn};
 
-use crate::types::{MemberNode, TypeConfig};
+use crate::ids::hex;
+use crate::peer_stats::PeerStats;
+use crate::state_machine::Shared;
+use crate::types::{LeaderReply, LeaderRequest, MemberNode, MembershipInfo, TypeConfig};
 
-/// Creates one client per peer.
-#[derive(Clone, Default)]
-pub struct PeerNetwork;
+/// Largest gRPC message between members (a batch of entries, a snapshot chunk).
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
 
-/// A client for one peer.
-pub struct PeerClient {
-    target: u64,
-}
+/// What a peer answers to traffic from a removed member (etcd's 410).
+pub const REMOVED_STATUS: &str = "the member has been permanently removed from the cluster";
+/// What a peer answers to traffic from another cluster.
+pub const CLUSTER_MISMATCH_STATUS: &str = "request cluster ID mismatch";
 
+/// Why a call to a peer failed.
 #[derive(Debug, thiserror::Error)]
-#[error("no raft transport to member {0:016x} (multi-member clusters are not supported yet)")]
-struct NoTransport(u64);
-
-fn unreachable<E: std::error::Error>(target: u64) -> RPCError<u64, MemberNode, E> {
-    RPCError::Network(NetworkError::new(&NoTransport(target)))
+pub enum PeerError {
+    #[error("peer {url} unreachable: {message}")]
+    Unreachable { url: String, message: String },
+    #[error("peer {url}: {message}")]
+    Failed { url: String, message: String },
+    #[error("peer {url} refused this member: it was removed from the cluster")]
+    Removed { url: String },
+    #[error("peer {url} belongs to another cluster: {message}")]
+    ClusterMismatch { url: String, message: String },
+    #[error("cannot encode or decode a peer message: {0}")]
+    Codec(#[from] bincode::Error),
+    #[error("cannot encode or decode a forwarded request: {0}")]
+    Json(#[from] serde_json::Error),
 }
 
-impl RaftNetworkFactory<TypeConfig> for PeerNetwork {
-    type Network = PeerClient;
-
-    async fn new_client(&mut self, target: u64, _node: &MemberNode) -> PeerClient {
-        PeerClient { target }
+impl PeerError {
+    fn from_status(url: &str, s: Status) -> PeerError {
+        let url = url.to_string();
+        let message = s.message().to_string();
+        match s.code() {
+            Code::PermissionDenied if message == REMOVED_STATUS => PeerError::Removed { url },
+            Code::FailedPrecondition if message.starts_with(CLUSTER_MISMATCH_STATUS) => {
+                PeerError::ClusterMismatch { url, message }
+            }
+            Code::Unavailable | Code::Unknown => PeerError::Unreachable { url, message },
+            _ => PeerError::Failed { url, message },
+        }
     }
 }
 
-impl RaftNetwork<TypeConfig> for PeerClient {
+/// A connection to one peer URL, usable outside raft (forwarding, joining).
+#[derive(Clone)]
+pub struct PeerConn {
+    url: String,
+    client: GrpcClient<Channel>,
+    cluster_id: u64,
+    me: u64,
+}
+
+fn endpoint(url: &str) -> Result<Endpoint, PeerError> {
+    Endpoint::from_shared(url.to_string())
+        .map(|e| {
+            e.connect_timeout(Duration::from_secs(1))
+                .tcp_nodelay(true)
+                .http2_keep_alive_interval(Duration::from_secs(10))
+        })
+        .map_err(|e| PeerError::Failed {
+            url: url.to_string(),
+            message: e.to_string(),
+        })
+}
+
+impl PeerConn {
+    /// A lazily connected channel to `url` (connects on first use).
+    pub fn new(url: &str, cluster_id: u64, me: u64) -> Result<PeerConn, PeerError> {
+        let channel = endpoint(url)?.connect_lazy();
+        let client = GrpcClient::new(channel)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        Ok(PeerConn {
+            url: url.to_string(),
+            client,
+            cluster_id,
+            me,
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// One call; the payload is already encoded.
+    async fn call_raw(
+        &self,
+        kind: Rpc,
+        payload: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, PeerError> {
+        let env = Envelope {
+            cluster_id: self.cluster_id,
+            from: self.me,
+            payload,
+        };
+        let mut c = self.client.clone();
+        let fut = async move {
+            match kind {
+                Rpc::Append => c.append_entries(env).await,
+                Rpc::Vote => c.vote(env).await,
+                Rpc::Snapshot => c.install_snapshot(env).await,
+                Rpc::Forward => c.forward(env).await,
+                Rpc::Membership => c.membership(env).await,
+            }
+        };
+        match tokio::time::timeout(timeout, fut).await {
+            Err(_) => Err(PeerError::Unreachable {
+                url: self.url.clone(),
+                message: format!("no answer within {timeout:?}"),
+            }),
+            Ok(Err(s)) => Err(PeerError::from_status(&self.url, s)),
+            Ok(Ok(r)) => Ok(r.into_inner().payload),
+        }
+    }
+
+    /// A raft message: bincode, compact and exact for openraft's types.
+    async fn call<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        kind: Rpc,
+        req: &Req,
+        timeout: Duration,
+    ) -> Result<Resp, PeerError> {
+        let reply = self
+            .call_raw(kind, bincode::serialize(req)?, timeout)
+            .await?;
+        Ok(bincode::deserialize(&reply)?)
+    }
+
+    /// A request for the leader: JSON, because the store's events use
+    /// serde attributes (skipped empty fields) that only a self-describing
+    /// format reads back.
+    async fn call_json<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        kind: Rpc,
+        req: &Req,
+        timeout: Duration,
+    ) -> Result<Resp, PeerError> {
+        let reply = self
+            .call_raw(kind, serde_json::to_vec(req)?, timeout)
+            .await?;
+        Ok(serde_json::from_slice(&reply)?)
+    }
+
+    /// Sends a request that only the leader serves.
+    pub async fn forward(
+        &self,
+        req: &LeaderRequest,
+        timeout: Duration,
+    ) -> Result<LeaderReply, PeerError> {
+        self.call_json(Rpc::Forward, req, timeout).await
+    }
+
+    /// Asks for the members and the cluster ID.
+    pub async fn membership(&self, timeout: Duration) -> Result<MembershipInfo, PeerError> {
+        self.call_json(Rpc::Membership, &(), timeout).await
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Rpc {
+    Append,
+    Vote,
+    Snapshot,
+    Forward,
+    Membership,
+}
+
+/// What every peer client shares: who we are, the counters, connections.
+pub struct NetContext {
+    pub shared: Arc<Shared>,
+    pub stats: Arc<PeerStats>,
+    conns: Mutex<HashMap<String, PeerConn>>,
+    /// Peers already reported as belonging to another cluster.
+    mismatch_reported: Mutex<std::collections::HashSet<String>>,
+}
+
+impl NetContext {
+    pub fn new(shared: Arc<Shared>, stats: Arc<PeerStats>) -> Arc<NetContext> {
+        Arc::new(NetContext {
+            shared,
+            stats,
+            conns: Mutex::new(HashMap::new()),
+            mismatch_reported: Mutex::new(Default::default()),
+        })
+    }
+
+    /// The (shared) connection to a member's first peer URL.
+    pub fn conn(&self, node: &MemberNode) -> Result<PeerConn, PeerError> {
+        let url = node.peer_urls.first().ok_or_else(|| PeerError::Failed {
+            url: String::new(),
+            message: format!("member {:?} has no peer URL", node.name),
+        })?;
+        let mut conns = self.conns.lock();
+        if let Some(c) = conns.get(url) {
+            return Ok(c.clone());
+        }
+        let c = PeerConn::new(url, self.shared.cluster_id, self.shared.me)?;
+        conns.insert(url.clone(), c.clone());
+        Ok(c)
+    }
+
+    /// Acts on what a failed call says about this member.
+    pub fn observe(&self, target: u64, e: &PeerError) {
+        match e {
+            PeerError::Removed { .. } => self.shared.mark_removed_self(),
+            PeerError::ClusterMismatch { url, message }
+                if self.mismatch_reported.lock().insert(url.clone()) =>
+            {
+                error!(
+                    "request sent to member {} ({url}) was ignored: {message}; local cluster is {}",
+                    hex(target),
+                    hex(self.shared.cluster_id)
+                );
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Creates one client per peer (openraft's network factory).
+#[derive(Clone)]
+pub struct PeerNetwork {
+    pub ctx: Arc<NetContext>,
+}
+
+impl RaftNetworkFactory<TypeConfig> for PeerNetwork {
+    type Network = RaftPeer;
+
+    async fn new_client(&mut self, target: u64, node: &MemberNode) -> RaftPeer {
+        RaftPeer {
+            target,
+            conn: self.ctx.conn(node),
+            ctx: self.ctx.clone(),
+        }
+    }
+}
+
+/// openraft's client for one peer.
+pub struct RaftPeer {
+    target: u64,
+    conn: Result<PeerConn, PeerError>,
+    ctx: Arc<NetContext>,
+}
+
+type RpcResult<T, E> = Result<T, RPCError<u64, MemberNode, E>>;
+
+impl RaftPeer {
+    async fn send<Req, Resp, E>(
+        &mut self,
+        kind: Rpc,
+        req: &Req,
+        ttl: Duration,
+    ) -> RpcResult<Resp, E>
+    where
+        Req: Serialize,
+        Resp: DeserializeOwned,
+        E: std::error::Error + DeserializeOwned,
+    {
+        let conn = match &self.conn {
+            Ok(c) => c.clone(),
+            Err(e) => return Err(RPCError::Unreachable(Unreachable::new(e))),
+        };
+        let started = Instant::now();
+        let res: Result<Result<Resp, E>, PeerError> = conn.call(kind, req, ttl).await;
+        let ok = matches!(res, Ok(Ok(_)));
+        match kind {
+            Rpc::Append => self
+                .ctx
+                .stats
+                .append_sent(self.target, started.elapsed(), ok),
+            _ if ok => self.ctx.stats.answered(self.target),
+            _ => {}
+        }
+        match res {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => Err(RPCError::RemoteError(RemoteError::new(self.target, e))),
+            Err(e) => {
+                self.ctx.observe(self.target, &e);
+                match e {
+                    PeerError::Unreachable { .. } => {
+                        Err(RPCError::Unreachable(Unreachable::new(&e)))
+                    }
+                    e => {
+                        if !matches!(
+                            e,
+                            PeerError::Removed { .. } | PeerError::ClusterMismatch { .. }
+                        ) {
+                            warn!("raft message to {}: {e}", hex(self.target));
+                        }
+                        Err(RPCError::Network(NetworkError::new(&e)))
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl RaftNetwork<TypeConfig> for RaftPeer {
     async fn append_entries(
         &mut self,
-        _rpc: AppendEntriesRequest<TypeConfig>,
-        _option: RPCOption,
-    ) -> Result<AppendEntriesResponse<u64>, RPCError<u64, MemberNode, RaftError<u64>>> {
-        Err(unreachable(self.target))
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> RpcResult<AppendEntriesResponse<u64>, RaftError<u64>> {
+        self.send(Rpc::Append, &rpc, option.hard_ttl()).await
     }
 
     async fn install_snapshot(
         &mut self,
-        _rpc: InstallSnapshotRequest<TypeConfig>,
-        _option: RPCOption,
-    ) -> Result<
-        InstallSnapshotResponse<u64>,
-        RPCError<u64, MemberNode, RaftError<u64, InstallSnapshotError>>,
-    > {
-        Err(unreachable(self.target))
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> RpcResult<InstallSnapshotResponse<u64>, RaftError<u64, InstallSnapshotError>> {
+        self.send(Rpc::Snapshot, &rpc, option.hard_ttl()).await
     }
 
     async fn vote(
         &mut self,
-        _rpc: VoteRequest<u64>,
-        _option: RPCOption,
-    ) -> Result<VoteResponse<u64>, RPCError<u64, MemberNode, RaftError<u64>>> {
-        Err(unreachable(self.target))
+        rpc: VoteRequest<u64>,
+        option: RPCOption,
+    ) -> RpcResult<VoteResponse<u64>, RaftError<u64>> {
+        self.send(Rpc::Vote, &rpc, option.hard_ttl()).await
     }
 }

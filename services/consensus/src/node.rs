@@ -1,7 +1,11 @@
-//! The [`Consensus`] handle: starts raft on a data dir and implements the
-//! `Kv` and `Cluster` contracts on top of it.
+//! The [`Consensus`] handle: starts raft on a data dir (bootstrapping a new
+//! cluster, or joining an existing one by asking its members who we are),
+//! serves the peer protocol, and implements the `Kv` and `Cluster`
+//! contracts on top of raft: writes and membership changes go to the leader
+//! (forwarded by any other member), default reads are local, quorum reads
+//! use the leader's read index.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -12,21 +16,26 @@ use concord_api::{
     ApiError, Cluster, EventSink, Kv, KvResponse, LeaderInfo, LeaderStats, Member, MembershipError,
     RaftPosition, ReadRequest, SelfStats,
 };
+use concord_rpc::peer::peer_server::PeerServer;
 use concord_store::time::format_rfc3339_nano;
 use concord_store::{Command, StoreStats, UnixNanos};
-use openraft::error::{ClientWriteError, RaftError};
-use openraft::{Config, ServerState, SnapshotPolicy};
+use openraft::error::{ChangeMembershipError, ClientWriteError, RaftError};
+use openraft::{ChangeMembers, Config, ServerState, SnapshotPolicy};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::ids::{self, hex};
 use crate::log_store::SqliteLogStore;
-use crate::network::PeerNetwork;
+use crate::network::{NetContext, PeerConn, PeerError, PeerNetwork, MAX_MESSAGE_BYTES};
+use crate::peer_server::PeerService;
+use crate::peer_stats::PeerStats;
 use crate::state_machine::{Shared, StateMachine};
-use crate::types::{CommandResult, MemberNode, Proposal, Raft};
+use crate::types::{
+    CommandResult, LeaderReply, LeaderRequest, MemberNode, MembershipInfo, Proposal, Raft,
+};
 
 /// How a member starts (etcd's flags, already parsed).
 #[derive(Debug, Clone)]
@@ -41,6 +50,12 @@ pub struct ConsensusConfig {
     pub snapshot_count: u64,
     pub heartbeat_interval_ms: u64,
     pub election_timeout_ms: u64,
+    /// `--initial-cluster-state existing`: join a running cluster (after
+    /// `member add`) instead of bootstrapping one.
+    pub join_existing: bool,
+    /// `--strict-reconfig-check`: refuse membership changes that would
+    /// leave the cluster without a quorum of started, connected members.
+    pub strict_reconfig_check: bool,
 }
 
 /// Why a member could not start.
@@ -59,6 +74,10 @@ pub enum ConsensusError {
     Storage(String),
     #[error("raft: {0}")]
     Raft(String),
+    #[error("cannot fetch cluster info from peer urls: {0}")]
+    Join(String),
+    #[error("cannot serve the peer URLs: {0}")]
+    PeerServer(String),
 }
 
 /// Who this member is; written once, at bootstrap, like etcd's WAL
@@ -69,9 +88,13 @@ struct Identity {
     name: String,
     member_id: u64,
     cluster_id: u64,
-    /// The membership raft is initialized with (until it has been).
+    /// The membership raft is initialized with (until it has been); empty
+    /// for a member that joined an existing cluster.
     #[serde(default)]
     initial_members: BTreeMap<u64, MemberNode>,
+    /// `--initial-cluster-token`: mixed into the IDs of members added later.
+    #[serde(default)]
+    cluster_token: String,
 }
 
 fn data_dir_err(path: &Path) -> impl FnOnce(std::io::Error) -> ConsensusError + '_ {
@@ -91,17 +114,14 @@ fn load_or_create_identity(cfg: &ConsensusConfig, path: &Path) -> Result<Identit
     let mut initial = BTreeMap::new();
     for (name, urls) in &cfg.initial_cluster {
         let id = ids::member_id(urls, &cfg.initial_cluster_token, None);
-        let client_urls = if *name == cfg.name {
-            cfg.advertise_client_urls.clone()
-        } else {
-            Vec::new()
-        };
+        // Every member must bootstrap raft with the same membership: client
+        // URLs are published by each member once it runs.
         initial.insert(
             id,
             MemberNode {
                 name: name.clone(),
                 peer_urls: urls.clone(),
-                client_urls,
+                client_urls: Vec::new(),
             },
         );
     }
@@ -116,11 +136,86 @@ fn load_or_create_identity(cfg: &ConsensusConfig, path: &Path) -> Result<Identit
         member_id: me,
         cluster_id: ids::cluster_id(&ids_list),
         initial_members: initial,
+        cluster_token: cfg.initial_cluster_token.clone(),
     };
-    let bytes =
-        serde_json::to_vec(&identity).map_err(|e| ConsensusError::Storage(e.to_string()))?;
-    write_durably(path, &bytes).map_err(data_dir_err(path))?;
+    save_identity(&identity, path)?;
     Ok(identity)
+}
+
+fn save_identity(identity: &Identity, path: &Path) -> Result<(), ConsensusError> {
+    let bytes = serde_json::to_vec(identity).map_err(|e| ConsensusError::Storage(e.to_string()))?;
+    write_durably(path, &bytes).map_err(data_dir_err(path))
+}
+
+fn sorted(urls: &[String]) -> Vec<String> {
+    let mut v = urls.to_vec();
+    v.sort();
+    v
+}
+
+/// `--initial-cluster-state existing`: the member was added with `member
+/// add`; its ID and the cluster's come from the running members (etcd's
+/// `GetClusterFromRemotePeers`), matched by this member's peer URLs.
+async fn join_identity(cfg: &ConsensusConfig, path: &Path) -> Result<Identity, ConsensusError> {
+    let mine = sorted(&cfg.initial_advertise_peer_urls);
+    let mut last_err = String::from("no other member in --initial-cluster");
+    // A few rounds: the member may be started right after `member add`,
+    // while the others are still committing it.
+    for round in 0..5 {
+        if round > 0 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        for (_, urls) in &cfg.initial_cluster {
+            if sorted(urls) == mine {
+                continue;
+            }
+            for url in urls {
+                let info: MembershipInfo = match PeerConn::new(url, 0, 0) {
+                    Ok(conn) => match conn.membership(Duration::from_secs(2)).await {
+                        Ok(info) => info,
+                        Err(e) => {
+                            last_err = e.to_string();
+                            continue;
+                        }
+                    },
+                    Err(e) => {
+                        last_err = e.to_string();
+                        continue;
+                    }
+                };
+                if info.members.len() != cfg.initial_cluster.len() {
+                    return Err(ConsensusError::Join(format!(
+                        "error validating peerURLs {{ClusterID:{} Members:{}}}: member count is unequal",
+                        hex(info.cluster_id),
+                        info.members.len()
+                    )));
+                }
+                let Some((id, _)) = info
+                    .members
+                    .iter()
+                    .find(|(_, n)| sorted(&n.peer_urls) == mine)
+                else {
+                    return Err(ConsensusError::Join(format!(
+                        "error validating peerURLs {{ClusterID:{}}}: unmatched member while checking PeerURLs {:?}",
+                        hex(info.cluster_id),
+                        mine
+                    )));
+                };
+                let identity = Identity {
+                    name: cfg.name.clone(),
+                    member_id: *id,
+                    cluster_id: info.cluster_id,
+                    initial_members: BTreeMap::new(),
+                    cluster_token: cfg.initial_cluster_token.clone(),
+                };
+                save_identity(&identity, path)?;
+                return Ok(identity);
+            }
+        }
+    }
+    Err(ConsensusError::Join(format!(
+        "could not retrieve cluster information from the given URLs ({last_err})"
+    )))
 }
 
 fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -138,7 +233,10 @@ fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 pub struct Consensus {
     raft: Raft,
     shared: Arc<Shared>,
+    net: Arc<NetContext>,
     identity: Identity,
+    /// Name and client URLs this member publishes to the cluster.
+    advertise_client_urls: Vec<String>,
     start_time: UnixNanos,
     /// Term, and when this member last saw a leader elected (for stats).
     term: AtomicU64,
@@ -146,16 +244,31 @@ pub struct Consensus {
     tasks: Mutex<Vec<JoinHandle<()>>>,
     /// Writes waiting to be proposed (see [`propose_batches`]).
     proposals: mpsc::Sender<PendingWrite>,
+    election_timeout: Duration,
+    strict_reconfig_check: bool,
+    /// Members of other clusters already reported.
+    mismatch_reported: Mutex<HashSet<u64>>,
 }
 
 /// A write waiting for its batch, and where its answer goes.
 struct PendingWrite {
     command: Command,
-    reply: oneshot::Sender<Result<(CommandResult, RaftPosition), ApiError>>,
+    /// How many members forwarded it already.
+    hops: u8,
+    reply: oneshot::Sender<WriteResult>,
 }
+
+type WriteResult = Result<(CommandResult, RaftPosition), ApiError>;
 
 /// Most commands in one raft entry.
 const MAX_BATCH: usize = 4096;
+
+/// Most forwards of one request (follower -> leader, and once more if
+/// leadership moved meanwhile).
+const MAX_HOPS: u8 = 2;
+
+/// etcd's HealthInterval: a peer that answered this recently is "active".
+const HEALTH_INTERVAL: Duration = Duration::from_secs(5);
 
 fn now_nanos() -> UnixNanos {
     SystemTime::now()
@@ -190,17 +303,24 @@ pub fn go_duration(nanos: i64) -> String {
 }
 
 impl Consensus {
-    /// Opens the data dir (bootstrapping it on first start) and starts raft.
+    /// Opens the data dir (bootstrapping or joining on first start), starts
+    /// raft and serves the peer protocol on `peer_listeners`.
     pub async fn start(
         cfg: ConsensusConfig,
         sink: Arc<dyn EventSink>,
+        peer_listeners: Vec<tokio::net::TcpListener>,
     ) -> Result<Arc<Self>, ConsensusError> {
         let member_dir = cfg.data_dir.join("member");
         std::fs::create_dir_all(&member_dir).map_err(|source| ConsensusError::DataDir {
             path: member_dir.display().to_string(),
             source,
         })?;
-        let identity = load_or_create_identity(&cfg, &member_dir.join("identity.json"))?;
+        let identity_path = member_dir.join("identity.json");
+        let identity = if !identity_path.exists() && cfg.join_existing {
+            join_identity(&cfg, &identity_path).await?
+        } else {
+            load_or_create_identity(&cfg, &identity_path)?
+        };
         info!(
             "member {} (name {:?}) of cluster {}",
             hex(identity.member_id),
@@ -209,16 +329,23 @@ impl Consensus {
         );
 
         let log = SqliteLogStore::open(&member_dir.join("raft.db"))?;
-        let (sm, shared) = StateMachine::open(member_dir.join("snap"), sink)
-            .map_err(|e| ConsensusError::Storage(e.to_string()))?;
+        let (sm, shared) = StateMachine::open(
+            member_dir.join("snap"),
+            sink,
+            identity.member_id,
+            identity.cluster_id,
+        )
+        .map_err(|e| ConsensusError::Storage(e.to_string()))?;
+        let net = NetContext::new(shared.clone(), Arc::new(PeerStats::default()));
         let config = Config {
             cluster_name: hex(identity.cluster_id),
             heartbeat_interval: cfg.heartbeat_interval_ms,
             election_timeout_min: cfg.election_timeout_ms,
             election_timeout_max: cfg.election_timeout_ms * 2,
+            install_snapshot_timeout: (cfg.election_timeout_ms * 10).max(10_000),
             snapshot_policy: SnapshotPolicy::LogsSinceLast(cfg.snapshot_count.max(1)),
             // Like etcd's 5000 catch-up entries kept after a snapshot.
-            max_in_snapshot_log_to_keep: 5000,
+            max_in_snapshot_log_to_keep: 5000.min(cfg.snapshot_count),
             max_payload_entries: 4096,
             ..Default::default()
         };
@@ -227,17 +354,19 @@ impl Consensus {
                 .validate()
                 .map_err(|e| ConsensusError::Raft(e.to_string()))?,
         );
-        let raft = Raft::new(identity.member_id, config, PeerNetwork, log, sm)
+        let network = PeerNetwork { ctx: net.clone() };
+        let raft = Raft::new(identity.member_id, config, network, log, sm)
             .await
             .map_err(|e| ConsensusError::Raft(e.to_string()))?;
         // Asked of raft, not of the identity file: a crash between writing
         // the identity and initializing must not leave a member that never
-        // bootstraps.
+        // bootstraps. A joining member has no initial members: the leader
+        // brings it the log.
         let initialized = raft
             .is_initialized()
             .await
             .map_err(|e| ConsensusError::Raft(e.to_string()))?;
-        if !initialized {
+        if !initialized && !identity.initial_members.is_empty() {
             info!(
                 "bootstrapping cluster {} with {} member(s)",
                 hex(identity.cluster_id),
@@ -248,26 +377,103 @@ impl Consensus {
                 .map_err(|e| ConsensusError::Raft(e.to_string()))?;
         }
         let (proposals, queue) = mpsc::channel(MAX_BATCH * 4);
-        let batcher = tokio::spawn(propose_batches(raft.clone(), queue));
         let node = Arc::new(Consensus {
             proposals,
             raft,
             shared,
+            net,
             identity,
+            advertise_client_urls: cfg.advertise_client_urls.clone(),
             start_time: now_nanos(),
             term: AtomicU64::new(0),
             leader_since: Mutex::new(None),
             tasks: Mutex::new(Vec::new()),
+            election_timeout: Duration::from_millis(cfg.election_timeout_ms),
+            strict_reconfig_check: cfg.strict_reconfig_check,
+            mismatch_reported: Mutex::new(HashSet::new()),
         });
-        let watcher = tokio::spawn(watch_leadership(Arc::downgrade(&node), node.raft.metrics()));
-        let expirer = tokio::spawn(expire_keys(Arc::downgrade(&node)));
-        node.tasks.lock().extend([watcher, expirer, batcher]);
+        let weak = Arc::downgrade(&node);
+        let mut tasks = Vec::new();
+        for listener in peer_listeners {
+            let service = PeerServer::new(PeerService { node: weak.clone() })
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES);
+            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            tasks.push(tokio::spawn(async move {
+                let served = tonic::transport::Server::builder()
+                    .tcp_nodelay(true)
+                    .add_service(service)
+                    .serve_with_incoming(incoming)
+                    .await;
+                if let Err(e) = served {
+                    error!("peer server stopped: {e}");
+                }
+            }));
+        }
+        tasks.push(tokio::spawn(propose_batches(weak.clone(), queue)));
+        tasks.push(tokio::spawn(watch_leadership(
+            weak.clone(),
+            node.raft.metrics(),
+        )));
+        tasks.push(tokio::spawn(expire_keys(weak.clone())));
+        tasks.push(tokio::spawn(publish_attributes(weak)));
+        node.tasks.lock().extend(tasks);
         Ok(node)
     }
 
     /// This member's ID.
     pub fn member_id(&self) -> u64 {
         self.identity.member_id
+    }
+
+    /// The cluster ID as a number.
+    pub fn cluster_id_raw(&self) -> u64 {
+        self.identity.cluster_id
+    }
+
+    pub(crate) fn raft(&self) -> &Raft {
+        &self.raft
+    }
+
+    pub(crate) fn stats(&self) -> &PeerStats {
+        &self.net.stats
+    }
+
+    /// True if `id` was removed from the cluster.
+    pub fn is_removed(&self, id: u64) -> bool {
+        self.shared.removed.read().contains(&id)
+    }
+
+    /// Becomes true once this member learns it was removed from the
+    /// cluster; the process should then stop (etcd exits).
+    pub fn removed_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.shared.removed_self.subscribe()
+    }
+
+    pub(crate) fn report_cluster_mismatch(&self, from: u64, their_cluster: u64) {
+        if self.mismatch_reported.lock().insert(from) {
+            error!(
+                "rejected traffic from member {} of cluster {}: request cluster ID mismatch (local cluster {})",
+                hex(from),
+                hex(their_cluster),
+                hex(self.identity.cluster_id)
+            );
+        }
+    }
+
+    /// The members as raft knows them.
+    pub fn member_nodes(&self) -> Vec<(u64, MemberNode)> {
+        let m = self.raft.metrics().borrow().membership_config.clone();
+        m.nodes().map(|(id, n)| (*id, n.clone())).collect()
+    }
+
+    fn voters(&self) -> Vec<(u64, MemberNode)> {
+        let m = self.raft.metrics().borrow().membership_config.clone();
+        let membership = m.membership();
+        membership
+            .voter_ids()
+            .filter_map(|id| membership.get_node(&id).map(|n| (id, n.clone())))
+            .collect()
     }
 
     /// Stops raft and the background tasks.
@@ -280,18 +486,227 @@ impl Consensus {
         }
     }
 
-    /// Queues a write for the next batch and waits for its result.
-    async fn propose(&self, command: Command) -> Result<(CommandResult, RaftPosition), ApiError> {
-        let (reply, rx) = oneshot::channel();
-        self.proposals
-            .send(PendingWrite { command, reply })
-            .await
-            .map_err(|_| ApiError::Stopping)?;
-        rx.await.map_err(|_| ApiError::Stopping)?
+    /// How long a client request may wait (etcd: 5 s + 2 election timeouts).
+    fn request_timeout(&self) -> Duration {
+        Duration::from_secs(5) + 2 * self.election_timeout
+    }
+
+    fn leader_id(&self) -> Option<u64> {
+        self.raft.metrics().borrow().current_leader
     }
 
     fn is_leader(&self) -> bool {
         self.raft.metrics().borrow().state == ServerState::Leader
+    }
+
+    /// The leader, waiting up to `timeout` for one to be elected.
+    async fn wait_for_leader(&self, timeout: Duration) -> Option<u64> {
+        let mut metrics = self.raft.metrics();
+        let found = tokio::time::timeout(timeout, async {
+            loop {
+                if let Some(l) = metrics.borrow_and_update().current_leader {
+                    return Some(l);
+                }
+                if metrics.changed().await.is_err() {
+                    return None;
+                }
+            }
+        })
+        .await;
+        found.ok().flatten()
+    }
+
+    /// A connection to the leader (which is another member).
+    fn conn_to(&self, leader: u64) -> Result<PeerConn, ApiError> {
+        let node = self
+            .member_nodes()
+            .into_iter()
+            .find(|(id, _)| *id == leader)
+            .map(|(_, n)| n)
+            .ok_or_else(|| ApiError::NoLeader(format!("leader {} is unknown", hex(leader))))?;
+        self.net
+            .conn(&node)
+            .map_err(|e| ApiError::Internal(e.to_string()))
+    }
+
+    /// Sends a request to the leader: served here if this member leads,
+    /// forwarded otherwise.
+    async fn to_leader(&self, req: LeaderRequest) -> Result<LeaderReply, ApiError> {
+        let leader = self
+            .wait_for_leader(self.request_timeout())
+            .await
+            .ok_or_else(|| ApiError::NoLeader("etcdserver: no leader".into()))?;
+        if leader == self.member_id() {
+            return Ok(self.serve_forwarded(req).await);
+        }
+        let conn = self.conn_to(leader)?;
+        conn.forward(&req, self.request_timeout())
+            .await
+            .map_err(|e| forward_err(leader, e))
+    }
+
+    /// Serves a request sent to the leader (by a client of this member or
+    /// forwarded by another member).
+    pub(crate) async fn serve_forwarded(&self, req: LeaderRequest) -> LeaderReply {
+        match req {
+            LeaderRequest::Write { commands, hops } => {
+                let mut waiting = Vec::with_capacity(commands.len());
+                for command in commands {
+                    waiting.push(self.enqueue(command, hops).await);
+                }
+                let mut results = Vec::with_capacity(waiting.len());
+                for w in waiting {
+                    results.push(match w {
+                        Ok(rx) => rx.await.unwrap_or(Err(ApiError::Stopping)),
+                        Err(e) => Err(e),
+                    });
+                }
+                LeaderReply::Writes(results)
+            }
+            LeaderRequest::ReadIndex => LeaderReply::ReadIndex(self.leader_read_index().await),
+            LeaderRequest::AddMember { peer_urls } => {
+                LeaderReply::Member(self.leader_add_member(peer_urls).await)
+            }
+            LeaderRequest::RemoveMember { id } => {
+                LeaderReply::Done(self.leader_remove_member(id).await)
+            }
+            LeaderRequest::UpdateMember { id, peer_urls } => {
+                LeaderReply::Done(self.leader_update_member(id, peer_urls).await)
+            }
+            LeaderRequest::Publish {
+                id,
+                name,
+                client_urls,
+            } => LeaderReply::Done(self.leader_publish(id, name, client_urls).await),
+        }
+    }
+
+    /// Queues a write for the next batch.
+    async fn enqueue(
+        &self,
+        command: Command,
+        hops: u8,
+    ) -> Result<oneshot::Receiver<WriteResult>, ApiError> {
+        let (reply, rx) = oneshot::channel();
+        self.proposals
+            .send(PendingWrite {
+                command,
+                hops,
+                reply,
+            })
+            .await
+            .map_err(|_| ApiError::Stopping)?;
+        Ok(rx)
+    }
+
+    /// Queues a write for the next batch and waits for its result.
+    async fn propose(&self, command: Command) -> WriteResult {
+        self.enqueue(command, 0)
+            .await?
+            .await
+            .map_err(|_| ApiError::Stopping)?
+    }
+
+    /// Proposes a batch as one raft entry (this member leads).
+    async fn commit_batch(&self, batch: Vec<PendingWrite>) {
+        let (commands, replies): (Vec<Command>, Vec<_>) =
+            batch.into_iter().map(|p| (p.command, p.reply)).unzip();
+        let proposal = Proposal {
+            commands,
+            now: now_nanos(),
+        };
+        let outcome =
+            tokio::time::timeout(self.request_timeout(), self.raft.client_write(proposal)).await;
+        match outcome {
+            Ok(Ok(resp)) => {
+                let raft_pos = RaftPosition {
+                    index: resp.log_id.index,
+                    term: resp.log_id.leader_id.term,
+                };
+                for (reply, result) in replies.into_iter().zip(resp.data.results) {
+                    let _ = reply.send(Ok((result, raft_pos)));
+                }
+            }
+            Ok(Err(e)) => {
+                let e = map_write_err(e);
+                for reply in replies {
+                    let _ = reply.send(Err(e.clone()));
+                }
+            }
+            Err(_) => {
+                for reply in replies {
+                    let _ = reply.send(Err(ApiError::Internal(
+                        "etcdserver: request timed out".into(),
+                    )));
+                }
+            }
+        }
+    }
+
+    /// Sends a batch to the leader and hands out its answers.
+    async fn forward_batch(self: Arc<Self>, leader: u64, batch: Vec<PendingWrite>) {
+        let hops = batch.iter().map(|p| p.hops).max().unwrap_or(0) + 1;
+        let (commands, replies): (Vec<Command>, Vec<_>) =
+            batch.into_iter().map(|p| (p.command, p.reply)).unzip();
+        let req = LeaderRequest::Write { commands, hops };
+        let answer = match self.conn_to(leader) {
+            Ok(conn) => conn
+                .forward(&req, self.request_timeout())
+                .await
+                .map_err(|e| forward_err(leader, e)),
+            Err(e) => Err(e),
+        };
+        match answer {
+            Ok(LeaderReply::Writes(results)) if results.len() == replies.len() => {
+                for (reply, r) in replies.into_iter().zip(results) {
+                    let _ = reply.send(r);
+                }
+            }
+            Ok(_) => {
+                for reply in replies {
+                    let _ = reply.send(Err(ApiError::Internal(
+                        "unexpected answer from the leader".into(),
+                    )));
+                }
+            }
+            Err(e) => {
+                for reply in replies {
+                    let _ = reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+
+    /// The leader's read index: confirms leadership with a quorum and
+    /// returns the index a linearizable read must wait for.
+    async fn leader_read_index(&self) -> Result<u64, ApiError> {
+        match tokio::time::timeout(self.request_timeout(), self.raft.get_read_log_id()).await {
+            Ok(Ok((read, _applied))) => Ok(read.map_or(0, |l| l.index)),
+            Ok(Err(e)) => Err(ApiError::NoLeader(e.to_string())),
+            Err(_) => Err(ApiError::Internal("etcdserver: request timed out".into())),
+        }
+    }
+
+    /// Waits until this member has applied everything committed before now
+    /// (read index, asked of the leader): a read after this is linearizable.
+    async fn linearizable_barrier(&self, timeout: Duration) -> Result<(), ApiError> {
+        let index =
+            match tokio::time::timeout(timeout, self.to_leader(LeaderRequest::ReadIndex)).await {
+                Ok(Ok(LeaderReply::ReadIndex(r))) => r?,
+                Ok(Ok(_)) => {
+                    return Err(ApiError::Internal(
+                        "unexpected answer from the leader".into(),
+                    ))
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Err(ApiError::Internal("etcdserver: request timed out".into())),
+            };
+        self.raft
+            .wait(Some(timeout))
+            .applied_index_at_least(Some(index), "read index")
+            .await
+            .map(|_| ())
+            .map_err(|e| ApiError::Internal(e.to_string()))
     }
 
     fn member_of(id: u64, n: &MemberNode) -> Member {
@@ -301,6 +716,211 @@ impl Consensus {
             peer_urls: n.peer_urls.clone(),
             client_urls: n.client_urls.clone(),
         }
+    }
+
+    /// Runs a membership change on the leader, waiting out a change still
+    /// in progress (openraft allows one at a time, as etcd does).
+    async fn change_membership(
+        &self,
+        change: ChangeMembers<u64, MemberNode>,
+    ) -> Result<(), MembershipError> {
+        let deadline = tokio::time::Instant::now() + self.request_timeout();
+        // One change at a time: wait for the last one to be applied first.
+        let mut metrics = self.raft.metrics();
+        let _ = tokio::time::timeout_at(deadline, async {
+            loop {
+                {
+                    let m = metrics.borrow_and_update();
+                    if m.membership_config.log_id() <= &m.last_applied {
+                        return;
+                    }
+                }
+                if metrics.changed().await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await;
+        loop {
+            let attempt = tokio::time::timeout_at(
+                deadline,
+                self.raft.change_membership(change.clone(), false),
+            )
+            .await
+            .map_err(|_| MembershipError::Internal("etcdserver: request timed out".into()))?;
+            match attempt {
+                Ok(_) => return Ok(()),
+                Err(RaftError::APIError(ClientWriteError::ChangeMembershipError(
+                    ChangeMembershipError::InProgress(_),
+                ))) if tokio::time::Instant::now() < deadline => {
+                    // Retry interval while the previous change commits.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => return Err(MembershipError::Internal(e.to_string())),
+            }
+        }
+    }
+
+    fn active(&self, id: u64) -> bool {
+        id == self.member_id() || self.net.stats.active_within(id, HEALTH_INTERVAL)
+    }
+
+    /// etcd's `mayAddMember` (with --strict-reconfig-check).
+    fn may_add_member(&self) -> Result<(), MembershipError> {
+        if !self.strict_reconfig_check {
+            return Ok(());
+        }
+        let voters = self.voters();
+        let members = voters.len() + 1;
+        let started = voters.iter().filter(|(_, n)| !n.name.is_empty()).count();
+        if !(started == 1 && members == 2) && started < members / 2 + 1 {
+            return Err(MembershipError::NotEnoughStarted);
+        }
+        if !voters.iter().all(|(id, _)| self.active(*id)) {
+            return Err(MembershipError::Unhealthy);
+        }
+        Ok(())
+    }
+
+    /// etcd's `mayRemoveMember` (with --strict-reconfig-check).
+    fn may_remove_member(&self, id: u64) -> Result<(), MembershipError> {
+        if !self.strict_reconfig_check {
+            return Ok(());
+        }
+        let voters = self.voters();
+        let rest: Vec<_> = voters.iter().filter(|(v, _)| *v != id).collect();
+        let started = rest.iter().filter(|(_, n)| !n.name.is_empty()).count();
+        if started < rest.len() / 2 + 1 {
+            return Err(MembershipError::NotEnoughStarted);
+        }
+        // A member that is down is not part of the active quorum.
+        if id != self.member_id() && !self.active(id) {
+            return Ok(());
+        }
+        let active = voters.iter().filter(|(v, _)| self.active(*v)).count();
+        if active.saturating_sub(1) < 1 + (voters.len() - 1) / 2 {
+            return Err(MembershipError::Unhealthy);
+        }
+        Ok(())
+    }
+
+    async fn leader_add_member(&self, peer_urls: Vec<String>) -> Result<Member, MembershipError> {
+        let members = self.member_nodes();
+        if members
+            .iter()
+            .any(|(_, n)| n.peer_urls.iter().any(|u| peer_urls.contains(u)))
+        {
+            return Err(MembershipError::PeerUrlExists);
+        }
+        self.may_add_member()?;
+        let secs = now_nanos() / 1_000_000_000;
+        let id = ids::member_id(&peer_urls, &self.identity.cluster_token, Some(secs));
+        if members.iter().any(|(m, _)| *m == id) || self.is_removed(id) {
+            return Err(MembershipError::IdExists);
+        }
+        let node = MemberNode {
+            name: String::new(),
+            peer_urls,
+            client_urls: Vec::new(),
+        };
+        info!(
+            "adding member {} {:?} to cluster {}",
+            hex(id),
+            node.peer_urls,
+            hex(self.identity.cluster_id)
+        );
+        // A voter at once: the new member counts toward quorum while it is
+        // still unstarted, as in etcd.
+        self.change_membership(ChangeMembers::AddVoters(BTreeMap::from([(
+            id,
+            node.clone(),
+        )])))
+        .await?;
+        Ok(Self::member_of(id, &node))
+    }
+
+    fn not_found(&self, id: u64) -> MembershipError {
+        if self.is_removed(id) {
+            MembershipError::Removed(format!("{id:x}"))
+        } else {
+            MembershipError::NotFound(format!("{id:x}"))
+        }
+    }
+
+    async fn leader_remove_member(&self, id: u64) -> Result<(), MembershipError> {
+        if !self.member_nodes().iter().any(|(m, _)| *m == id) {
+            return Err(self.not_found(id));
+        }
+        self.may_remove_member(id)?;
+        info!(
+            "removing member {} from cluster {}",
+            hex(id),
+            hex(self.identity.cluster_id)
+        );
+        self.change_membership(ChangeMembers::RemoveVoters(BTreeSet::from([id])))
+            .await
+    }
+
+    async fn leader_update_member(
+        &self,
+        id: u64,
+        peer_urls: Vec<String>,
+    ) -> Result<(), MembershipError> {
+        let members = self.member_nodes();
+        let Some((_, node)) = members.iter().find(|(m, _)| *m == id) else {
+            return Err(self.not_found(id));
+        };
+        if members
+            .iter()
+            .any(|(m, n)| *m != id && n.peer_urls.iter().any(|u| peer_urls.contains(u)))
+        {
+            return Err(MembershipError::PeerUrlExists);
+        }
+        let node = MemberNode {
+            peer_urls,
+            ..node.clone()
+        };
+        self.change_membership(ChangeMembers::SetNodes(BTreeMap::from([(id, node)])))
+            .await
+    }
+
+    async fn leader_publish(
+        &self,
+        id: u64,
+        name: String,
+        client_urls: Vec<String>,
+    ) -> Result<(), MembershipError> {
+        let members = self.member_nodes();
+        let Some((_, node)) = members.iter().find(|(m, _)| *m == id) else {
+            return Err(self.not_found(id));
+        };
+        if node.name == name && node.client_urls == client_urls {
+            return Ok(());
+        }
+        let node = MemberNode {
+            name,
+            client_urls,
+            peer_urls: node.peer_urls.clone(),
+        };
+        self.change_membership(ChangeMembers::SetNodes(BTreeMap::from([(id, node)])))
+            .await
+    }
+
+    /// Sends a membership request to the leader.
+    async fn membership_request(&self, req: LeaderRequest) -> Result<LeaderReply, MembershipError> {
+        self.to_leader(req).await.map_err(|e| match e {
+            ApiError::NoLeader(_) => MembershipError::Internal("etcdserver: no leader".into()),
+            e => MembershipError::Internal(e.to_string()),
+        })
+    }
+}
+
+fn forward_err(leader: u64, e: PeerError) -> ApiError {
+    match e {
+        PeerError::Unreachable { .. } => {
+            ApiError::NoLeader(format!("leader {} unreachable: {e}", hex(leader)))
+        }
+        e => ApiError::Internal(e.to_string()),
     }
 }
 
@@ -320,6 +940,9 @@ async fn watch_leadership(
         if leader != last_leader {
             match leader {
                 Some(l) => {
+                    if l == me {
+                        info!("raft.node: {} became leader at term {}", hex(me), term);
+                    }
                     info!(
                         "raft.node: {} elected leader {} at term {}",
                         hex(me),
@@ -344,30 +967,36 @@ async fn watch_leadership(
 
 /// Group commit: takes every write queued while the previous entry was
 /// being made durable and proposes them as one raft entry, so N concurrent
-/// writes cost one append and one fsync instead of N.
-async fn propose_batches(raft: Raft, mut queue: mpsc::Receiver<PendingWrite>) {
+/// writes cost one append and one fsync instead of N. On a follower the
+/// batch goes to the leader in one forward, without waiting for the answer
+/// (the leader batches again).
+async fn propose_batches(
+    node: std::sync::Weak<Consensus>,
+    mut queue: mpsc::Receiver<PendingWrite>,
+) {
     let mut batch = Vec::new();
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let (commands, replies): (Vec<Command>, Vec<_>) =
-            batch.drain(..).map(|p| (p.command, p.reply)).unzip();
-        let proposal = Proposal {
-            commands,
-            now: now_nanos(),
-        };
-        match raft.client_write(proposal).await {
-            Ok(resp) => {
-                let raft_pos = RaftPosition {
-                    index: resp.log_id.index,
-                    term: resp.log_id.leader_id.term,
-                };
-                for (reply, result) in replies.into_iter().zip(resp.data.results) {
-                    let _ = reply.send(Ok((result, raft_pos)));
+        let Some(n) = node.upgrade() else { return };
+        let items: Vec<PendingWrite> = std::mem::take(&mut batch);
+        match n.wait_for_leader(n.request_timeout()).await {
+            Some(l) if l == n.member_id() => n.commit_batch(items).await,
+            Some(l) => {
+                let (bounced, items): (Vec<_>, Vec<_>) =
+                    items.into_iter().partition(|p| p.hops >= MAX_HOPS);
+                for p in bounced {
+                    let _ = p
+                        .reply
+                        .send(Err(ApiError::NoLeader("leader changed".into())));
+                }
+                if !items.is_empty() {
+                    tokio::spawn(n.clone().forward_batch(l, items));
                 }
             }
-            Err(e) => {
-                let e = map_write_err(e);
-                for reply in replies {
-                    let _ = reply.send(Err(e.clone()));
+            None => {
+                for p in items {
+                    let _ = p
+                        .reply
+                        .send(Err(ApiError::NoLeader("etcdserver: no leader".into())));
                 }
             }
         }
@@ -393,6 +1022,49 @@ async fn expire_keys(node: std::sync::Weak<Consensus>) {
                 warn!("cannot propose key expiry: {e}");
             }
         }
+    }
+}
+
+/// Publishes this member's name and client URLs to the cluster once it
+/// runs (etcd's `publish`), so `/v2/members` everywhere shows them.
+async fn publish_attributes(node: std::sync::Weak<Consensus>) {
+    let mut metrics = match node.upgrade() {
+        Some(n) => n.raft.metrics(),
+        None => return,
+    };
+    loop {
+        let Some(n) = node.upgrade() else { return };
+        let me = n.member_id();
+        let current = n.member_nodes().into_iter().find(|(id, _)| *id == me);
+        match current {
+            Some((_, m))
+                if m.name == n.identity.name && m.client_urls == n.advertise_client_urls =>
+            {
+                info!(
+                    "published {{Name:{} ClientURLs:{:?}}} to cluster {}",
+                    n.identity.name,
+                    n.advertise_client_urls,
+                    hex(n.identity.cluster_id)
+                );
+                return;
+            }
+            Some(_) if n.leader_id().is_some() => {
+                let req = LeaderRequest::Publish {
+                    id: me,
+                    name: n.identity.name.clone(),
+                    client_urls: n.advertise_client_urls.clone(),
+                };
+                match n.membership_request(req).await {
+                    Ok(LeaderReply::Done(Ok(()))) => {}
+                    Ok(other) => warn!("cannot publish member attributes: {other:?}"),
+                    Err(e) => warn!("cannot publish member attributes: {e}"),
+                }
+            }
+            _ => {}
+        }
+        drop(n);
+        // Check again when raft's view changes, or after a while.
+        let _ = tokio::time::timeout(Duration::from_millis(500), metrics.changed()).await;
     }
 }
 
@@ -425,10 +1097,7 @@ impl Kv for Consensus {
 
     async fn read(&self, req: ReadRequest) -> Result<KvResponse, ApiError> {
         if req.quorum {
-            self.raft
-                .ensure_linearizable()
-                .await
-                .map_err(|e| ApiError::NoLeader(e.to_string()))?;
+            self.linearizable_barrier(self.request_timeout()).await?;
         }
         let event =
             self.shared
@@ -464,39 +1133,57 @@ impl Cluster for Consensus {
     }
 
     async fn members(&self) -> Result<Vec<Member>, ApiError> {
-        let m = self.raft.metrics().borrow().membership_config.clone();
-        Ok(m.nodes().map(|(id, n)| Self::member_of(*id, n)).collect())
+        Ok(self
+            .member_nodes()
+            .iter()
+            .map(|(id, n)| Self::member_of(*id, n))
+            .collect())
     }
 
     async fn leader(&self) -> Result<Option<Member>, ApiError> {
-        let (leader, m) = {
-            let metrics = self.raft.metrics();
-            let b = metrics.borrow();
-            (b.current_leader, b.membership_config.clone())
-        };
-        Ok(leader.and_then(|l| m.membership().get_node(&l).map(|n| Self::member_of(l, n))))
+        let leader = self.leader_id();
+        Ok(leader.and_then(|l| {
+            self.member_nodes()
+                .iter()
+                .find(|(id, _)| *id == l)
+                .map(|(id, n)| Self::member_of(*id, n))
+        }))
     }
 
-    async fn add_member(&self, _peer_urls: Vec<String>) -> Result<Member, MembershipError> {
-        Err(MembershipError::Internal(
-            "runtime membership changes are not supported yet".into(),
-        ))
+    async fn add_member(&self, peer_urls: Vec<String>) -> Result<Member, MembershipError> {
+        match self
+            .membership_request(LeaderRequest::AddMember { peer_urls })
+            .await?
+        {
+            LeaderReply::Member(r) => r,
+            other => Err(MembershipError::Internal(format!(
+                "unexpected answer {other:?}"
+            ))),
+        }
     }
 
-    async fn remove_member(&self, _id: u64) -> Result<(), MembershipError> {
-        Err(MembershipError::Internal(
-            "runtime membership changes are not supported yet".into(),
-        ))
+    async fn remove_member(&self, id: u64) -> Result<(), MembershipError> {
+        match self
+            .membership_request(LeaderRequest::RemoveMember { id })
+            .await?
+        {
+            LeaderReply::Done(r) => r,
+            other => Err(MembershipError::Internal(format!(
+                "unexpected answer {other:?}"
+            ))),
+        }
     }
 
-    async fn update_member(
-        &self,
-        _id: u64,
-        _peer_urls: Vec<String>,
-    ) -> Result<(), MembershipError> {
-        Err(MembershipError::Internal(
-            "runtime membership changes are not supported yet".into(),
-        ))
+    async fn update_member(&self, id: u64, peer_urls: Vec<String>) -> Result<(), MembershipError> {
+        match self
+            .membership_request(LeaderRequest::UpdateMember { id, peer_urls })
+            .await?
+        {
+            LeaderReply::Done(r) => r,
+            other => Err(MembershipError::Internal(format!(
+                "unexpected answer {other:?}"
+            ))),
+        }
     }
 
     fn self_stats(&self) -> SelfStats {
@@ -524,6 +1211,8 @@ impl Cluster for Consensus {
                     .map(|(_, t)| format_rfc3339_nano(t))
                     .unwrap_or_default(),
             },
+            recv_append_request_cnt: self.net.stats.received_appends(),
+            send_append_request_cnt: self.net.stats.sent_appends(),
             ..Default::default()
         }
     }
@@ -532,17 +1221,25 @@ impl Cluster for Consensus {
         if !self.is_leader() {
             return None;
         }
+        let me = self.member_id();
+        let followers: Vec<u64> = self
+            .voters()
+            .into_iter()
+            .map(|(id, _)| id)
+            .filter(|id| *id != me)
+            .collect();
         Some(LeaderStats {
-            leader: hex(self.identity.member_id),
-            followers: BTreeMap::new(),
+            leader: hex(me),
+            followers: self.net.stats.followers(&followers),
         })
     }
 
     async fn healthy(&self) -> bool {
-        matches!(
-            tokio::time::timeout(Duration::from_secs(1), self.raft.ensure_linearizable()).await,
-            Ok(Ok(_))
-        )
+        let timeout = (2 * self.election_timeout).min(Duration::from_secs(5));
+        if self.leader_id().is_none() {
+            return false;
+        }
+        self.linearizable_barrier(timeout).await.is_ok()
     }
 }
 

@@ -9,7 +9,12 @@
 //! that was installed meanwhile, and the newest [`MAX_SNAPSHOTS`] are kept.
 //! On start the latest snapshot is loaded and openraft re-applies the
 //! committed log tail after it.
+//!
+//! Membership entries are applied here too: every member removed from the
+//! cluster is tombstoned (etcd's `removed_members`), so peers refuse its
+//! traffic forever, and a member that sees itself removed says so.
 
+use std::collections::BTreeSet;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,6 +30,8 @@ use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
+use crate::ids::hex;
+type Membership = openraft::Membership<u64, crate::types::MemberNode>;
 use crate::types::{
     CommandResult, LogId, Reply, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
 };
@@ -35,6 +42,35 @@ pub struct Shared {
     pub sink: Arc<dyn EventSink>,
     /// Index of the last applied raft entry (`X-Raft-Index`).
     pub applied_index: AtomicU64,
+    /// This member's and its cluster's IDs.
+    pub me: u64,
+    pub cluster_id: u64,
+    /// Members removed from the cluster: never let back in.
+    pub removed: RwLock<BTreeSet<u64>>,
+    /// Set once this member learns that it was removed.
+    pub removed_self: tokio::sync::watch::Sender<bool>,
+}
+
+impl Shared {
+    /// This member learned that it was removed: say so as etcd does.
+    pub fn mark_removed_self(&self) {
+        if !self.removed_self.send_replace(true) {
+            tracing::error!("the member has been permanently removed from the cluster");
+            tracing::error!("the data-dir used by this member must be removed");
+        }
+    }
+}
+
+/// What a snapshot's data holds: the store and the removed members.
+#[derive(Serialize, Deserialize)]
+struct SnapshotState {
+    removed: BTreeSet<u64>,
+    store: Vec<u8>,
+}
+
+fn decode_state(data: &[u8]) -> Result<(Store, BTreeSet<u64>), StorageError> {
+    let state: SnapshotState = bincode::deserialize(data).map_err(sm_err)?;
+    Ok((Store::recover(&state.store).map_err(sm_err)?, state.removed))
 }
 
 /// The on-disk snapshot: metadata and the store, in one file.
@@ -135,16 +171,19 @@ impl StateMachine {
     pub fn open(
         snap_dir: PathBuf,
         sink: Arc<dyn EventSink>,
+        me: u64,
+        cluster_id: u64,
     ) -> Result<(Self, Arc<Shared>), StorageError> {
         std::fs::create_dir_all(&snap_dir).map_err(snap_err)?;
         let mut store = Store::new();
+        let mut removed = BTreeSet::new();
         let mut last_applied = None;
         let mut last_membership = StoredMembership::default();
         let latest = read_latest_snapshot(&snap_dir).map_err(|e| {
             StorageError::from(StorageIOError::read_snapshot(None, AnyError::new(&e)))
         })?;
         if let Some(file) = latest {
-            store = Store::recover(&file.data).map_err(sm_err)?;
+            (store, removed) = decode_state(&file.data)?;
             last_applied = file.meta.last_log_id;
             last_membership = file.meta.last_membership;
             info!(
@@ -158,7 +197,14 @@ impl StateMachine {
             store: RwLock::new(store),
             sink,
             applied_index: AtomicU64::new(last_applied.map_or(0, |l| l.index)),
+            me,
+            cluster_id,
+            removed: RwLock::new(removed),
+            removed_self: tokio::sync::watch::channel(false).0,
         });
+        if shared.removed.read().contains(&me) {
+            shared.mark_removed_self();
+        }
         Ok((
             StateMachine {
                 shared: shared.clone(),
@@ -168,6 +214,42 @@ impl StateMachine {
             },
             shared,
         ))
+    }
+}
+
+/// Logs who joined and who left, tombstones the members that left.
+fn apply_membership(shared: &Shared, old: &Membership, new: &Membership) {
+    {
+        let cluster = hex(shared.cluster_id);
+        for (id, node) in new.nodes() {
+            if old.get_node(id).is_none() {
+                info!(
+                    "added member {} {:?} to cluster {cluster}",
+                    hex(*id),
+                    node.peer_urls
+                );
+            } else if old.get_node(id) != Some(node) {
+                info!(
+                    "updated member {} (name {:?}, peer URLs {:?}, client URLs {:?}) in cluster {cluster}",
+                    hex(*id),
+                    node.name,
+                    node.peer_urls,
+                    node.client_urls
+                );
+            }
+        }
+        let gone: Vec<u64> = old
+            .nodes()
+            .map(|(id, _)| *id)
+            .filter(|id| new.get_node(id).is_none())
+            .collect();
+        for id in gone {
+            info!("removed member {} from cluster {cluster}", hex(id));
+            shared.removed.write().insert(id);
+            if id == shared.me {
+                shared.mark_removed_self();
+            }
+        }
     }
 }
 
@@ -220,6 +302,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             let reply = match entry.payload {
                 EntryPayload::Blank => Reply::default(),
                 EntryPayload::Membership(m) => {
+                    apply_membership(&self.shared, self.last_membership.membership(), &m);
                     self.last_membership = StoredMembership::new(Some(entry.log_id), m);
                     Reply::default()
                 }
@@ -259,7 +342,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
-        let data = self.shared.store.read().save();
+        let state = SnapshotState {
+            removed: self.shared.removed.read().clone(),
+            store: self.shared.store.read().save(),
+        };
+        let data = bincode::serialize(&state).unwrap_or_default();
         let last = self.last_applied;
         SnapshotBuilder {
             data,
@@ -286,7 +373,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError> {
         let data = snapshot.into_inner();
-        let store = Store::recover(&data).map_err(sm_err)?;
+        let (store, removed) = decode_state(&data)?;
         let file = SnapshotFile {
             meta: meta.clone(),
             data,
@@ -304,6 +391,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             *guard = store;
             // Under the write lock, like publish: no event slips in between.
             self.shared.sink.reset(index);
+        }
+        let me_removed = removed.contains(&self.shared.me);
+        *self.shared.removed.write() = removed;
+        if me_removed {
+            self.shared.mark_removed_self();
         }
         self.last_applied = meta.last_log_id;
         self.last_membership = meta.last_membership.clone();

@@ -2,6 +2,7 @@
 
 use std::io::Cursor;
 
+use concord_api::{ApiError, Member, MembershipError, RaftPosition};
 use concord_store::{Command, Error, Event, UnixNanos};
 use serde::{Deserialize, Serialize};
 
@@ -55,3 +56,54 @@ pub type LogId = openraft::LogId<u64>;
 pub type StorageError = openraft::StorageError<u64>;
 pub type StoredMembership = openraft::StoredMembership<u64, MemberNode>;
 pub type SnapshotMeta = openraft::SnapshotMeta<u64, MemberNode>;
+
+/// A request only the leader can serve. The member that receives it from a
+/// client forwards it over the peer protocol (`Forward`), so clients may
+/// talk to any member, as with etcd.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum LeaderRequest {
+    /// Client writes, proposed in the leader's next batch. `hops` counts
+    /// forwards, so two members that disagree on who leads (briefly, during
+    /// an election) cannot bounce a write between them forever.
+    Write {
+        commands: Vec<Command>,
+        hops: u8,
+    },
+    /// The leader confirms it still leads and returns its commit index
+    /// (raft's read index), for a linearizable read on a follower.
+    ReadIndex,
+    AddMember {
+        peer_urls: Vec<String>,
+    },
+    RemoveMember {
+        id: u64,
+    },
+    UpdateMember {
+        id: u64,
+        peer_urls: Vec<String>,
+    },
+    /// A member publishes its name and client URLs once it runs, as etcd
+    /// members publish their attributes.
+    Publish {
+        id: u64,
+        name: String,
+        client_urls: Vec<String>,
+    },
+}
+
+/// The leader's answer to a [`LeaderRequest`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum LeaderReply {
+    Writes(Vec<Result<(CommandResult, RaftPosition), ApiError>>),
+    ReadIndex(Result<u64, ApiError>),
+    Member(Result<Member, MembershipError>),
+    Done(Result<(), MembershipError>),
+}
+
+/// What a member answers to `Membership`: enough for a new member to find
+/// its own ID and the cluster's.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MembershipInfo {
+    pub cluster_id: u64,
+    pub members: Vec<(u64, MemberNode)>,
+}

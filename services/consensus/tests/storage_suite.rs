@@ -30,7 +30,8 @@ impl StoreBuilder<TypeConfig, SqliteLogStore, StateMachine, tempfile::TempDir> f
         let dir = tempfile::tempdir().expect("temp dir");
         let log = SqliteLogStore::open_with_cache(&dir.path().join("raft.db"), self.cache)
             .expect("open log");
-        let (sm, _shared) = StateMachine::open(dir.path().join("snap"), Arc::new(NoWatchers))?;
+        let (sm, _shared) =
+            StateMachine::open(dir.path().join("snap"), Arc::new(NoWatchers), 1, 1)?;
         Ok((dir, log, sm))
     }
 }

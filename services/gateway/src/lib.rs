@@ -479,10 +479,13 @@ fn membership_error(e: MembershipError) -> Response {
     let status = match e {
         MembershipError::NotFound(_) => StatusCode::NOT_FOUND,
         MembershipError::Removed(_) => StatusCode::GONE,
-        MembershipError::IdExists(_) | MembershipError::PeerUrlExists(_) => StatusCode::CONFLICT,
-        MembershipError::Unhealthy | MembershipError::Internal(_) => {
-            StatusCode::INTERNAL_SERVER_ERROR
+        MembershipError::IdExists | MembershipError::PeerUrlExists => StatusCode::CONFLICT,
+        MembershipError::Unhealthy | MembershipError::NotEnoughStarted => {
+            // etcd logs these and answers a plain 500.
+            tracing::warn!("v2 response error: {e}");
+            return http_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
         }
+        MembershipError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
     http_error(status, &e.to_string())
 }

@@ -1,0 +1,139 @@
+//! Raft traffic counters: what `/v2/stats/leader` and `/v2/stats/self`
+//! report, and when each peer last answered (etcd's "active since", which
+//! the strict reconfiguration check asks).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use concord_api::{CountStats, FollowerStats, LatencyStats};
+use parking_lot::Mutex;
+
+use crate::ids::hex;
+
+/// Counters for one peer, as the leader sees it.
+#[derive(Debug, Default, Clone)]
+struct Peer {
+    /// Append round trips, in milliseconds.
+    count: u64,
+    sum: f64,
+    sum_sq: f64,
+    min: f64,
+    max: f64,
+    current: f64,
+    success: u64,
+    fail: u64,
+    last_success: Option<Instant>,
+}
+
+/// Traffic counters of this member.
+#[derive(Debug, Default)]
+pub struct PeerStats {
+    peers: Mutex<BTreeMap<u64, Peer>>,
+    sent_appends: AtomicU64,
+    received_appends: AtomicU64,
+}
+
+impl PeerStats {
+    /// An append sent to `peer`, and how it went.
+    pub fn append_sent(&self, peer: u64, took: Duration, ok: bool) {
+        self.sent_appends.fetch_add(1, Ordering::Relaxed);
+        let mut peers = self.peers.lock();
+        let p = peers.entry(peer).or_default();
+        if !ok {
+            p.fail += 1;
+            return;
+        }
+        let ms = took.as_secs_f64() * 1000.0;
+        p.success += 1;
+        p.current = ms;
+        p.min = if p.count == 0 { ms } else { p.min.min(ms) };
+        p.max = p.max.max(ms);
+        p.count += 1;
+        p.sum += ms;
+        p.sum_sq += ms * ms;
+        p.last_success = Some(Instant::now());
+    }
+
+    /// Any other answer from `peer` (a vote, a snapshot chunk).
+    pub fn answered(&self, peer: u64) {
+        self.peers.lock().entry(peer).or_default().last_success = Some(Instant::now());
+    }
+
+    /// An append received from the leader.
+    pub fn append_received(&self) {
+        self.received_appends.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn sent_appends(&self) -> u64 {
+        self.sent_appends.load(Ordering::Relaxed)
+    }
+
+    pub fn received_appends(&self) -> u64 {
+        self.received_appends.load(Ordering::Relaxed)
+    }
+
+    /// True if `peer` answered within `window`.
+    pub fn active_within(&self, peer: u64, window: Duration) -> bool {
+        self.peers
+            .lock()
+            .get(&peer)
+            .and_then(|p| p.last_success)
+            .is_some_and(|t| t.elapsed() <= window)
+    }
+
+    /// Latency and counts of each of `followers`, keyed by hex ID.
+    pub fn followers(&self, followers: &[u64]) -> BTreeMap<String, FollowerStats> {
+        let peers = self.peers.lock();
+        followers
+            .iter()
+            .map(|id| {
+                let p = peers.get(id).cloned().unwrap_or_default();
+                let (average, sd) = if p.count == 0 {
+                    (0.0, 0.0)
+                } else {
+                    let n = p.count as f64;
+                    let avg = p.sum / n;
+                    (avg, (p.sum_sq / n - avg * avg).max(0.0).sqrt())
+                };
+                let stats = FollowerStats {
+                    latency: LatencyStats {
+                        current: p.current,
+                        average,
+                        standard_deviation: sd,
+                        minimum: p.min,
+                        maximum: p.max,
+                    },
+                    counts: CountStats {
+                        fail: p.fail,
+                        success: p.success,
+                    },
+                };
+                (hex(*id), stats)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_statistics() {
+        let s = PeerStats::default();
+        s.append_sent(1, Duration::from_millis(2), true);
+        s.append_sent(1, Duration::from_millis(4), true);
+        s.append_sent(1, Duration::from_millis(9), false);
+        let f = &s.followers(&[1, 2])["0000000000000001"];
+        assert_eq!((f.counts.success, f.counts.fail), (2, 1));
+        assert!((f.latency.average - 3.0).abs() < 1e-9);
+        assert!((f.latency.standard_deviation - 1.0).abs() < 1e-9);
+        assert!((f.latency.minimum - 2.0).abs() < 1e-9);
+        assert!((f.latency.maximum - 4.0).abs() < 1e-9);
+        assert!((f.latency.current - 4.0).abs() < 1e-9);
+        assert_eq!(s.sent_appends(), 3);
+        assert!(s.active_within(1, Duration::from_secs(5)));
+        assert!(!s.active_within(2, Duration::from_secs(5)));
+    }
+}
