@@ -10,11 +10,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod cluster;
+
 /// How long a server gets to become ready; generous for 2-core CI machines.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The release (or debug) `concord` binary next to this test executable.
+/// The `concord` binary: `$CONCORD_BIN` if set (a build in another target
+/// dir), else the release (or debug) one next to this test executable.
 pub fn concord_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("CONCORD_BIN") {
+        let bin = PathBuf::from(bin);
+        assert!(bin.exists(), "CONCORD_BIN={} not found", bin.display());
+        return bin;
+    }
     let exe = std::env::current_exe().expect("current exe");
     // target/<profile>/deps/<test> -> target/<profile>/concord
     let dir = exe.parent().and_then(Path::parent).expect("target dir");

@@ -248,6 +248,9 @@ pub struct Consensus {
     strict_reconfig_check: bool,
     /// Members of other clusters already reported.
     mismatch_reported: Mutex<HashSet<u64>>,
+    /// True once the cluster knows this member's name and client URLs;
+    /// like etcd, the member reports itself healthy only after that.
+    published: std::sync::atomic::AtomicBool,
 }
 
 /// A write waiting for its batch, and where its answer goes.
@@ -391,6 +394,7 @@ impl Consensus {
             election_timeout: Duration::from_millis(cfg.election_timeout_ms),
             strict_reconfig_check: cfg.strict_reconfig_check,
             mismatch_reported: Mutex::new(HashSet::new()),
+            published: std::sync::atomic::AtomicBool::new(false),
         });
         let weak = Arc::downgrade(&node);
         let mut tasks = Vec::new();
@@ -1040,6 +1044,7 @@ async fn publish_attributes(node: std::sync::Weak<Consensus>) {
             Some((_, m))
                 if m.name == n.identity.name && m.client_urls == n.advertise_client_urls =>
             {
+                n.published.store(true, Ordering::Release);
                 info!(
                     "published {{Name:{} ClientURLs:{:?}}} to cluster {}",
                     n.identity.name,
@@ -1085,6 +1090,15 @@ fn map_write_err(e: RaftError<u64, ClientWriteError<u64, MemberNode>>) -> ApiErr
 impl Kv for Consensus {
     async fn write(&self, command: Command) -> Result<KvResponse, ApiError> {
         let (res, raft) = self.propose(command).await?;
+        // As etcd: the answer leaves once this member applied the write, so
+        // a client reads its own writes on the member it talks to.
+        if self.shared.applied_index.load(Ordering::Acquire) < raft.index {
+            self.raft
+                .wait(Some(self.request_timeout()))
+                .applied_index_at_least(Some(raft.index), "read your writes")
+                .await
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+        }
         match res.result {
             Some(Ok(mut event)) => {
                 event.etcd_index = res.store_index;
@@ -1236,7 +1250,7 @@ impl Cluster for Consensus {
 
     async fn healthy(&self) -> bool {
         let timeout = (2 * self.election_timeout).min(Duration::from_secs(5));
-        if self.leader_id().is_none() {
+        if self.leader_id().is_none() || !self.published.load(Ordering::Acquire) {
             return false;
         }
         self.linearizable_barrier(timeout).await.is_ok()
