@@ -241,9 +241,8 @@ impl NetContext {
                 if self.mismatch_reported.lock().insert(url.clone()) =>
             {
                 error!(
-                    "request sent to member {} ({url}) was ignored: {message}; local cluster is {}",
-                    hex(target),
-                    hex(self.shared.cluster_id)
+                    "request sent to member {} ({url}) was ignored: {message}",
+                    hex(target)
                 );
             }
             _ => {}

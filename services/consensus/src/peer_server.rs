@@ -66,7 +66,7 @@ impl PeerService {
         if !(any_cluster && env.cluster_id == 0) && env.cluster_id != ours {
             node.report_cluster_mismatch(env.from, env.cluster_id);
             return Err(Status::failed_precondition(format!(
-                "{CLUSTER_MISMATCH_STATUS} (local {}, remote {})",
+                "{CLUSTER_MISMATCH_STATUS} (the receiving member is in cluster {}, the sender in {})",
                 hex(ours),
                 hex(env.cluster_id)
             )));
