@@ -13,7 +13,7 @@
 use std::time::{Duration, Instant};
 
 use concord_tests::cluster::{Cluster, Flavor, Options};
-use concord_tests::Response;
+use concord_tests::{free_port, Response};
 
 /// What a member logs when it learns it was removed (etcd's words).
 const REMOVED: &str = "the member has been permanently removed from the cluster";
@@ -456,4 +456,140 @@ fn stats_on(flavor: Flavor) {
 #[test]
 fn stats() {
     stats_on(Flavor::from_env());
+}
+
+/// etcd's `--strict-reconfig-check` (on by default): with one follower
+/// down, adding a member or removing a healthy one would leave no quorum of
+/// active members and is refused (500 "Internal Server Error"); removing the
+/// member that is down is allowed.
+fn strict_reconfig_check_on(flavor: Flavor) {
+    let Some(mut c) = Cluster::start(flavor, 3) else {
+        return;
+    };
+    write_round_robin(&mut c, "strict", 3);
+    let leader = c.leader();
+    let followers = c.followers(leader);
+    let (down, healthy) = (followers[0], followers[1]);
+    let down_id = c.member_id(down);
+    let healthy_id = c.member_id(healthy);
+    c.kill9(down);
+    // The leader notices the dead follower once an append to it fails.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let s = c.get(leader, "/v2/stats/leader").json();
+        if s["followers"][down_id.as_str()]["counts"]["fail"].as_u64() > Some(0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no failed append to {down_id}: {s}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let json = Some("application/json");
+    let body = format!(r#"{{"peerURLs":["http://127.0.0.1:{}"]}}"#, free_port());
+    let r = c
+        .request(leader, "POST", "/v2/members", json, body.as_bytes())
+        .expect("member add");
+    assert_eq!(r.status, 500, "add with a member down: {}", r.text());
+    assert_eq!(r.text().trim(), r#"{"message":"Internal Server Error"}"#);
+    let path = format!("/v2/members/{healthy_id}");
+    let r = c
+        .request(leader, "DELETE", &path, None, b"")
+        .expect("member remove");
+    assert_eq!(r.status, 500, "remove of a healthy member: {}", r.text());
+    assert_eq!(r.text().trim(), r#"{"message":"Internal Server Error"}"#);
+    assert_eq!(c.wait_members(leader, 3).len(), 3);
+
+    let r = reconfigure(
+        &c,
+        leader,
+        "DELETE",
+        &format!("/v2/members/{down_id}"),
+        None,
+        b"",
+    );
+    assert_eq!(
+        r.status,
+        204,
+        "remove of the member that is down: {}",
+        r.text()
+    );
+    let members = c.wait_members(healthy, 2);
+    assert!(members.iter().all(|m| m["id"] != down_id.as_str()));
+    // The two left still commit writes.
+    c.put_acked(healthy, "strict/after", "v");
+}
+
+#[test]
+fn strict_reconfig_check() {
+    strict_reconfig_check_on(Flavor::from_env());
+}
+
+/// A member of another cluster (another --initial-cluster-token, so other
+/// IDs) that sends raft traffic to a member is refused, and both say so.
+#[test]
+fn member_of_another_cluster_is_refused() {
+    if Flavor::from_env() != Flavor::Concord {
+        return;
+    }
+    let Some(mut c) = Cluster::start(Flavor::Concord, 3) else {
+        return;
+    };
+    let target = c.leader();
+    let (client, peer) = (free_port(), free_port());
+    let dir = c.dir().join("stranger");
+    let log = c.dir().join("stranger.log");
+    let initial = format!(
+        "stranger=http://127.0.0.1:{peer},{}={}",
+        c.members[target].name,
+        c.members[target].peer_url()
+    );
+    let mut stranger = std::process::Command::new(concord_tests::concord_bin())
+        .args([
+            "--name",
+            "stranger",
+            "--initial-cluster-token",
+            "another-token",
+        ])
+        .arg("--data-dir")
+        .arg(&dir)
+        .args([
+            "--listen-client-urls",
+            &format!("http://127.0.0.1:{client}"),
+        ])
+        .args([
+            "--advertise-client-urls",
+            &format!("http://127.0.0.1:{client}"),
+        ])
+        .args(["--listen-peer-urls", &format!("http://127.0.0.1:{peer}")])
+        .args([
+            "--initial-advertise-peer-urls",
+            &format!("http://127.0.0.1:{peer}"),
+        ])
+        .args(["--initial-cluster", &initial])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("start the stranger");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let result = loop {
+        let theirs = std::fs::read_to_string(&log).unwrap_or_default();
+        let ours = c.log_text(target);
+        if theirs.contains("cluster ID mismatch") && ours.contains("cluster ID mismatch") {
+            break Ok(());
+        }
+        if Instant::now() >= deadline {
+            break Err(format!("stranger:\n{theirs}\nmember:\n{ours}"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let _ = stranger.kill();
+    let _ = stranger.wait();
+    if let Err(logs) = result {
+        panic!("no cluster ID mismatch reported on both sides:\n{logs}");
+    }
+    // The cluster is unharmed.
+    assert_eq!(c.wait_members(target, 3).len(), 3);
+    c.put_acked(target, "stranger/after", "v");
 }

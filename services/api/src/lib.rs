@@ -102,7 +102,7 @@ pub trait Watch: Send + Sync + 'static {
 /// A member as `/v2/members` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {
-    /// 16 lowercase hex digits.
+    /// Lowercase hex without leading zeros, as etcd prints IDs.
     pub id: String,
     pub name: String,
     #[serde(rename = "peerURLs")]
@@ -198,7 +198,7 @@ pub enum MembershipError {
 /// The member registry and raft statistics.
 #[async_trait]
 pub trait Cluster: Send + Sync + 'static {
-    /// The cluster ID, 16 hex digits (`X-Etcd-Cluster-ID`).
+    /// The cluster ID in hex, as etcd prints it (`X-Etcd-Cluster-ID`).
     fn cluster_id(&self) -> String;
     async fn members(&self) -> Result<Vec<Member>, ApiError>;
     /// The leader, if there is one.

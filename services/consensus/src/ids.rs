@@ -36,9 +36,10 @@ fn first_u64(b: &[u8; 20]) -> u64 {
     u64::from_be_bytes(a)
 }
 
-/// IDs are shown as 16 lowercase hex digits, as etcd's `types.ID`.
+/// IDs are shown in lowercase hex without leading zeros, as etcd's
+/// `types.ID.String()` (`strconv.FormatUint(id, 16)`).
 pub fn hex(id: u64) -> String {
-    format!("{id:016x}")
+    format!("{id:x}")
 }
 
 #[cfg(test)]
@@ -62,6 +63,11 @@ mod tests {
         );
         assert_eq!(hex(id), "8876210cd96651c6");
         assert_eq!(hex(cluster_id(&[id])), "7e1de051b63089b8");
+    }
+
+    #[test]
+    fn ids_print_without_leading_zeros() {
+        assert_eq!(hex(0x307dff3c65a92c), "307dff3c65a92c");
     }
 
     #[test]

@@ -301,8 +301,7 @@ impl RaftPeer {
                 .ctx
                 .stats
                 .append_sent(self.target, started.elapsed(), ok),
-            _ if ok => self.ctx.stats.answered(self.target),
-            _ => {}
+            _ => self.ctx.stats.called(self.target, ok),
         }
         match res {
             Ok(Ok(r)) => Ok(r),

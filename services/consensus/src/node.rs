@@ -270,7 +270,7 @@ const MAX_BATCH: usize = 4096;
 /// leadership moved meanwhile).
 const MAX_HOPS: u8 = 2;
 
-/// etcd's HealthInterval: a peer that answered this recently is "active".
+/// etcd's HealthInterval: a peer that has answered for this long is "active".
 const HEALTH_INTERVAL: Duration = Duration::from_secs(5);
 
 fn now_nanos() -> UnixNanos {
@@ -766,7 +766,7 @@ impl Consensus {
     }
 
     fn active(&self, id: u64) -> bool {
-        id == self.member_id() || self.net.stats.active_within(id, HEALTH_INTERVAL)
+        id == self.member_id() || self.net.stats.active_for(id, HEALTH_INTERVAL)
     }
 
     /// etcd's `mayAddMember` (with --strict-reconfig-check).
@@ -798,7 +798,7 @@ impl Consensus {
             return Err(MembershipError::NotEnoughStarted);
         }
         // A member that is down is not part of the active quorum.
-        if id != self.member_id() && !self.active(id) {
+        if id != self.member_id() && !self.net.stats.connected(id) {
             return Ok(());
         }
         let active = voters.iter().filter(|(v, _)| self.active(*v)).count();

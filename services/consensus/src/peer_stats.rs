@@ -1,6 +1,7 @@
 //! Raft traffic counters: what `/v2/stats/leader` and `/v2/stats/self`
-//! report, and when each peer last answered (etcd's "active since", which
-//! the strict reconfiguration check asks).
+//! report, and since when each peer has answered without a failure
+//! (etcd's transport "active since", which the strict reconfiguration check
+//! asks).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,7 +24,8 @@ struct Peer {
     current: f64,
     success: u64,
     fail: u64,
-    last_success: Option<Instant>,
+    /// Answering without a failure since then.
+    active_since: Option<Instant>,
 }
 
 /// Traffic counters of this member.
@@ -42,6 +44,7 @@ impl PeerStats {
         let p = peers.entry(peer).or_default();
         if !ok {
             p.fail += 1;
+            p.active_since = None;
             return;
         }
         let ms = took.as_secs_f64() * 1000.0;
@@ -52,12 +55,18 @@ impl PeerStats {
         p.count += 1;
         p.sum += ms;
         p.sum_sq += ms * ms;
-        p.last_success = Some(Instant::now());
+        p.active_since.get_or_insert_with(Instant::now);
     }
 
-    /// Any other answer from `peer` (a vote, a snapshot chunk).
-    pub fn answered(&self, peer: u64) {
-        self.peers.lock().entry(peer).or_default().last_success = Some(Instant::now());
+    /// Any other call to `peer` (a vote, a snapshot chunk), and how it went.
+    pub fn called(&self, peer: u64, ok: bool) {
+        let mut peers = self.peers.lock();
+        let p = peers.entry(peer).or_default();
+        if ok {
+            p.active_since.get_or_insert_with(Instant::now);
+        } else {
+            p.active_since = None;
+        }
     }
 
     /// An append received from the leader.
@@ -73,13 +82,21 @@ impl PeerStats {
         self.received_appends.load(Ordering::Relaxed)
     }
 
-    /// True if `peer` answered within `window`.
-    pub fn active_within(&self, peer: u64, window: Duration) -> bool {
+    /// True if the last call to `peer` succeeded.
+    pub fn connected(&self, peer: u64) -> bool {
         self.peers
             .lock()
             .get(&peer)
-            .and_then(|p| p.last_success)
-            .is_some_and(|t| t.elapsed() <= window)
+            .is_some_and(|p| p.active_since.is_some())
+    }
+
+    /// True if `peer` has answered every call for at least `period`.
+    pub fn active_for(&self, peer: u64, period: Duration) -> bool {
+        self.peers
+            .lock()
+            .get(&peer)
+            .and_then(|p| p.active_since)
+            .is_some_and(|t| t.elapsed() >= period)
     }
 
     /// Latency and counts of each of `followers`, keyed by hex ID.
@@ -125,7 +142,7 @@ mod tests {
         s.append_sent(1, Duration::from_millis(2), true);
         s.append_sent(1, Duration::from_millis(4), true);
         s.append_sent(1, Duration::from_millis(9), false);
-        let f = &s.followers(&[1, 2])["0000000000000001"];
+        let f = &s.followers(&[1, 2])["1"];
         assert_eq!((f.counts.success, f.counts.fail), (2, 1));
         assert!((f.latency.average - 3.0).abs() < 1e-9);
         assert!((f.latency.standard_deviation - 1.0).abs() < 1e-9);
@@ -133,7 +150,11 @@ mod tests {
         assert!((f.latency.maximum - 4.0).abs() < 1e-9);
         assert!((f.latency.current - 4.0).abs() < 1e-9);
         assert_eq!(s.sent_appends(), 3);
-        assert!(s.active_within(1, Duration::from_secs(5)));
-        assert!(!s.active_within(2, Duration::from_secs(5)));
+        // The failure ended the active period; a success starts a new one.
+        assert!(!s.active_for(1, Duration::ZERO));
+        s.called(1, true);
+        assert!(s.active_for(1, Duration::ZERO));
+        assert!(!s.active_for(1, Duration::from_secs(5)));
+        assert!(!s.active_for(2, Duration::ZERO));
     }
 }
