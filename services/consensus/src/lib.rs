@@ -21,8 +21,9 @@
 //!   `/v2/stats/self`);
 //! - [`ids`]: member and cluster IDs computed as etcd computes them;
 //! - [`node`]: the [`Consensus`] handle that starts it all (bootstrapping a
-//!   fresh data dir or joining a running cluster,
-//!   `<data-dir>/member/identity.json` holding the member and cluster IDs),
+//!   fresh data dir or joining a running cluster, `node/identity.rs`:
+//!   `<data-dir>/member/identity.json` holding the member and cluster IDs;
+//!   `node/membership.rs`: membership changes on the leader),
 //!   batches concurrent writes into one raft entry (forwarding them to the
 //!   leader from any other member), runs the leader's key-expiry ticker,
 //!   changes membership with etcd's safety checks and implements the `Kv`

@@ -5,8 +5,8 @@
 //! (forwarded by any other member), default reads are local, quorum reads
 //! use the leader's read index.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::path::{Path, PathBuf};
+use std::collections::HashSet;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -19,23 +19,26 @@ use concord_api::{
 use concord_rpc::peer::peer_server::PeerServer;
 use concord_store::time::format_rfc3339_nano;
 use concord_store::{Command, StoreStats, UnixNanos};
-use openraft::error::{ChangeMembershipError, ClientWriteError, RaftError};
-use openraft::{ChangeMembers, Config, ServerState, SnapshotPolicy};
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::{Config, ServerState, SnapshotPolicy};
 use parking_lot::Mutex;
-use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
-use crate::ids::{self, hex};
+mod identity;
+mod membership;
+
+use identity::{join_identity, load_or_create_identity, Identity};
+use membership::publish_attributes;
+
+use crate::ids::hex;
 use crate::log_store::SqliteLogStore;
 use crate::network::{NetContext, PeerConn, PeerError, PeerNetwork, MAX_MESSAGE_BYTES};
 use crate::peer_server::PeerService;
 use crate::peer_stats::PeerStats;
 use crate::state_machine::{Shared, StateMachine};
-use crate::types::{
-    CommandResult, LeaderReply, LeaderRequest, MemberNode, MembershipInfo, Proposal, Raft,
-};
+use crate::types::{CommandResult, LeaderReply, LeaderRequest, MemberNode, Proposal, Raft};
 
 /// How a member starts (etcd's flags, already parsed).
 #[derive(Debug, Clone)]
@@ -78,155 +81,6 @@ pub enum ConsensusError {
     Join(String),
     #[error("cannot serve the peer URLs: {0}")]
     PeerServer(String),
-}
-
-/// Who this member is; written once, at bootstrap, like etcd's WAL
-/// metadata. On restart it is what counts; the initial-cluster flags are
-/// ignored, as etcd ignores them once it has a data dir.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Identity {
-    name: String,
-    member_id: u64,
-    cluster_id: u64,
-    /// The membership raft is initialized with (until it has been); empty
-    /// for a member that joined an existing cluster.
-    #[serde(default)]
-    initial_members: BTreeMap<u64, MemberNode>,
-    /// `--initial-cluster-token`: mixed into the IDs of members added later.
-    #[serde(default)]
-    cluster_token: String,
-}
-
-fn data_dir_err(path: &Path) -> impl FnOnce(std::io::Error) -> ConsensusError + '_ {
-    move |source| ConsensusError::DataDir {
-        path: path.display().to_string(),
-        source,
-    }
-}
-
-/// Reads the identity of an existing data dir, or computes it from the
-/// flags (etcd's IDs) and writes it durably (temp file, fsync, rename).
-fn load_or_create_identity(cfg: &ConsensusConfig, path: &Path) -> Result<Identity, ConsensusError> {
-    if path.exists() {
-        let bytes = std::fs::read(path).map_err(data_dir_err(path))?;
-        return serde_json::from_slice(&bytes).map_err(|e| ConsensusError::Storage(e.to_string()));
-    }
-    let mut initial = BTreeMap::new();
-    for (name, urls) in &cfg.initial_cluster {
-        let id = ids::member_id(urls, &cfg.initial_cluster_token, None);
-        // Every member must bootstrap raft with the same membership: client
-        // URLs are published by each member once it runs.
-        initial.insert(
-            id,
-            MemberNode {
-                name: name.clone(),
-                peer_urls: urls.clone(),
-                client_urls: Vec::new(),
-            },
-        );
-    }
-    let me = initial
-        .iter()
-        .find(|(_, n)| n.name == cfg.name)
-        .map(|(id, _)| *id)
-        .ok_or_else(|| ConsensusError::NotInInitialCluster(cfg.name.clone()))?;
-    let ids_list: Vec<u64> = initial.keys().copied().collect();
-    let identity = Identity {
-        name: cfg.name.clone(),
-        member_id: me,
-        cluster_id: ids::cluster_id(&ids_list),
-        initial_members: initial,
-        cluster_token: cfg.initial_cluster_token.clone(),
-    };
-    save_identity(&identity, path)?;
-    Ok(identity)
-}
-
-fn save_identity(identity: &Identity, path: &Path) -> Result<(), ConsensusError> {
-    let bytes = serde_json::to_vec(identity).map_err(|e| ConsensusError::Storage(e.to_string()))?;
-    write_durably(path, &bytes).map_err(data_dir_err(path))
-}
-
-fn sorted(urls: &[String]) -> Vec<String> {
-    let mut v = urls.to_vec();
-    v.sort();
-    v
-}
-
-/// `--initial-cluster-state existing`: the member was added with `member
-/// add`; its ID and the cluster's come from the running members (etcd's
-/// `GetClusterFromRemotePeers`), matched by this member's peer URLs.
-async fn join_identity(cfg: &ConsensusConfig, path: &Path) -> Result<Identity, ConsensusError> {
-    let mine = sorted(&cfg.initial_advertise_peer_urls);
-    let mut last_err = String::from("no other member in --initial-cluster");
-    // A few rounds: the member may be started right after `member add`,
-    // while the others are still committing it.
-    for round in 0..5 {
-        if round > 0 {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-        for (_, urls) in &cfg.initial_cluster {
-            if sorted(urls) == mine {
-                continue;
-            }
-            for url in urls {
-                let info: MembershipInfo = match PeerConn::new(url, 0, 0) {
-                    Ok(conn) => match conn.membership(Duration::from_secs(2)).await {
-                        Ok(info) => info,
-                        Err(e) => {
-                            last_err = e.to_string();
-                            continue;
-                        }
-                    },
-                    Err(e) => {
-                        last_err = e.to_string();
-                        continue;
-                    }
-                };
-                if info.members.len() != cfg.initial_cluster.len() {
-                    return Err(ConsensusError::Join(format!(
-                        "error validating peerURLs {{ClusterID:{} Members:{}}}: member count is unequal",
-                        hex(info.cluster_id),
-                        info.members.len()
-                    )));
-                }
-                let Some((id, _)) = info
-                    .members
-                    .iter()
-                    .find(|(_, n)| sorted(&n.peer_urls) == mine)
-                else {
-                    return Err(ConsensusError::Join(format!(
-                        "error validating peerURLs {{ClusterID:{}}}: unmatched member while checking PeerURLs {:?}",
-                        hex(info.cluster_id),
-                        mine
-                    )));
-                };
-                let identity = Identity {
-                    name: cfg.name.clone(),
-                    member_id: *id,
-                    cluster_id: info.cluster_id,
-                    initial_members: BTreeMap::new(),
-                    cluster_token: cfg.initial_cluster_token.clone(),
-                };
-                save_identity(&identity, path)?;
-                return Ok(identity);
-            }
-        }
-    }
-    Err(ConsensusError::Join(format!(
-        "could not retrieve cluster information from the given URLs ({last_err})"
-    )))
-}
-
-fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    std::fs::File::open(dir)?.sync_all()
 }
 
 /// A running member.
@@ -722,194 +576,6 @@ impl Consensus {
         }
     }
 
-    /// Runs a membership change on the leader, waiting out a change still
-    /// in progress (openraft allows one at a time, as etcd does).
-    async fn change_membership(
-        &self,
-        change: ChangeMembers<u64, MemberNode>,
-    ) -> Result<(), MembershipError> {
-        let deadline = tokio::time::Instant::now() + self.request_timeout();
-        // One change at a time: wait for the last one to be applied first.
-        let mut metrics = self.raft.metrics();
-        let _ = tokio::time::timeout_at(deadline, async {
-            loop {
-                {
-                    let m = metrics.borrow_and_update();
-                    if m.membership_config.log_id() <= &m.last_applied {
-                        return;
-                    }
-                }
-                if metrics.changed().await.is_err() {
-                    return;
-                }
-            }
-        })
-        .await;
-        loop {
-            let attempt = tokio::time::timeout_at(
-                deadline,
-                self.raft.change_membership(change.clone(), false),
-            )
-            .await
-            .map_err(|_| MembershipError::Internal("etcdserver: request timed out".into()))?;
-            match attempt {
-                Ok(_) => return Ok(()),
-                Err(RaftError::APIError(ClientWriteError::ChangeMembershipError(
-                    ChangeMembershipError::InProgress(_),
-                ))) if tokio::time::Instant::now() < deadline => {
-                    // Retry interval while the previous change commits.
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                Err(e) => return Err(MembershipError::Internal(e.to_string())),
-            }
-        }
-    }
-
-    fn active(&self, id: u64) -> bool {
-        id == self.member_id() || self.net.stats.active_for(id, HEALTH_INTERVAL)
-    }
-
-    /// etcd's `mayAddMember` (with --strict-reconfig-check).
-    fn may_add_member(&self) -> Result<(), MembershipError> {
-        if !self.strict_reconfig_check {
-            return Ok(());
-        }
-        let voters = self.voters();
-        let members = voters.len() + 1;
-        let started = voters.iter().filter(|(_, n)| !n.name.is_empty()).count();
-        if !(started == 1 && members == 2) && started < members / 2 + 1 {
-            return Err(MembershipError::NotEnoughStarted);
-        }
-        if !voters.iter().all(|(id, _)| self.active(*id)) {
-            return Err(MembershipError::Unhealthy);
-        }
-        Ok(())
-    }
-
-    /// etcd's `mayRemoveMember` (with --strict-reconfig-check).
-    fn may_remove_member(&self, id: u64) -> Result<(), MembershipError> {
-        if !self.strict_reconfig_check {
-            return Ok(());
-        }
-        let voters = self.voters();
-        let rest: Vec<_> = voters.iter().filter(|(v, _)| *v != id).collect();
-        let started = rest.iter().filter(|(_, n)| !n.name.is_empty()).count();
-        if started < rest.len() / 2 + 1 {
-            return Err(MembershipError::NotEnoughStarted);
-        }
-        // A member that is down is not part of the active quorum.
-        if id != self.member_id() && !self.net.stats.connected(id) {
-            return Ok(());
-        }
-        let active = voters.iter().filter(|(v, _)| self.active(*v)).count();
-        if active.saturating_sub(1) < 1 + (voters.len() - 1) / 2 {
-            return Err(MembershipError::Unhealthy);
-        }
-        Ok(())
-    }
-
-    async fn leader_add_member(&self, peer_urls: Vec<String>) -> Result<Member, MembershipError> {
-        let members = self.member_nodes();
-        if members
-            .iter()
-            .any(|(_, n)| n.peer_urls.iter().any(|u| peer_urls.contains(u)))
-        {
-            return Err(MembershipError::PeerUrlExists);
-        }
-        self.may_add_member()?;
-        let secs = now_nanos() / 1_000_000_000;
-        let id = ids::member_id(&peer_urls, &self.identity.cluster_token, Some(secs));
-        if members.iter().any(|(m, _)| *m == id) || self.is_removed(id) {
-            return Err(MembershipError::IdExists);
-        }
-        let node = MemberNode {
-            name: String::new(),
-            peer_urls,
-            client_urls: Vec::new(),
-        };
-        info!(
-            "adding member {} {:?} to cluster {}",
-            hex(id),
-            node.peer_urls,
-            hex(self.identity.cluster_id)
-        );
-        // A voter at once: the new member counts toward quorum while it is
-        // still unstarted, as in etcd.
-        self.change_membership(ChangeMembers::AddVoters(BTreeMap::from([(
-            id,
-            node.clone(),
-        )])))
-        .await?;
-        Ok(Self::member_of(id, &node))
-    }
-
-    fn not_found(&self, id: u64) -> MembershipError {
-        if self.is_removed(id) {
-            MembershipError::Removed(format!("{id:x}"))
-        } else {
-            MembershipError::NotFound(format!("{id:x}"))
-        }
-    }
-
-    async fn leader_remove_member(&self, id: u64) -> Result<(), MembershipError> {
-        if !self.member_nodes().iter().any(|(m, _)| *m == id) {
-            return Err(self.not_found(id));
-        }
-        self.may_remove_member(id)?;
-        info!(
-            "removing member {} from cluster {}",
-            hex(id),
-            hex(self.identity.cluster_id)
-        );
-        self.change_membership(ChangeMembers::RemoveVoters(BTreeSet::from([id])))
-            .await
-    }
-
-    async fn leader_update_member(
-        &self,
-        id: u64,
-        peer_urls: Vec<String>,
-    ) -> Result<(), MembershipError> {
-        let members = self.member_nodes();
-        let Some((_, node)) = members.iter().find(|(m, _)| *m == id) else {
-            return Err(self.not_found(id));
-        };
-        if members
-            .iter()
-            .any(|(m, n)| *m != id && n.peer_urls.iter().any(|u| peer_urls.contains(u)))
-        {
-            return Err(MembershipError::PeerUrlExists);
-        }
-        let node = MemberNode {
-            peer_urls,
-            ..node.clone()
-        };
-        self.change_membership(ChangeMembers::SetNodes(BTreeMap::from([(id, node)])))
-            .await
-    }
-
-    async fn leader_publish(
-        &self,
-        id: u64,
-        name: String,
-        client_urls: Vec<String>,
-    ) -> Result<(), MembershipError> {
-        let members = self.member_nodes();
-        let Some((_, node)) = members.iter().find(|(m, _)| *m == id) else {
-            return Err(self.not_found(id));
-        };
-        if node.name == name && node.client_urls == client_urls {
-            return Ok(());
-        }
-        let node = MemberNode {
-            name,
-            client_urls,
-            peer_urls: node.peer_urls.clone(),
-        };
-        self.change_membership(ChangeMembers::SetNodes(BTreeMap::from([(id, node)])))
-            .await
-    }
-
     /// Sends a membership request to the leader.
     async fn membership_request(&self, req: LeaderRequest) -> Result<LeaderReply, MembershipError> {
         self.to_leader(req).await.map_err(|e| match e {
@@ -1026,50 +692,6 @@ async fn expire_keys(node: std::sync::Weak<Consensus>) {
                 warn!("cannot propose key expiry: {e}");
             }
         }
-    }
-}
-
-/// Publishes this member's name and client URLs to the cluster once it
-/// runs (etcd's `publish`), so `/v2/members` everywhere shows them.
-async fn publish_attributes(node: std::sync::Weak<Consensus>) {
-    let mut metrics = match node.upgrade() {
-        Some(n) => n.raft.metrics(),
-        None => return,
-    };
-    loop {
-        let Some(n) = node.upgrade() else { return };
-        let me = n.member_id();
-        let current = n.member_nodes().into_iter().find(|(id, _)| *id == me);
-        match current {
-            Some((_, m))
-                if m.name == n.identity.name && m.client_urls == n.advertise_client_urls =>
-            {
-                n.published.store(true, Ordering::Release);
-                info!(
-                    "published {{Name:{} ClientURLs:{:?}}} to cluster {}",
-                    n.identity.name,
-                    n.advertise_client_urls,
-                    hex(n.identity.cluster_id)
-                );
-                return;
-            }
-            Some(_) if n.leader_id().is_some() => {
-                let req = LeaderRequest::Publish {
-                    id: me,
-                    name: n.identity.name.clone(),
-                    client_urls: n.advertise_client_urls.clone(),
-                };
-                match n.membership_request(req).await {
-                    Ok(LeaderReply::Done(Ok(()))) => {}
-                    Ok(other) => warn!("cannot publish member attributes: {other:?}"),
-                    Err(e) => warn!("cannot publish member attributes: {e}"),
-                }
-            }
-            _ => {}
-        }
-        drop(n);
-        // Check again when raft's view changes, or after a while.
-        let _ = tokio::time::timeout(Duration::from_millis(500), metrics.changed()).await;
     }
 }
 
