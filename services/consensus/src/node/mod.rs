@@ -256,10 +256,11 @@ impl Consensus {
             let service = PeerServer::new(PeerService { node: weak.clone() })
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES);
-            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            // Without TCP_NODELAY small answers wait for delayed ACKs (40 ms).
+            let incoming =
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
             tasks.push(tokio::spawn(async move {
                 let served = tonic::transport::Server::builder()
-                    .tcp_nodelay(true)
                     .add_service(service)
                     .serve_with_incoming(incoming)
                     .await;
