@@ -22,7 +22,7 @@ use concord_store::{Command, StoreStats, UnixNanos};
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::{Config, ServerState, SnapshotPolicy};
 use parking_lot::Mutex;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
@@ -119,6 +119,9 @@ type WriteResult = Result<(CommandResult, RaftPosition), ApiError>;
 
 /// Most commands in one raft entry.
 const MAX_BATCH: usize = 4096;
+
+/// Most raft entries proposed by this member and not yet applied.
+const MAX_IN_FLIGHT: usize = 4;
 
 /// Most forwards of one request (follower -> leader, and once more if
 /// leadership moved meanwhile).
@@ -466,40 +469,51 @@ impl Consensus {
             .map_err(|_| ApiError::Stopping)?
     }
 
-    /// Proposes a batch as one raft entry (this member leads).
-    async fn commit_batch(&self, batch: Vec<PendingWrite>) {
+    /// Proposes a batch as one raft entry (this member leads). The entry
+    /// enters raft here, in queue order; its answer is awaited on another
+    /// task that holds `permit`, so the next batch can be proposed while
+    /// this one replicates (openraft's core waits for each local flush, so
+    /// without this the local fsync of one entry and the replication of the
+    /// previous one would never overlap).
+    async fn commit_batch(&self, batch: Vec<PendingWrite>, permit: OwnedSemaphorePermit) {
         let (commands, replies): (Vec<Command>, Vec<_>) =
             batch.into_iter().map(|p| (p.command, p.reply)).unzip();
         let proposal = Proposal {
             commands,
             now: now_nanos(),
         };
-        let outcome =
-            tokio::time::timeout(self.request_timeout(), self.raft.client_write(proposal)).await;
-        match outcome {
-            Ok(Ok(resp)) => {
-                let raft_pos = RaftPosition {
-                    index: resp.log_id.index,
-                    term: resp.log_id.leader_id.term,
-                };
-                for (reply, result) in replies.into_iter().zip(resp.data.results) {
-                    let _ = reply.send(Ok((result, raft_pos)));
-                }
-            }
-            Ok(Err(e)) => {
-                let e = map_write_err(e);
+        let answer = match self.raft.client_write_ff(proposal).await {
+            Ok(rx) => rx,
+            Err(fatal) => {
                 for reply in replies {
-                    let _ = reply.send(Err(e.clone()));
+                    let _ = reply.send(Err(ApiError::Internal(fatal.to_string())));
                 }
+                return;
             }
-            Err(_) => {
-                for reply in replies {
-                    let _ = reply.send(Err(ApiError::Internal(
-                        "etcdserver: request timed out".into(),
-                    )));
+        };
+        let timeout = self.request_timeout();
+        tokio::spawn(async move {
+            let outcome = tokio::time::timeout(timeout, answer).await;
+            drop(permit);
+            let results = match outcome {
+                Ok(Ok(Ok(resp))) => {
+                    let raft_pos = RaftPosition {
+                        index: resp.log_id.index,
+                        term: resp.log_id.leader_id.term,
+                    };
+                    for (reply, result) in replies.into_iter().zip(resp.data.results) {
+                        let _ = reply.send(Ok((result, raft_pos)));
+                    }
+                    return;
                 }
+                Ok(Ok(Err(e))) => map_write_err(RaftError::APIError(e)),
+                Ok(Err(_)) => ApiError::Stopping,
+                Err(_) => ApiError::Internal("etcdserver: request timed out".into()),
+            };
+            for reply in replies {
+                let _ = reply.send(Err(results.clone()));
             }
-        }
+        });
     }
 
     /// Sends a batch to the leader and hands out its answers.
@@ -636,21 +650,30 @@ async fn watch_leadership(
     }
 }
 
-/// Group commit: takes every write queued while the previous entry was
-/// being made durable and proposes them as one raft entry, so N concurrent
-/// writes cost one append and one fsync instead of N. On a follower the
-/// batch goes to the leader in one forward, without waiting for the answer
-/// (the leader batches again).
+/// Group commit: takes every write queued while earlier entries were being
+/// made durable and proposes them as one raft entry, so N concurrent writes
+/// cost one append and one fsync instead of N. Up to [`MAX_IN_FLIGHT`]
+/// entries are in flight at once (see [`Consensus::commit_batch`]). On a
+/// follower the batch goes to the leader in one forward, without waiting
+/// for the answer (the leader batches again).
 async fn propose_batches(
     node: std::sync::Weak<Consensus>,
     mut queue: mpsc::Receiver<PendingWrite>,
 ) {
+    let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let mut batch = Vec::new();
-    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    loop {
+        // While every permit is out, writes queue up into a bigger batch.
+        let Ok(permit) = in_flight.clone().acquire_owned().await else {
+            return;
+        };
+        if queue.recv_many(&mut batch, MAX_BATCH).await == 0 {
+            return;
+        }
         let Some(n) = node.upgrade() else { return };
         let items: Vec<PendingWrite> = std::mem::take(&mut batch);
         match n.wait_for_leader(n.request_timeout()).await {
-            Some(l) if l == n.member_id() => n.commit_batch(items).await,
+            Some(l) if l == n.member_id() => n.commit_batch(items, permit).await,
             Some(l) => {
                 let (bounced, items): (Vec<_>, Vec<_>) =
                     items.into_iter().partition(|p| p.hops >= MAX_HOPS);
