@@ -183,6 +183,10 @@ pub enum MembershipError {
     Removed(String),
     #[error("membership: ID exists")]
     IdExists,
+    /// A new member would get the ID of a removed one (same peer URLs,
+    /// same second); etcd answers a plain 500.
+    #[error("membership: ID removed")]
+    IdRemoved,
     #[error("membership: peerURL exists")]
     PeerUrlExists,
     /// The change would leave the cluster without a quorum of connected

@@ -3,26 +3,43 @@
 //! Speaks the etcd v2 HTTP API to any endpoint (Concord or etcd) and prints
 //! exactly what `ETCDCTL_API=2 etcdctl` 3.4 prints: the same output formats
 //! (`-o simple|json|extended`), error lines (`Error:  100: Key not found
-//! (/foo) [12]`) and exit codes (4 for a server error, 2 when no endpoint
-//! answers, 1 for bad arguments).
+//! (/foo) [12]`), exit codes (1 bad arguments, 2 no endpoint reachable
+//! while syncing, 4 a failed request, 5 an unhealthy cluster) and, with
+//! `--debug`, the same cURL lines on stderr.
 //!
-//! - `main.rs`: the command line (clap, etcdctl's spellings) and commands;
-//! - `client.rs`: HTTP to the endpoints, with fail-over between them;
+//! Like etcdctl, every command but `cluster-health` first syncs the member
+//! list from the endpoints (`GET /v2/members`) and then talks to the
+//! members' client URLs (`--no-sync` keeps the given endpoints), trying
+//! them in a random order with fail-over; `--timeout` bounds each request
+//! until its response headers, `--total-timeout` each command step.
+//!
+//! - `main.rs`: the command line (clap, etcdctl's spellings) and commands,
+//!   in the order etcdctl's `ctlv2/command/*.go` does things;
+//! - `client.rs`: etcd's Go v2 client: endpoints, sync, fail-over, errors;
+//! - `http.rs`: HTTP/1.1 over `std::net`, and Go's URL and escaping rules;
 //! - `output.rs`: etcdctl's printers.
 
 mod client;
+mod http;
 mod output;
 
+use std::io::Read;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::client::{Client, Failure};
+use crate::client::{Action, Client, Config, Error, SetOptions};
+use crate::http::{go_quote, parse_go_duration};
 use crate::output::{print_ls, print_response, Format};
 
 /// etcdctl's exit codes (`ctlv2/command/error.go`).
 const EXIT_BAD_ARGS: u8 = 1;
+const EXIT_BAD_CONNECTION: u8 = 2;
 const EXIT_SERVER_ERROR: u8 = 4;
+const EXIT_CLUSTER_NOT_HEALTHY: u8 = 5;
+
+const DEFAULT_ENDPOINTS: &str = "http://127.0.0.1:2379,http://127.0.0.1:4001";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -31,16 +48,15 @@ const EXIT_SERVER_ERROR: u8 = 4;
     about = "A simple command line client for etcd (v2 API)."
 )]
 struct Cli {
-    /// a comma-delimited list of machine addresses in the cluster
-    #[arg(
-        long = "endpoints",
-        visible_alias = "peers",
-        short = 'C',
-        env = "ETCDCTL_ENDPOINTS",
-        default_value = "http://127.0.0.1:2379,http://127.0.0.1:4001",
-        global = true
-    )]
-    endpoints: String,
+    /// a comma-delimited list of machine addresses in the cluster (default: "http://127.0.0.1:2379,http://127.0.0.1:4001")
+    #[arg(long = "endpoints", global = true)]
+    endpoints: Option<String>,
+    /// DEPRECATED - "--endpoints" should be used instead
+    #[arg(long = "endpoint", global = true)]
+    endpoint: Option<String>,
+    /// DEPRECATED - "--endpoints" should be used instead
+    #[arg(long = "peers", short = 'C', global = true)]
+    peers: Option<String>,
     /// output response in the given format (`simple`, `extended` or `json`)
     #[arg(long = "output", short = 'o', default_value = "simple", global = true)]
     output: String,
@@ -76,7 +92,7 @@ enum Cmd {
         #[arg(long)]
         sort: bool,
         /// require quorum for get request
-        #[arg(long)]
+        #[arg(long, short = 'q')]
         quorum: bool,
     },
     /// set the value of a key
@@ -134,7 +150,7 @@ enum Cmd {
         #[arg(long)]
         dir: bool,
         /// removes the key and all child keys(if it is a directory)
-        #[arg(long)]
+        #[arg(long, short = 'r')]
         recursive: bool,
         /// previous value
         #[arg(long = "with-value", default_value = "")]
@@ -152,26 +168,26 @@ enum Cmd {
         #[arg(long)]
         sort: bool,
         /// returns all key names recursively for the given path
-        #[arg(long)]
+        #[arg(long, short = 'r')]
         recursive: bool,
         /// append slash (/) to directories
         #[arg(short = 'p')]
         p: bool,
         /// require quorum for get request
-        #[arg(long)]
+        #[arg(long, short = 'q')]
         quorum: bool,
     },
     /// watch a key for changes
     Watch {
         key: Option<String>,
         /// forever watch a key until CTRL+C
-        #[arg(long)]
+        #[arg(long, short = 'f')]
         forever: bool,
         /// watch after the given index
         #[arg(long = "after-index", default_value_t = 0)]
         after_index: u64,
         /// returns all values for key and child keys
-        #[arg(long)]
+        #[arg(long, short = 'r')]
         recursive: bool,
     },
     /// watch a key for changes and exec an executable
@@ -181,7 +197,7 @@ enum Cmd {
         #[arg(long = "after-index", default_value_t = 0)]
         after_index: u64,
         /// watch all values for key and child keys
-        #[arg(long)]
+        #[arg(long, short = 'r')]
         recursive: bool,
         /// <key> -- <command> [args...]
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -196,7 +212,7 @@ enum Cmd {
     #[command(name = "cluster-health")]
     ClusterHealth {
         /// forever check the health every 10 second until CTRL+C
-        #[arg(long)]
+        #[arg(long, short = 'f')]
         forever: bool,
     },
 }
@@ -204,37 +220,95 @@ enum Cmd {
 #[derive(Subcommand, Debug)]
 enum MemberCmd {
     /// enumerate existing cluster members
-    List,
-    /// add a new member to the etcd cluster
-    Add {
-        name: Option<String>,
-        peer_url: Option<String>,
+    List {
+        #[arg(hide = true)]
+        args: Vec<String>,
     },
-    /// remove an existing member from the etcd cluster
-    Remove { id: Option<String> },
-    /// update an existing member in the etcd cluster
-    Update {
-        id: Option<String>,
-        peer_urls: Option<String>,
-    },
+    /// add a new member to the etcd cluster (<name> <peerURL>)
+    Add { args: Vec<String> },
+    /// remove an existing member from the etcd cluster (<memberID>)
+    Remove { args: Vec<String> },
+    /// update an existing member in the etcd cluster (<memberID> <peerURLs>)
+    Update { args: Vec<String> },
 }
 
-/// etcdctl's `handleError`: `Error:  <err>` on stderr and the exit code.
+/// etcdctl's `handleError`: `Error:  <err>` on stderr (and a cluster
+/// error's detail), and the exit code.
+fn handle_error(code: u8, err: &Error) -> ExitCode {
+    eprintln!("Error:  {}", err.text());
+    if let Some(detail) = err.detail() {
+        eprintln!("{detail}");
+    }
+    ExitCode::from(code)
+}
+
+/// `handleError` with a plain message (argument errors).
 fn fail(code: u8, msg: &str) -> ExitCode {
     eprintln!("Error:  {msg}");
     ExitCode::from(code)
+}
+
+/// A member command's own error: the message alone, exit 1.
+fn member_fail(msg: &str) -> ExitCode {
+    eprintln!("{msg}");
+    ExitCode::from(EXIT_BAD_ARGS)
 }
 
 fn need(arg: Option<String>, what: &str) -> Result<String, ExitCode> {
     arg.ok_or_else(|| fail(EXIT_BAD_ARGS, what))
 }
 
-fn ttl_form(ttl: u64) -> Vec<(&'static str, String)> {
-    if ttl > 0 {
-        vec![("ttl", ttl.to_string())]
-    } else {
-        Vec::new()
+/// etcdctl's `argOrStdin`: the argument, else all of stdin (not empty).
+fn arg_or_stdin(arg: Option<String>) -> Result<String, ExitCode> {
+    if let Some(a) = arg {
+        return Ok(a);
     }
+    let mut s = String::new();
+    match std::io::stdin().read_to_string(&mut s) {
+        Ok(_) if !s.is_empty() => Ok(s),
+        _ => Err(fail(EXIT_BAD_ARGS, "value required")),
+    }
+}
+
+/// The global flags a command needs.
+struct Globals {
+    endpoints: Vec<String>,
+    no_sync: bool,
+    debug: bool,
+    timeout: Duration,
+    total_timeout: Duration,
+    format: Format,
+}
+
+/// etcdctl's `getPeersFlagValue`: the first non-empty of --endpoints,
+/// $ETCDCTL_ENDPOINTS, --endpoint, $ETCDCTL_ENDPOINT, --peers,
+/// $ETCDCTL_PEERS, else the default.
+fn endpoints_flag(cli: &Cli) -> String {
+    let env = |k: &str| std::env::var(k).ok();
+    [
+        cli.endpoints.clone(),
+        env("ETCDCTL_ENDPOINTS"),
+        cli.endpoint.clone(),
+        env("ETCDCTL_ENDPOINT"),
+        cli.peers.clone(),
+        env("ETCDCTL_PEERS"),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|s| !s.is_empty())
+    .unwrap_or_else(|| DEFAULT_ENDPOINTS.to_string())
+}
+
+/// urfave/cli's answer to a bad flag value: usage on stdout, the error on
+/// stderr, exit 1.
+fn bad_duration(flag: &str, value: &str) -> ExitCode {
+    let msg = format!(
+        "invalid value {} for flag -{flag}: parse error",
+        go_quote(value)
+    );
+    println!("Incorrect Usage. {msg}\n");
+    eprintln!("{msg}");
+    ExitCode::from(EXIT_BAD_ARGS)
 }
 
 fn main() -> ExitCode {
@@ -245,40 +319,93 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { EXIT_BAD_ARGS } else { 0 });
         }
     };
-    let Some(format) = Format::parse(&cli.output) else {
-        return fail(
-            EXIT_BAD_ARGS,
-            &format!("unknown output format {:?}", cli.output),
-        );
+    let Some(timeout) = parse_go_duration(&cli.timeout) else {
+        return bad_duration("timeout", &cli.timeout);
     };
-    let client = Client::new(&cli.endpoints, cli.debug);
-    match run(&client, cli.command, format) {
-        Ok(code) => code,
-        Err(code) => code,
+    let Some(total_timeout) = parse_go_duration(&cli.total_timeout) else {
+        return bad_duration("total-timeout", &cli.total_timeout);
+    };
+    let g = Globals {
+        endpoints: endpoints_flag(&cli).split(',').map(String::from).collect(),
+        no_sync: cli.no_sync,
+        debug: cli.debug,
+        timeout,
+        total_timeout,
+        format: Format::parse(&cli.output),
+    };
+    match run(&g, cli.command) {
+        Ok(code) | Err(code) => code,
     }
 }
 
-fn server_fail(f: Failure) -> ExitCode {
-    match f {
-        Failure::Server(e) => fail(EXIT_SERVER_ERROR, &e),
-        Failure::Unavailable(msg) => fail(client::EXIT_BAD_CONNECTION, &msg),
-        Failure::Other(msg) => fail(EXIT_SERVER_ERROR, &msg),
+/// etcdctl's `mustNewClient` (`sync`) and `mustNewClientNoSync`.
+fn must_new_client(g: &Globals, sync: bool) -> Result<Client, ExitCode> {
+    let mut c = Client::new(Config {
+        endpoints: g.endpoints.clone(),
+        header_timeout: g.timeout,
+        total_timeout: g.total_timeout,
+        debug: g.debug,
+    })
+    .map_err(|e| {
+        eprintln!("{e}");
+        ExitCode::from(EXIT_BAD_ARGS)
+    })?;
+    if sync && !g.no_sync {
+        if g.debug {
+            eprintln!(
+                "start to sync cluster using endpoints({})",
+                c.endpoints().join(",")
+            );
+        }
+        let ctx = c.total_context();
+        if let Err(e) = c.sync(ctx) {
+            if matches!(e, Error::NoEndpoints) {
+                eprintln!("etcd cluster has no published client endpoints.");
+                eprintln!(
+                    "Try '--no-sync' if you want to access non-published client endpoints({}).",
+                    c.endpoints().join(",")
+                );
+                return Err(handle_error(EXIT_SERVER_ERROR, &e));
+            }
+            if e.is_connection() {
+                return Err(handle_error(EXIT_BAD_CONNECTION, &e));
+            }
+            // Any other failure to sync is ignored: the command goes on
+            // with the given endpoints.
+        }
+        if g.debug {
+            eprintln!("got endpoints({}) after sync", c.endpoints().join(","));
+        }
     }
+    if g.debug {
+        eprintln!("Cluster-Endpoints: {}", c.endpoints().join(", "));
+    }
+    Ok(c)
 }
 
-fn run(client: &Client, cmd: Cmd, format: Format) -> Result<ExitCode, ExitCode> {
-    let ok = ExitCode::SUCCESS;
+/// One keys request with a `--total-timeout` context; a failure is
+/// `handleError(ExitServerError)`.
+fn keys(c: &mut Client, act: &Action, one_shot: bool) -> Result<client::KeysResponse, ExitCode> {
+    let ctx = c.total_context();
+    c.keys(act, ctx, one_shot)
+        .map_err(|e| handle_error(EXIT_SERVER_ERROR, &e))
+}
+
+fn run(g: &Globals, cmd: Cmd) -> Result<ExitCode, ExitCode> {
+    let format = &g.format;
+    match cmd {
+        Cmd::Member { action } => return member(g, action).map(|_| ExitCode::SUCCESS),
+        Cmd::ClusterHealth { forever } => return Ok(cluster_health(g, forever)),
+        _ => {}
+    }
+    // Every keys command builds (and syncs) its client before it looks at
+    // its arguments.
+    let mut c = must_new_client(g, true)?;
+    let c = &mut c;
     match cmd {
         Cmd::Get { key, sort, quorum } => {
             let key = need(key, "key required")?;
-            let mut q = Vec::new();
-            if sort {
-                q.push(("sorted", "true".to_string()));
-            }
-            if quorum {
-                q.push(("quorum", "true".to_string()));
-            }
-            let resp = client.keys("GET", &key, &q, &[]).map_err(server_fail)?;
+            let resp = keys(c, &Action::get(&key, false, sort, quorum), false)?;
             if resp.node_is_dir() {
                 eprintln!("{}: is a directory", resp.node_key());
                 return Err(ExitCode::from(EXIT_BAD_ARGS));
@@ -293,16 +420,14 @@ fn run(client: &Client, cmd: Cmd, format: Format) -> Result<ExitCode, ExitCode> 
             swap_with_index,
         } => {
             let key = need(key, "key required")?;
-            let value = need(value, "value required")?;
-            let mut form = vec![("value", value)];
-            form.extend(ttl_form(ttl.ttl));
-            if !swap_with_value.is_empty() {
-                form.push(("prevValue", swap_with_value));
-            }
-            if swap_with_index > 0 {
-                form.push(("prevIndex", swap_with_index.to_string()));
-            }
-            let resp = client.keys("PUT", &key, &[], &form).map_err(server_fail)?;
+            let value = arg_or_stdin(value)?;
+            let o = SetOptions {
+                prev_value: swap_with_value,
+                prev_index: swap_with_index,
+                ttl: ttl.ttl,
+                ..Default::default()
+            };
+            let resp = keys(c, &Action::set(&key, &value, &o), false)?;
             print_response(&resp, format);
         }
         Cmd::Mk {
@@ -312,27 +437,32 @@ fn run(client: &Client, cmd: Cmd, format: Format) -> Result<ExitCode, ExitCode> 
             ttl,
         } => {
             let key = need(key, "key required")?;
-            let value = need(value, "value required")?;
-            let mut form = vec![("value", value)];
-            form.extend(ttl_form(ttl.ttl));
+            let value = arg_or_stdin(value)?;
             let resp = if in_order {
-                client.keys("POST", &key, &[], &form)
+                keys(c, &Action::create_in_order(&key, &value, ttl.ttl), false)?
             } else {
-                form.push(("prevExist", "false".into()));
-                client.keys("PUT", &key, &[], &form)
-            }
-            .map_err(server_fail)?;
+                let o = SetOptions {
+                    prev_exist: Some("false"),
+                    ttl: ttl.ttl,
+                    ..Default::default()
+                };
+                // A create is one-shot: no fail-over after a failure.
+                keys(c, &Action::set(&key, &value, &o), true)?
+            };
             print_response(&resp, format);
         }
-        Cmd::Mkdir { key, ttl } => dir_command(client, key, ttl.ttl, Some("false"), format)?,
-        Cmd::Setdir { key, ttl } => dir_command(client, key, ttl.ttl, None, format)?,
-        Cmd::Updatedir { key, ttl } => dir_command(client, key, ttl.ttl, Some("true"), format)?,
+        Cmd::Mkdir { key, ttl } => dir_command(c, key, ttl.ttl, Some("false"), format)?,
+        Cmd::Setdir { key, ttl } => dir_command(c, key, ttl.ttl, None, format)?,
+        Cmd::Updatedir { key, ttl } => dir_command(c, key, ttl.ttl, Some("true"), format)?,
         Cmd::Update { key, value, ttl } => {
             let key = need(key, "key required")?;
-            let value = need(value, "value required")?;
-            let mut form = vec![("value", value), ("prevExist", "true".into())];
-            form.extend(ttl_form(ttl.ttl));
-            let resp = client.keys("PUT", &key, &[], &form).map_err(server_fail)?;
+            let value = arg_or_stdin(value)?;
+            let o = SetOptions {
+                prev_exist: Some("true"),
+                ttl: ttl.ttl,
+                ..Default::default()
+            };
+            let resp = keys(c, &Action::set(&key, &value, &o), false)?;
             print_response(&resp, format);
         }
         Cmd::Rm {
@@ -343,30 +473,17 @@ fn run(client: &Client, cmd: Cmd, format: Format) -> Result<ExitCode, ExitCode> 
             with_index,
         } => {
             let key = need(key, "key required")?;
-            let mut q = Vec::new();
-            if dir {
-                q.push(("dir", "true".to_string()));
-            }
-            if recursive {
-                q.push(("recursive", "true".to_string()));
-            }
-            if !with_value.is_empty() {
-                q.push(("prevValue", with_value));
-            }
-            if with_index > 0 {
-                q.push(("prevIndex", with_index.to_string()));
-            }
-            let resp = client.keys("DELETE", &key, &q, &[]).map_err(server_fail)?;
-            if !resp.node_is_dir() || format != Format::Simple {
+            let act = Action::delete(&key, &with_value, with_index, dir, recursive);
+            // A delete is one-shot.
+            let resp = keys(c, &act, true)?;
+            if !resp.node_is_dir() || *format != Format::Simple {
                 print_response(&resp, format);
             }
         }
         Cmd::Rmdir { key } => {
             let key = need(key, "key required")?;
-            let resp = client
-                .keys("DELETE", &key, &[("dir", "true".into())], &[])
-                .map_err(server_fail)?;
-            if format != Format::Simple {
+            let resp = keys(c, &Action::delete(&key, "", 0, true, false), true)?;
+            if !resp.node_is_dir() || *format != Format::Simple {
                 print_response(&resp, format);
             }
         }
@@ -378,17 +495,7 @@ fn run(client: &Client, cmd: Cmd, format: Format) -> Result<ExitCode, ExitCode> 
             quorum,
         } => {
             let key = key.unwrap_or_else(|| "/".into());
-            let mut q = Vec::new();
-            if sort {
-                q.push(("sorted", "true".to_string()));
-            }
-            if recursive {
-                q.push(("recursive", "true".to_string()));
-            }
-            if quorum {
-                q.push(("quorum", "true".to_string()));
-            }
-            let resp = client.keys("GET", &key, &q, &[]).map_err(server_fail)?;
+            let resp = keys(c, &Action::get(&key, recursive, sort, quorum), false)?;
             print_ls(&resp, format, p);
         }
         Cmd::Watch {
@@ -398,21 +505,23 @@ fn run(client: &Client, cmd: Cmd, format: Format) -> Result<ExitCode, ExitCode> 
             recursive,
         } => {
             let key = need(key, "key required")?;
-            let mut index = after_index;
+            let mut w = Watcher::new(&key, after_index, recursive);
             loop {
-                let mut q = vec![("wait", "true".to_string())];
+                let resp = w.next(c)?;
+                if resp.node_is_dir() {
+                    continue;
+                }
                 if recursive {
-                    q.push(("recursive", "true".to_string()));
+                    println!(
+                        "[{}] {}",
+                        resp.body["action"].as_str().unwrap_or(""),
+                        resp.node_key()
+                    );
                 }
-                if index > 0 {
-                    q.push(("waitIndex", (index + 1).to_string()));
-                }
-                let resp = client.keys("GET", &key, &q, &[]).map_err(server_fail)?;
                 print_response(&resp, format);
                 if !forever {
                     break;
                 }
-                index = resp.node_modified_index();
             }
         }
         Cmd::ExecWatch {
@@ -420,18 +529,49 @@ fn run(client: &Client, cmd: Cmd, format: Format) -> Result<ExitCode, ExitCode> 
             recursive,
             args,
         } => {
-            return exec_watch(client, after_index, recursive, args);
+            return exec_watch(c, after_index, recursive, args);
         }
-        Cmd::Member { action } => member(client, action)?,
-        Cmd::ClusterHealth { forever: _ } => return Ok(cluster_health(client)),
+        Cmd::Member { .. } | Cmd::ClusterHealth { .. } => unreachable!("handled above"),
     }
-    Ok(ok)
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The Go client's `httpWatcher`: `wait=true` requests without a deadline,
+/// each from the index after the last event; empty answers are retried.
+struct Watcher {
+    key: String,
+    wait_index: u64,
+    recursive: bool,
+}
+
+impl Watcher {
+    fn new(key: &str, after_index: u64, recursive: bool) -> Watcher {
+        Watcher {
+            key: key.to_string(),
+            wait_index: if after_index > 0 { after_index + 1 } else { 0 },
+            recursive,
+        }
+    }
+
+    fn next(&mut self, c: &mut Client) -> Result<client::KeysResponse, ExitCode> {
+        loop {
+            let act = Action::wait(&self.key, self.wait_index, self.recursive);
+            match c.keys(&act, None, false) {
+                Ok(resp) => {
+                    self.wait_index = resp.node_modified_index() + 1;
+                    return Ok(resp);
+                }
+                Err(e) if e.is_empty_body() => continue,
+                Err(e) => return Err(handle_error(EXIT_SERVER_ERROR, &e)),
+            }
+        }
+    }
 }
 
 /// etcdctl's `exec-watch`: runs the command for every change of the key,
 /// with `ETCD_WATCH_{ACTION,MODIFIED_INDEX,KEY,VALUE}` in its environment.
 fn exec_watch(
-    client: &Client,
+    c: &mut Client,
     after_index: u64,
     recursive: bool,
     args: Vec<String>,
@@ -458,17 +598,9 @@ fn exec_watch(
     if command.is_empty() {
         return Err(fail(EXIT_BAD_ARGS, "key and command to exec required"));
     }
-    let mut next = if after_index > 0 { after_index + 1 } else { 0 };
+    let mut w = Watcher::new(&key, after_index, recursive);
     loop {
-        let mut q = vec![("wait", "true".to_string())];
-        if recursive {
-            q.push(("recursive", "true".to_string()));
-        }
-        if next > 0 {
-            q.push(("waitIndex", next.to_string()));
-        }
-        let resp = client.keys("GET", &key, &q, &[]).map_err(server_fail)?;
-        next = resp.node_modified_index() + 1;
+        let resp = w.next(c)?;
         if resp.node_is_dir() {
             eprintln!("Ignored dir {} change", resp.node_key());
             continue;
@@ -504,30 +636,42 @@ fn exec_watch(
 }
 
 fn dir_command(
-    client: &Client,
+    c: &mut Client,
     key: Option<String>,
     ttl: u64,
-    prev_exist: Option<&str>,
-    format: Format,
+    prev_exist: Option<&'static str>,
+    format: &Format,
 ) -> Result<(), ExitCode> {
     let key = need(key, "key required")?;
-    let mut form = vec![("dir", "true".to_string())];
-    form.extend(ttl_form(ttl));
-    if let Some(p) = prev_exist {
-        form.push(("prevExist", p.to_string()));
-    }
-    let resp = client.keys("PUT", &key, &[], &form).map_err(server_fail)?;
-    if format != Format::Simple {
+    let o = SetOptions {
+        prev_exist,
+        ttl,
+        dir: true,
+        ..Default::default()
+    };
+    let resp = keys(c, &Action::set(&key, "", &o), prev_exist == Some("false"))?;
+    if *format != Format::Simple {
         print_response(&resp, format);
     }
     Ok(())
 }
 
-fn member(client: &Client, action: MemberCmd) -> Result<(), ExitCode> {
+/// etcdctl's `member` commands: arguments are checked before the client is
+/// built; their errors are printed bare, with exit code 1.
+fn member(g: &Globals, action: MemberCmd) -> Result<(), ExitCode> {
+    let fatal = |e: &Error| member_fail(&e.text());
     match action {
-        MemberCmd::List => {
-            let members = client.members().map_err(server_fail)?;
-            let leader = client.leader_id().ok();
+        MemberCmd::List { args } => {
+            if !args.is_empty() {
+                return Err(member_fail("No arguments accepted"));
+            }
+            let mut c = must_new_client(g, true)?;
+            let ctx = c.total_context();
+            let members = c.members(ctx).map_err(|e| fatal(&e))?;
+            let leader = c.leader(ctx).map_err(|e| {
+                eprintln!("Failed to get leader:  {}", e.text());
+                ExitCode::from(EXIT_BAD_ARGS)
+            })?;
             for m in members {
                 if m.name.is_empty() {
                     println!("{}[unstarted]: peerURLs={}", m.id, m.peer_urls.join(","));
@@ -538,88 +682,198 @@ fn member(client: &Client, action: MemberCmd) -> Result<(), ExitCode> {
                         m.name,
                         m.peer_urls.join(","),
                         m.client_urls.join(","),
-                        leader.as_deref() == Some(m.id.as_str())
+                        m.id == leader.id
                     );
                 }
             }
         }
-        MemberCmd::Add { name, peer_url } => {
-            let (Some(name), Some(url)) = (name, peer_url) else {
-                return Err(fail(
-                    EXIT_BAD_ARGS,
-                    "Provide a name and a single member peerURL",
-                ));
-            };
-            let added = client.add_member(&url).map_err(server_fail)?;
-            println!(
-                "Added member named {name} with ID {} to cluster\n",
-                added.id
-            );
-            let members = client.members().map_err(server_fail)?;
-            let mut parts = Vec::new();
+        MemberCmd::Add { args } => {
+            let [name, url] = <[String; 2]>::try_from(args)
+                .map_err(|_| member_fail("Provide a name and a single member peerURL"))?;
+            let mut c = must_new_client(g, true)?;
+            let ctx = c.total_context();
+            let added = c.add_member(ctx, &url).map_err(|e| fatal(&e))?;
+            println!("Added member named {name} with ID {} to cluster", added.id);
+            let members = c.members(ctx).map_err(|e| fatal(&e))?;
+            let mut conf = Vec::new();
             for m in members {
-                let n = if m.id == added.id {
-                    name.clone()
-                } else {
-                    m.name.clone()
-                };
                 for u in &m.peer_urls {
-                    parts.push(format!("{n}={u}"));
+                    let n = if m.id == added.id { &name } else { &m.name };
+                    conf.push(format!("{n}={u}"));
                 }
             }
-            println!("ETCD_NAME=\"{name}\"");
-            println!("ETCD_INITIAL_CLUSTER=\"{}\"", parts.join(","));
+            println!();
+            println!("ETCD_NAME={}", go_quote(&name));
+            println!("ETCD_INITIAL_CLUSTER={}", go_quote(&conf.join(",")));
             println!("ETCD_INITIAL_CLUSTER_STATE=\"existing\"");
         }
-        MemberCmd::Remove { id } => {
-            let id = need(id, "Provide a single member ID")?;
-            client.remove_member(&id).map_err(server_fail)?;
+        MemberCmd::Remove { args } => {
+            let [id] = <[String; 1]>::try_from(args)
+                .map_err(|_| member_fail("Provide a single member ID"))?;
+            let mut c = must_new_client(g, true)?;
+            let ctx = c.total_context();
+            let members = c.members(ctx).map_err(|e| {
+                member_fail(&format!(
+                    "Error while verifying ID against known members: {}",
+                    e.text()
+                ))
+            })?;
+            let mut found = false;
+            for m in &members {
+                if m.id == id {
+                    found = true;
+                }
+                if m.name == id {
+                    eprintln!(
+                        "Found a member named {}; if this is correct, please use its ID, eg:\n\tetcdctl member remove {}",
+                        m.name, m.id
+                    );
+                    eprintln!("For more details, read the documentation at https://github.com/etcd-io/etcd/blob/master/Documentation/runtime-configuration.md#remove-a-member\n");
+                }
+            }
+            if !found {
+                return Err(member_fail(&format!(
+                    "Couldn't find a member in the cluster with an ID of {id}."
+                )));
+            }
+            c.remove_member(ctx, &id).map_err(|e| {
+                eprint!(
+                    "Received an error trying to remove member {id}: {}",
+                    e.text()
+                );
+                ExitCode::from(EXIT_BAD_ARGS)
+            })?;
             println!("Removed member {id} from cluster");
         }
-        MemberCmd::Update { id, peer_urls } => {
-            let (Some(id), Some(urls)) = (id, peer_urls) else {
-                return Err(fail(EXIT_BAD_ARGS, "Provide an ID and a list of comma separated peerURL (0xabcd http://example.com,http://example1.com)"));
-            };
-            client.update_member(&id, &urls).map_err(server_fail)?;
+        MemberCmd::Update { args } => {
+            let [id, urls] = <[String; 2]>::try_from(args).map_err(|_| {
+                member_fail("Provide an ID and a list of comma separated peerURL (0xabcd http://example.com,http://example1.com)")
+            })?;
+            let mut c = must_new_client(g, true)?;
+            let ctx = c.total_context();
+            let list: Vec<&str> = urls.split(',').collect();
+            c.update_member(ctx, &id, &list).map_err(|e| fatal(&e))?;
             println!("Updated member with ID {id} in cluster");
         }
     }
     Ok(())
 }
 
-fn cluster_health(client: &Client) -> ExitCode {
-    let members = match client.members() {
-        Ok(m) => m,
-        Err(f) => return server_fail(f),
+/// How one member's `/health` answered.
+enum Health {
+    Healthy,
+    Unhealthy,
+    /// Not JSON: Go's decoding error.
+    Undecodable(String),
+}
+
+/// etcdctl decodes `{"health":"true"}`, falling back to `{"health":true}`;
+/// the field name matches case-insensitively, as in Go.
+fn decode_health(body: &[u8]) -> Health {
+    let v: serde_json::Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(_) => {
+            let t = String::from_utf8_lossy(body);
+            return Health::Undecodable(match t.trim_start().chars().next() {
+                None => "unexpected end of JSON input".into(),
+                Some(ch) => format!("invalid character '{ch}' looking for beginning of value"),
+            });
+        }
     };
-    let mut healthy = 0;
-    for m in &members {
-        let mut ok = false;
-        for url in &m.client_urls {
-            if client.health(url) {
-                println!("member {} is healthy: got healthy result from {url}", m.id);
-                ok = true;
+    let field = v.as_object().and_then(|o| {
+        o.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("health"))
+            .map(|(_, v)| v)
+    });
+    match field {
+        Some(serde_json::Value::String(s)) if s == "true" => Health::Healthy,
+        Some(serde_json::Value::Bool(true)) => Health::Healthy,
+        _ => Health::Unhealthy,
+    }
+}
+
+/// etcdctl's `cluster-health`: no sync; the member list from the
+/// endpoints, then each member's client URLs' `/health` until one answers.
+fn cluster_health(g: &Globals, forever: bool) -> ExitCode {
+    let mut c = match must_new_client(g, false) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    // context.TODO(): no --total-timeout for the list.
+    let ms = match c.members(None) {
+        Ok(m) => m,
+        Err(e) => {
+            println!("cluster may be unhealthy: failed to list members");
+            return handle_error(EXIT_SERVER_ERROR, &e);
+        }
+    };
+    loop {
+        let mut healthy = 0;
+        for m in &ms {
+            if m.client_urls.is_empty() {
+                println!(
+                    "member {} is unreachable: no available published client urls",
+                    m.id
+                );
+                continue;
+            }
+            let mut checked = false;
+            for url in &m.client_urls {
+                let body = match c.health(url) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        println!(
+                            "failed to check the health of member {} on {url}: {e}",
+                            m.id
+                        );
+                        continue;
+                    }
+                };
+                match decode_health(&body) {
+                    Health::Undecodable(e) => {
+                        println!(
+                            "failed to check the health of member {} on {url}: {e}",
+                            m.id
+                        );
+                        continue;
+                    }
+                    Health::Healthy => {
+                        println!("member {} is healthy: got healthy result from {url}", m.id);
+                        healthy += 1;
+                    }
+                    Health::Unhealthy => {
+                        println!(
+                            "member {} is unhealthy: got unhealthy result from {url}",
+                            m.id
+                        );
+                    }
+                }
+                checked = true;
                 break;
             }
+            if !checked {
+                println!(
+                    "member {} is unreachable: [{}] are all unreachable",
+                    m.id,
+                    m.client_urls.join(" ")
+                );
+            }
         }
-        if ok {
-            healthy += 1;
+        if healthy == ms.len() {
+            println!("cluster is healthy");
+        } else if healthy == 0 {
+            println!("cluster is unavailable");
         } else {
-            println!(
-                "member {} is unhealthy: got unhealthy result from {}",
-                m.id,
-                m.client_urls.join(",")
-            );
+            println!("cluster is degraded");
         }
-    }
-    if healthy == members.len() {
-        println!("cluster is healthy");
-        ExitCode::SUCCESS
-    } else if healthy * 2 > members.len() {
-        println!("cluster is degraded");
-        ExitCode::SUCCESS
-    } else {
-        println!("cluster is unavailable");
-        ExitCode::from(client::EXIT_CLUSTER_NOT_HEALTHY)
+        if !forever {
+            return if healthy == ms.len() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_CLUSTER_NOT_HEALTHY)
+            };
+        }
+        println!("\nnext check after 10 second...\n");
+        std::thread::sleep(Duration::from_secs(10));
     }
 }

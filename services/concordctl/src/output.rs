@@ -4,20 +4,22 @@ use serde_json::{json, Value};
 
 use crate::client::KeysResponse;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Format {
     Simple,
     Extended,
     Json,
+    /// etcdctl runs the command anyway and says so where it would print.
+    Unsupported(String),
 }
 
 impl Format {
-    pub fn parse(s: &str) -> Option<Format> {
+    pub fn parse(s: &str) -> Format {
         match s {
-            "simple" => Some(Format::Simple),
-            "extended" => Some(Format::Extended),
-            "json" => Some(Format::Json),
-            _ => None,
+            "simple" => Format::Simple,
+            "extended" => Format::Extended,
+            "json" => Format::Json,
+            other => Format::Unsupported(other.to_string()),
         }
     }
 }
@@ -111,7 +113,7 @@ const ORDER: &[&str] = &[
 ];
 
 /// etcdctl's `printResponseKey`.
-pub fn print_response(resp: &KeysResponse, format: Format) {
+pub fn print_response(resp: &KeysResponse, format: &Format) {
     let b = &resp.body;
     let node = &b["node"];
     let action = str_field(b, "action");
@@ -154,6 +156,7 @@ pub fn print_response(resp: &KeysResponse, format: Format) {
             write_ordered(&v, ORDER, &mut out);
             println!("{out}");
         }
+        Format::Unsupported(name) => eprintln!("Unsupported output format: {name}"),
     }
 }
 
@@ -172,8 +175,8 @@ fn print_tree(n: &Value, p: bool) {
 }
 
 /// etcdctl's `printLs`.
-pub fn print_ls(resp: &KeysResponse, format: Format, p: bool) {
-    if format != Format::Simple {
+pub fn print_ls(resp: &KeysResponse, format: &Format, p: bool) {
+    if *format != Format::Simple {
         return print_response(resp, format);
     }
     let node = &resp.body["node"];

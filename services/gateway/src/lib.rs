@@ -480,7 +480,9 @@ fn membership_error(e: MembershipError) -> Response {
         MembershipError::NotFound(_) => StatusCode::NOT_FOUND,
         MembershipError::Removed(_) => StatusCode::GONE,
         MembershipError::IdExists | MembershipError::PeerUrlExists => StatusCode::CONFLICT,
-        MembershipError::Unhealthy | MembershipError::NotEnoughStarted => {
+        MembershipError::Unhealthy
+        | MembershipError::NotEnoughStarted
+        | MembershipError::IdRemoved => {
             // etcd logs these and answers a plain 500.
             tracing::warn!("v2 response error: {e}");
             return http_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");

@@ -106,18 +106,23 @@ impl Consensus {
         &self,
         peer_urls: Vec<String>,
     ) -> Result<Member, MembershipError> {
+        // etcd's order: the strict check before proposing, then (when the
+        // change applies) removed ID, existing ID, peer URL in use.
+        self.may_add_member()?;
         let members = self.member_nodes();
+        let secs = now_nanos() / 1_000_000_000;
+        let id = ids::member_id(&peer_urls, &self.identity.cluster_token, Some(secs));
+        if self.is_removed(id) {
+            return Err(MembershipError::IdRemoved);
+        }
+        if members.iter().any(|(m, _)| *m == id) {
+            return Err(MembershipError::IdExists);
+        }
         if members
             .iter()
             .any(|(_, n)| n.peer_urls.iter().any(|u| peer_urls.contains(u)))
         {
             return Err(MembershipError::PeerUrlExists);
-        }
-        self.may_add_member()?;
-        let secs = now_nanos() / 1_000_000_000;
-        let id = ids::member_id(&peer_urls, &self.identity.cluster_token, Some(secs));
-        if members.iter().any(|(m, _)| *m == id) || self.is_removed(id) {
-            return Err(MembershipError::IdExists);
         }
         let node = MemberNode {
             name: String::new(),

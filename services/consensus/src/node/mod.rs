@@ -98,6 +98,9 @@ pub struct Consensus {
     tasks: Mutex<Vec<JoinHandle<()>>>,
     /// Writes waiting to be proposed (see [`propose_batches`]).
     proposals: mpsc::Sender<PendingWrite>,
+    /// Linearizable reads waiting for the next read-index round (see
+    /// [`read_index_rounds`]).
+    read_index_waiters: mpsc::Sender<ReadIndexWaiter>,
     election_timeout: Duration,
     strict_reconfig_check: bool,
     /// Members of other clusters already reported.
@@ -116,6 +119,9 @@ struct PendingWrite {
 }
 
 type WriteResult = Result<(CommandResult, RaftPosition), ApiError>;
+
+/// Where a linearizable read learns the read index it must wait for.
+type ReadIndexWaiter = oneshot::Sender<Result<u64, ApiError>>;
 
 /// Most commands in one raft entry.
 const MAX_BATCH: usize = 4096;
@@ -237,8 +243,10 @@ impl Consensus {
                 .map_err(|e| ConsensusError::Raft(e.to_string()))?;
         }
         let (proposals, queue) = mpsc::channel(MAX_BATCH * 4);
+        let (read_index_waiters, read_queue) = mpsc::channel(MAX_BATCH * 4);
         let node = Arc::new(Consensus {
             proposals,
+            read_index_waiters,
             raft,
             shared,
             net,
@@ -273,6 +281,7 @@ impl Consensus {
             }));
         }
         tasks.push(tokio::spawn(propose_batches(weak.clone(), queue)));
+        tasks.push(tokio::spawn(read_index_rounds(weak.clone(), read_queue)));
         tasks.push(tokio::spawn(watch_leadership(
             weak.clone(),
             node.raft.metrics(),
@@ -563,17 +572,16 @@ impl Consensus {
     /// Waits until this member has applied everything committed before now
     /// (read index, asked of the leader): a read after this is linearizable.
     async fn linearizable_barrier(&self, timeout: Duration) -> Result<(), ApiError> {
-        let index =
-            match tokio::time::timeout(timeout, self.to_leader(LeaderRequest::ReadIndex)).await {
-                Ok(Ok(LeaderReply::ReadIndex(r))) => r?,
-                Ok(Ok(_)) => {
-                    return Err(ApiError::Internal(
-                        "unexpected answer from the leader".into(),
-                    ))
-                }
-                Ok(Err(e)) => return Err(e),
-                Err(_) => return Err(ApiError::Internal("etcdserver: request timed out".into())),
-            };
+        let (tx, rx) = oneshot::channel();
+        self.read_index_waiters
+            .send(tx)
+            .await
+            .map_err(|_| ApiError::Stopping)?;
+        let index = match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(r)) => r?,
+            Ok(Err(_)) => return Err(ApiError::Stopping),
+            Err(_) => return Err(ApiError::Internal("etcdserver: request timed out".into())),
+        };
         self.raft
             .wait(Some(timeout))
             .applied_index_at_least(Some(index), "read index")
@@ -693,6 +701,34 @@ async fn propose_batches(
                         .send(Err(ApiError::NoLeader("etcdserver: no leader".into())));
                 }
             }
+        }
+    }
+}
+
+/// Read-index rounds, as etcd batches them: every quorum read that arrived
+/// before a round starts shares that round's one request to the leader (one
+/// leadership confirmation by a quorum), instead of one each. A read that
+/// arrives during a round waits for the next, which starts after it: the
+/// index it gets is at least the commit index at its arrival.
+async fn read_index_rounds(
+    node: std::sync::Weak<Consensus>,
+    mut queue: mpsc::Receiver<ReadIndexWaiter>,
+) {
+    let mut waiters = Vec::new();
+    while queue.recv_many(&mut waiters, MAX_BATCH * 4).await > 0 {
+        let Some(n) = node.upgrade() else { return };
+        let ask = n.to_leader(LeaderRequest::ReadIndex);
+        let result = match tokio::time::timeout(n.request_timeout(), ask).await {
+            Ok(Ok(LeaderReply::ReadIndex(r))) => r,
+            Ok(Ok(_)) => Err(ApiError::Internal(
+                "unexpected answer from the leader".into(),
+            )),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(ApiError::Internal("etcdserver: request timed out".into())),
+        };
+        drop(n);
+        for w in waiters.drain(..) {
+            let _ = w.send(result.clone());
         }
     }
 }
