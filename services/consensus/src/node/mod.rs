@@ -126,8 +126,11 @@ type ReadIndexWaiter = oneshot::Sender<Result<u64, ApiError>>;
 /// Most commands in one raft entry.
 const MAX_BATCH: usize = 4096;
 
-/// Most raft entries proposed by this member and not yet applied.
-const MAX_IN_FLIGHT: usize = 4;
+/// Most raft entries proposed by this member and not yet applied. One:
+/// measured, more entries in flight only made batches (group commits)
+/// smaller, since openraft 0.9's core flushes one entry at a time anyway
+/// (single member: 9.5k instead of 19k puts/s at 16 clients).
+const MAX_IN_FLIGHT: usize = 1;
 
 /// Most forwards of one request (follower -> leader, and once more if
 /// leadership moved meanwhile).
