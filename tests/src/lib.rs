@@ -4,10 +4,10 @@
 //! processes on free 127.0.0.1 ports, talks plain HTTP/1.1 to them, and
 //! kills every child it started when dropped. Nothing here is mocked.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Read;
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub mod cluster;
@@ -67,7 +67,8 @@ impl Response {
     }
 }
 
-/// Sends one HTTP/1.1 request (`Connection: close`) and reads the answer.
+/// Sends one HTTP/1.1 request (`Connection: close`) and reads the answer
+/// (30 s deadline per step).
 pub fn http(
     port: u16,
     method: &str,
@@ -75,21 +76,14 @@ pub fn http(
     content_type: Option<&str>,
     body: &[u8],
 ) -> std::io::Result<Response> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    if let Some(ct) = content_type {
-        req.push_str(&format!("Content-Type: {ct}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes())?;
-    s.write_all(body)?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
-    parse_response(&raw, method == "HEAD")
+    cluster::request(
+        port,
+        method,
+        path,
+        content_type,
+        body,
+        Duration::from_secs(30),
+    )
 }
 
 fn parse_response(raw: &[u8], head: bool) -> std::io::Result<Response> {
@@ -292,4 +286,44 @@ pub fn which(name: &str) -> Option<PathBuf> {
             .map(|p| p.join(name))
             .find(|p| p.is_file())
     })
+}
+
+/// `Command::output()` with a deadline: a run still going after `limit` is
+/// killed (its exit code is then -1), so a hanging CLI fails a test
+/// instead of hanging it.
+pub fn output_bounded(mut cmd: Command, limit: Duration) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run CLI");
+    let mut so = child.stdout.take().expect("stdout");
+    let mut se = child.stderr.take().expect("stderr");
+    let out_reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = so.read_to_end(&mut v);
+        v
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = se.read_to_end(&mut v);
+        v
+    });
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            break child.wait().expect("wait");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Output {
+        status,
+        stdout: out_reader.join().unwrap_or_default(),
+        stderr: err_reader.join().unwrap_or_default(),
+    }
 }

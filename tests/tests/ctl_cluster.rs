@@ -14,9 +14,8 @@
 //! Run against a concord cluster and against an etcd 3.4 cluster; skipped
 //! when etcdctl (or, for the second, etcd) is not installed.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use concord_tests::cluster::{Cluster, Flavor};
@@ -34,47 +33,20 @@ fn concordctl_bin() -> PathBuf {
 /// Runs `bin --endpoints <endpoints> <args>`: `$ args`, stdout, stderr and
 /// the exit code (-1 when killed after [`RUN_LIMIT`]).
 fn run(bin: &Path, endpoints: &str, args: &[&str]) -> String {
-    let mut child = Command::new(bin)
-        .env("ETCDCTL_API", "2")
+    let mut cmd = Command::new(bin);
+    cmd.env("ETCDCTL_API", "2")
         .env_remove("ETCDCTL_ENDPOINTS")
         .env_remove("ETCDCTL_ENDPOINT")
         .env_remove("ETCDCTL_PEERS")
         .args(["--endpoints", endpoints])
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run CLI");
-    let mut so = child.stdout.take().expect("stdout");
-    let mut se = child.stderr.take().expect("stderr");
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = so.read_to_string(&mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = se.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + RUN_LIMIT;
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            break child.wait().expect("wait");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+        .args(args);
+    let out = concord_tests::output_bounded(cmd, RUN_LIMIT);
     format!(
         "$ {}\n{}{}[exit {}]",
         args.join(" "),
-        out.join().unwrap_or_default(),
-        err.join().unwrap_or_default(),
-        status.code().unwrap_or(-1)
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        out.status.code().unwrap_or(-1)
     )
 }
 
