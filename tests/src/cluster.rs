@@ -192,7 +192,7 @@ impl Cluster {
             std::process::id(),
             TOKENS.fetch_add(1, Ordering::Relaxed)
         );
-        let ports = distinct_free_ports(2 * n);
+        let ports: Vec<u16> = (0..2 * n).map(|_| free_port()).collect();
         let mut members: Vec<Member> = (0..n)
             .map(|i| Member {
                 name: format!("m{}", i + 1),
@@ -623,18 +623,6 @@ fn initial_cluster_of(members: &[Member]) -> String {
         .map(|m| format!("{}={}", m.name, m.peer_url()))
         .collect::<Vec<_>>()
         .join(",")
-}
-
-/// `n` distinct free ports.
-fn distinct_free_ports(n: usize) -> Vec<u16> {
-    let mut ports: Vec<u16> = Vec::with_capacity(n);
-    while ports.len() < n {
-        let p = free_port();
-        if !ports.contains(&p) {
-            ports.push(p);
-        }
-    }
-    ports
 }
 
 /// One HTTP/1.1 request (`Connection: close`) with a deadline for connecting,
