@@ -86,6 +86,10 @@ pub struct Flags {
     /// Accepted for etcd compatibility.
     #[arg(long = "strict-reconfig-check", num_args = 0..=1, default_missing_value = "true")]
     pub strict_reconfig_check: Option<String>,
+    /// Concord's own: threads serving requests (0: one less than the CPUs,
+    /// at least 1, leaving a core to the raft log writer's fsyncs).
+    #[arg(long = "worker-threads")]
+    pub worker_threads: Option<String>,
     /// Accepted for etcd compatibility.
     #[arg(long = "max-snapshots")]
     pub max_snapshots: Option<String>,
@@ -135,6 +139,8 @@ pub struct ServerConfig {
     pub log_level: String,
     /// `--strict-reconfig-check` (default true, as in etcd 3.4).
     pub strict_reconfig_check: bool,
+    /// Runtime worker threads (`--worker-threads`, resolved from 0 = auto).
+    pub worker_threads: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,6 +183,7 @@ struct Raw {
     log_level: String,
     debug: String,
     strict_reconfig_check: String,
+    worker_threads: String,
 }
 
 /// etcd's YAML config file with keys like `data-dir`, renamed to the
@@ -261,7 +268,8 @@ pub fn layered(flags: &Flags, env: &BTreeMap<String, String>) -> Result<ServerCo
         .set_default("max_request_bytes", "1572864")?
         .set_default("log_level", "info")?
         .set_default("debug", "false")?
-        .set_default("strict_reconfig_check", "true")?;
+        .set_default("strict_reconfig_check", "true")?
+        .set_default("worker_threads", "0")?;
     let config_file = flags
         .config_file
         .clone()
@@ -277,7 +285,7 @@ pub fn layered(flags: &Flags, env: &BTreeMap<String, String>) -> Result<ServerCo
                 .try_parsing(false),
         );
     }
-    let overrides: [(&str, &Option<String>); 15] = [
+    let overrides: [(&str, &Option<String>); 16] = [
         ("name", &flags.name),
         ("data_dir", &flags.data_dir),
         ("listen_client_urls", &flags.listen_client_urls),
@@ -296,6 +304,7 @@ pub fn layered(flags: &Flags, env: &BTreeMap<String, String>) -> Result<ServerCo
         ("max_request_bytes", &flags.max_request_bytes),
         ("log_level", &flags.log_level),
         ("strict_reconfig_check", &flags.strict_reconfig_check),
+        ("worker_threads", &flags.worker_threads),
     ];
     for (key, value) in overrides {
         if let Some(v) = value {
@@ -361,8 +370,22 @@ fn resolve(raw: Raw) -> Result<ServerConfig, ConfigError> {
         max_request_bytes: parse_u64("max-request-bytes", &raw.max_request_bytes)? as usize,
         log_level: if debug { "debug".into() } else { raw.log_level },
         strict_reconfig_check,
+        worker_threads: match parse_u64("worker-threads", &raw.worker_threads)? {
+            0 => default_worker_threads(),
+            n => n as usize,
+        },
         name: raw.name,
     })
+}
+
+/// One worker thread less than the CPUs (at least one), so the raft log
+/// writer thread keeps a core. Measured on 2 cores: a second worker cost ~10%
+/// of 3-member write throughput at 1-15 clients; single member: puts equal,
+/// gets +19% at 16 clients and -3% at 256.
+fn default_worker_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get().saturating_sub(1))
+        .max(1)
 }
 
 #[cfg(test)]

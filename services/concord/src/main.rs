@@ -49,6 +49,7 @@ fn main() -> ExitCode {
     };
     server::init_logging(&cfg.log_level);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cfg.worker_threads)
         .enable_all()
         .build()
     {

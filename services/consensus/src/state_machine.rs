@@ -17,7 +17,6 @@
 use std::collections::BTreeSet;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use concord_api::EventSink;
@@ -40,8 +39,9 @@ use crate::types::{
 pub struct Shared {
     pub store: RwLock<Store>,
     pub sink: Arc<dyn EventSink>,
-    /// Index of the last applied raft entry (`X-Raft-Index`).
-    pub applied_index: AtomicU64,
+    /// Index of the last applied raft entry (`X-Raft-Index`); waiters are
+    /// woken straight from the state machine, not via openraft's metrics.
+    applied: tokio::sync::watch::Sender<u64>,
     /// This member's and its cluster's IDs.
     pub me: u64,
     pub cluster_id: u64,
@@ -52,6 +52,25 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// Index of the last applied raft entry.
+    pub fn applied_index(&self) -> u64 {
+        *self.applied.borrow()
+    }
+
+    /// Waits until the entry at `index` has been applied here; false if that
+    /// did not happen within `timeout`.
+    pub async fn wait_applied(&self, index: u64, timeout: std::time::Duration) -> bool {
+        let mut rx = self.applied.subscribe();
+        let reached = tokio::time::timeout(timeout, rx.wait_for(|a| *a >= index))
+            .await
+            .is_ok_and(|r| r.is_ok());
+        reached
+    }
+
+    fn set_applied(&self, index: u64) {
+        self.applied.send_replace(index);
+    }
+
     /// This member learned that it was removed: say so as etcd does.
     pub fn mark_removed_self(&self) {
         if !self.removed_self.send_replace(true) {
@@ -196,7 +215,7 @@ impl StateMachine {
         let shared = Arc::new(Shared {
             store: RwLock::new(store),
             sink,
-            applied_index: AtomicU64::new(last_applied.map_or(0, |l| l.index)),
+            applied: tokio::sync::watch::channel(last_applied.map_or(0, |l| l.index)).0,
             me,
             cluster_id,
             removed: RwLock::new(removed),
@@ -296,6 +315,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         I::IntoIter: OptionalSend,
     {
         let mut replies = Vec::new();
+        let mut last = None;
         let mut store = self.shared.store.write();
         for entry in entries {
             self.last_applied = Some(entry.log_id);
@@ -333,10 +353,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     Reply { results }
                 }
             };
-            self.shared
-                .applied_index
-                .store(entry.log_id.index, Ordering::Release);
+            last = Some(entry.log_id.index);
             replies.push(reply);
+        }
+        drop(store);
+        if let Some(index) = last {
+            self.shared.set_applied(index);
         }
         Ok(replies)
     }
@@ -400,8 +422,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.last_applied = meta.last_log_id;
         self.last_membership = meta.last_membership.clone();
         self.shared
-            .applied_index
-            .store(meta.last_log_id.map_or(0, |l| l.index), Ordering::Release);
+            .set_applied(meta.last_log_id.map_or(0, |l| l.index));
         info!(
             "installed snapshot at raft index {}",
             meta.last_log_id.map_or(0, |l| l.index)

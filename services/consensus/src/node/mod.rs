@@ -585,12 +585,11 @@ impl Consensus {
             Ok(Err(_)) => return Err(ApiError::Stopping),
             Err(_) => return Err(ApiError::Internal("etcdserver: request timed out".into())),
         };
-        self.raft
-            .wait(Some(timeout))
-            .applied_index_at_least(Some(index), "read index")
-            .await
-            .map(|_| ())
-            .map_err(|e| ApiError::Internal(e.to_string()))
+        if self.shared.wait_applied(index, timeout).await {
+            Ok(())
+        } else {
+            Err(ApiError::Internal("etcdserver: request timed out".into()))
+        }
     }
 
     fn member_of(id: u64, n: &MemberNode) -> Member {
@@ -777,12 +776,12 @@ impl Kv for Consensus {
         let (res, raft) = self.propose(command).await?;
         // As etcd: the answer leaves once this member applied the write, so
         // a client reads its own writes on the member it talks to.
-        if self.shared.applied_index.load(Ordering::Acquire) < raft.index {
-            self.raft
-                .wait(Some(self.request_timeout()))
-                .applied_index_at_least(Some(raft.index), "read your writes")
-                .await
-                .map_err(|e| ApiError::Internal(e.to_string()))?;
+        if !self
+            .shared
+            .wait_applied(raft.index, self.request_timeout())
+            .await
+        {
+            return Err(ApiError::Internal("etcdserver: request timed out".into()));
         }
         match res.result {
             Some(Ok(mut event)) => {
@@ -815,7 +814,7 @@ impl Kv for Consensus {
 
     fn raft_position(&self) -> RaftPosition {
         RaftPosition {
-            index: self.shared.applied_index.load(Ordering::Acquire),
+            index: self.shared.applied_index(),
             term: self.term.load(Ordering::Acquire),
         }
     }
