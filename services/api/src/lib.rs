@@ -63,8 +63,14 @@ pub struct ReadRequest {
 pub trait Kv: Send + Sync + 'static {
     /// Proposes a write and waits until it is committed and applied.
     async fn write(&self, cmd: Command) -> Result<KvResponse, ApiError>;
-    /// Reads the store.
+    /// Reads the store; includes every write this member has answered.
     async fn read(&self, req: ReadRequest) -> Result<KvResponse, ApiError>;
+    /// Waits until this member has applied every write it has already
+    /// answered, so that what a client reads or watches here next includes
+    /// its own writes (etcd answers a write only after the local apply).
+    async fn caught_up(&self) -> Result<(), ApiError> {
+        Ok(())
+    }
     /// The current store index (`X-Etcd-Index` for errors raised before the store).
     fn store_index(&self) -> u64;
     /// The current raft position.

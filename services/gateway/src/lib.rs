@@ -372,6 +372,8 @@ fn event_response(ev: Event, raft_index: u64, raft_term: u64, no_value: bool) ->
 /// A long poll (`wait=true`): headers at once, then one event (or, with
 /// `stream=true`, every event) as it happens.
 async fn watch(st: &GatewayState, key: String, p: &KeyParams) -> Result<Response, GatewayError> {
+    // A watch from "now" must not report a write this member answered.
+    st.kv.caught_up().await?;
     let w = st
         .watch
         .watch(WatchRequest {

@@ -105,6 +105,10 @@ pub struct Consensus {
     strict_reconfig_check: bool,
     /// Members of other clusters already reported.
     mismatch_reported: Mutex<HashSet<u64>>,
+    /// Highest raft index of a write this member answered (forwarded writes
+    /// are answered once committed, possibly before the local apply); local
+    /// reads and watches wait until it is applied (read-your-writes).
+    answered_index: AtomicU64,
     /// True once the cluster knows this member's name and client URLs;
     /// like etcd, the member reports itself healthy only after that.
     published: std::sync::atomic::AtomicBool,
@@ -262,6 +266,7 @@ impl Consensus {
             election_timeout: Duration::from_millis(cfg.election_timeout_ms),
             strict_reconfig_check: cfg.strict_reconfig_check,
             mismatch_reported: Mutex::new(HashSet::new()),
+            answered_index: AtomicU64::new(0),
             published: std::sync::atomic::AtomicBool::new(false),
         });
         let weak = Arc::downgrade(&node);
@@ -774,15 +779,12 @@ fn map_write_err(e: RaftError<u64, ClientWriteError<u64, MemberNode>>) -> ApiErr
 impl Kv for Consensus {
     async fn write(&self, command: Command) -> Result<KvResponse, ApiError> {
         let (res, raft) = self.propose(command).await?;
-        // As etcd: the answer leaves once this member applied the write, so
-        // a client reads its own writes on the member it talks to.
-        if !self
-            .shared
-            .wait_applied(raft.index, self.request_timeout())
-            .await
-        {
-            return Err(ApiError::Internal("etcdserver: request timed out".into()));
-        }
+        // The write is committed (the leader applied it). A forwarded write
+        // is answered now rather than after this member's apply, which needs
+        // one more round trip from the leader (openraft sends the new commit
+        // index only after this member's append answer); read-your-writes is
+        // kept by making local reads and watches wait for it (`caught_up`).
+        self.answered_index.fetch_max(raft.index, Ordering::AcqRel);
         match res.result {
             Some(Ok(mut event)) => {
                 event.etcd_index = res.store_index;
@@ -796,6 +798,8 @@ impl Kv for Consensus {
     async fn read(&self, req: ReadRequest) -> Result<KvResponse, ApiError> {
         if req.quorum {
             self.linearizable_barrier(self.request_timeout()).await?;
+        } else {
+            self.caught_up().await?;
         }
         let event =
             self.shared
@@ -806,6 +810,20 @@ impl Kv for Consensus {
             event,
             raft: self.raft_position(),
         })
+    }
+
+    async fn caught_up(&self) -> Result<(), ApiError> {
+        let answered = self.answered_index.load(Ordering::Acquire);
+        if self.shared.applied_index() >= answered
+            || self
+                .shared
+                .wait_applied(answered, self.request_timeout())
+                .await
+        {
+            Ok(())
+        } else {
+            Err(ApiError::Internal("etcdserver: request timed out".into()))
+        }
     }
 
     fn store_index(&self) -> u64 {
