@@ -525,7 +525,7 @@ impl Consensus {
                 }
                 Ok(Ok(Err(e))) => map_write_err(RaftError::APIError(e)),
                 Ok(Err(_)) => ApiError::Stopping,
-                Err(_) => ApiError::Internal("etcdserver: request timed out".into()),
+                Err(_) => request_timed_out(),
             };
             for reply in replies {
                 let _ = reply.send(Err(results.clone()));
@@ -573,7 +573,7 @@ impl Consensus {
         match tokio::time::timeout(self.request_timeout(), self.raft.get_read_log_id()).await {
             Ok(Ok((read, _applied))) => Ok(read.map_or(0, |l| l.index)),
             Ok(Err(e)) => Err(ApiError::NoLeader(e.to_string())),
-            Err(_) => Err(ApiError::Internal("etcdserver: request timed out".into())),
+            Err(_) => Err(request_timed_out()),
         }
     }
 
@@ -588,13 +588,13 @@ impl Consensus {
         let index = match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(r)) => r?,
             Ok(Err(_)) => return Err(ApiError::Stopping),
-            Err(_) => return Err(ApiError::Internal("etcdserver: request timed out".into())),
+            Err(_) => return Err(request_timed_out()),
         };
-        if self.shared.wait_applied(index, timeout).await {
-            Ok(())
-        } else {
-            Err(ApiError::Internal("etcdserver: request timed out".into()))
-        }
+        self.shared
+            .wait_applied(index, timeout)
+            .await
+            .then_some(())
+            .ok_or_else(request_timed_out)
     }
 
     fn member_of(id: u64, n: &MemberNode) -> Member {
@@ -731,7 +731,7 @@ async fn read_index_rounds(
                 "unexpected answer from the leader".into(),
             )),
             Ok(Err(e)) => Err(e),
-            Err(_) => Err(ApiError::Internal("etcdserver: request timed out".into())),
+            Err(_) => Err(request_timed_out()),
         };
         drop(n);
         for w in waiters.drain(..) {
@@ -760,6 +760,11 @@ async fn expire_keys(node: std::sync::Weak<Consensus>) {
             }
         }
     }
+}
+
+/// etcd's answer when a request did not complete in time.
+fn request_timed_out() -> ApiError {
+    ApiError::Internal("etcdserver: request timed out".into())
 }
 
 fn map_write_err(e: RaftError<u64, ClientWriteError<u64, MemberNode>>) -> ApiError {
@@ -814,16 +819,11 @@ impl Kv for Consensus {
 
     async fn caught_up(&self) -> Result<(), ApiError> {
         let answered = self.answered_index.load(Ordering::Acquire);
-        if self.shared.applied_index() >= answered
-            || self
-                .shared
-                .wait_applied(answered, self.request_timeout())
-                .await
-        {
-            Ok(())
-        } else {
-            Err(ApiError::Internal("etcdserver: request timed out".into()))
-        }
+        self.shared
+            .wait_applied(answered, self.request_timeout())
+            .await
+            .then_some(())
+            .ok_or_else(request_timed_out)
     }
 
     fn store_index(&self) -> u64 {
