@@ -33,6 +33,7 @@
 // it too rather than boxing and unboxing at every call.
 #![allow(clippy::result_large_err)]
 
+pub mod call_stream;
 pub mod ids;
 pub mod log_store;
 pub mod network;

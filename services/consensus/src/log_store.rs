@@ -70,9 +70,9 @@ enum Op {
         value: Vec<u8>,
         done: oneshot::Sender<Result<(), String>>,
     },
-    SaveCommitted {
-        value: Vec<u8>,
-    },
+    /// The committed log id in memory changed (sent once per write of it,
+    /// not once per change: the writer takes the newest value itself).
+    CommittedChanged,
 }
 
 /// What the raft core reads, kept in memory.
@@ -88,6 +88,9 @@ struct Mem {
     cache_entries: usize,
     vote: Option<Vote<u64>>,
     committed: Option<LogId>,
+    /// `committed` changed since the writer last wrote it (and the writer
+    /// was told): later changes need no wake-up of their own.
+    committed_unsaved: bool,
     last_purged: Option<LogId>,
 }
 
@@ -272,12 +275,11 @@ impl SqliteLogStore {
 
 /// Drains the queue, writes a batch in one transaction, then reports.
 fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Op>, mem: Arc<Mutex<Mem>>) {
-    // A committed log id waiting for a transaction to ride along with, and
-    // when it must be written by.
-    let mut deferred: Option<(Vec<u8>, Instant)> = None;
+    // When the committed log id in memory must be written by, if it changed.
+    let mut deferred: Option<Instant> = None;
     loop {
         let first = match &deferred {
-            Some((_, deadline)) => {
+            Some(deadline) => {
                 let wait = deadline.saturating_duration_since(Instant::now());
                 match rx.recv_timeout(wait) {
                     Ok(op) => Some(op),
@@ -297,11 +299,8 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Op>, mem: Arc<Mutex<Mem>
             .chain(std::iter::from_fn(|| rx.try_recv().ok()))
         {
             match op {
-                Op::SaveCommitted { value } => {
-                    let deadline = deferred
-                        .take()
-                        .map_or_else(|| Instant::now() + COMMITTED_IDLE_FLUSH, |(_, d)| d);
-                    deferred = Some((value, deadline));
+                Op::CommittedChanged => {
+                    deferred.get_or_insert_with(|| Instant::now() + COMMITTED_IDLE_FLUSH);
                 }
                 op => work.push(op),
             }
@@ -313,9 +312,10 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Op>, mem: Arc<Mutex<Mem>
         // While busy, the committed id rides along at most once per
         // COMMITTED_IDLE_FLUSH: every transaction carrying it writes one
         // more page (the meta table's) to the WAL before its fsync.
-        let due = timed_out || deferred.as_ref().is_some_and(|(_, d)| *d <= Instant::now());
+        let due = timed_out || deferred.is_some_and(|d| d <= Instant::now());
         let committed = if due {
-            deferred.take().map(|(v, _)| v)
+            deferred = None;
+            take_committed(&mem)
         } else {
             None
         };
@@ -326,9 +326,24 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Op>, mem: Arc<Mutex<Mem>
         report(work, &res, &mem);
     }
     // Stopping: do not drop the last committed id.
-    if let Some((c, _)) = deferred {
+    if let Some(c) = take_committed(&mem) {
         if let Err(e) = write_batch(&mut conn, &[], Some(&c)) {
             error!("raft log write failed: {e}");
+        }
+    }
+}
+
+/// The committed log id to write, if it changed since it was last taken.
+fn take_committed(mem: &Mutex<Mem>) -> Option<Vec<u8>> {
+    let mut m = mem.lock();
+    if !std::mem::take(&mut m.committed_unsaved) {
+        return None;
+    }
+    match serde_json::to_vec(&m.committed) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            error!("cannot encode the committed log id: {e}");
+            None
         }
     }
 }
@@ -358,7 +373,7 @@ fn report(work: Vec<Op>, res: &Result<(), String>, mem: &Mutex<Mem>) {
             Op::PutMeta { done, .. } => {
                 let _ = done.send(res.clone());
             }
-            Op::Purge { .. } | Op::SaveCommitted { .. } => {}
+            Op::Purge { .. } | Op::CommittedChanged => {}
         }
     }
 }
@@ -395,7 +410,7 @@ fn write_batch(
                 tx.execute("DELETE FROM log WHERE idx <= ?1", [upto.index as i64])?;
             }
             Op::PutMeta { key, value, .. } => put_meta(&tx, key, value)?,
-            Op::SaveCommitted { value } => put_meta(&tx, "committed", value)?,
+            Op::CommittedChanged => {}
         }
     }
     if let Some(c) = committed {
@@ -496,9 +511,16 @@ impl RaftLogStorage<TypeConfig> for SqliteLogStore {
     }
 
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
-        self.mem.lock().committed = committed;
-        let value = serde_json::to_vec(&committed).map_err(io_write)?;
-        self.send(Op::SaveCommitted { value })
+        // One wake-up of the writer per write of the id, not one per commit.
+        let wake = {
+            let mut m = self.mem.lock();
+            m.committed = committed;
+            !std::mem::replace(&mut m.committed_unsaved, true)
+        };
+        if wake {
+            self.send(Op::CommittedChanged)?;
+        }
+        Ok(())
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use concord_rpc::peer::peer_client::PeerClient as GrpcClient;
-use concord_rpc::peer::Envelope;
+use concord_rpc::peer::{Envelope, Method};
 use openraft::error::{
     InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
 };
@@ -29,6 +29,7 @@ use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 use tracing::{error, warn};
 
+use crate::call_stream::CallStream;
 use crate::ids::hex;
 use crate::peer_stats::PeerStats;
 use crate::state_machine::Shared;
@@ -79,6 +80,8 @@ impl PeerError {
 pub struct PeerConn {
     url: String,
     client: GrpcClient<Channel>,
+    /// Appends, votes and forwards travel on one long-lived stream.
+    stream: Arc<CallStream>,
     cluster_id: u64,
     me: u64,
 }
@@ -106,6 +109,7 @@ impl PeerConn {
         Ok(PeerConn {
             url: url.to_string(),
             client,
+            stream: Arc::default(),
             cluster_id,
             me,
         })
@@ -128,13 +132,16 @@ impl PeerConn {
             payload,
         };
         let mut c = self.client.clone();
+        let stream = &self.stream;
         let fut = async move {
             match kind {
-                Rpc::Append => c.append_entries(env).await,
-                Rpc::Vote => c.vote(env).await,
-                Rpc::Snapshot => c.install_snapshot(env).await,
-                Rpc::Forward => c.forward(env).await,
-                Rpc::Membership => c.membership(env).await,
+                Rpc::Append => stream.call(&c, Method::AppendEntries, env).await,
+                Rpc::Vote => stream.call(&c, Method::Vote, env).await,
+                Rpc::Forward => stream.call(&c, Method::Forward, env).await,
+                // Snapshot chunks are big (they would hold up the stream);
+                // a joining member may not know the cluster ID yet.
+                Rpc::Snapshot => c.install_snapshot(env).await.map(|r| r.into_inner()),
+                Rpc::Membership => c.membership(env).await.map(|r| r.into_inner()),
             }
         };
         match tokio::time::timeout(timeout, fut).await {
@@ -143,7 +150,7 @@ impl PeerConn {
                 message: format!("no answer within {timeout:?}"),
             }),
             Ok(Err(s)) => Err(PeerError::from_status(&self.url, s)),
-            Ok(Ok(r)) => Ok(r.into_inner().payload),
+            Ok(Ok(r)) => Ok(r.payload),
         }
     }
 

@@ -5,15 +5,22 @@
 //! must not have been removed (else "removed", on which the sender stops
 //! itself, as etcd's peers answer 410). Raft messages then go to openraft;
 //! forwarded requests to the leader's code in [`crate::node`].
+//!
+//! Raft appends, votes and forwarded requests usually arrive on the
+//! long-lived `Calls` stream (see `network`); each call there is served
+//! exactly as the unary method of the same name, on its own task, and
+//! answered with the caller's id.
 
 use std::sync::{Arc, Weak};
 
 use concord_rpc::peer::peer_server::Peer;
-use concord_rpc::peer::Envelope;
+use concord_rpc::peer::{Answer, Call, Envelope, Method};
 use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest, VoteRequest};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tonic::{Request, Response, Status};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::UnboundedReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
 use tracing::warn;
 
 use crate::ids::hex;
@@ -22,6 +29,7 @@ use crate::node::Consensus;
 use crate::types::{LeaderRequest, MembershipInfo, TypeConfig};
 
 /// Serves one member's peer URLs.
+#[derive(Clone)]
 pub struct PeerService {
     pub node: Weak<Consensus>,
 }
@@ -37,22 +45,22 @@ fn decode_json<T: DeserializeOwned>(env: &Envelope) -> Result<T, Status> {
 }
 
 /// Raft answers are bincode, requests for the leader JSON (see `network`).
-fn reply<T: Serialize>(node: &Consensus, value: &T) -> Result<Response<Envelope>, Status> {
+fn reply<T: Serialize>(node: &Consensus, value: &T) -> Result<Envelope, Status> {
     let payload = bincode::serialize(value).map_err(|e| Status::internal(e.to_string()))?;
     envelope(node, payload)
 }
 
-fn reply_json<T: Serialize>(node: &Consensus, value: &T) -> Result<Response<Envelope>, Status> {
+fn reply_json<T: Serialize>(node: &Consensus, value: &T) -> Result<Envelope, Status> {
     let payload = serde_json::to_vec(value).map_err(|e| Status::internal(e.to_string()))?;
     envelope(node, payload)
 }
 
-fn envelope(node: &Consensus, payload: Vec<u8>) -> Result<Response<Envelope>, Status> {
-    Ok(Response::new(Envelope {
+fn envelope(node: &Consensus, payload: Vec<u8>) -> Result<Envelope, Status> {
+    Ok(Envelope {
         cluster_id: node.cluster_id_raw(),
         from: node.member_id(),
         payload,
-    }))
+    })
 }
 
 impl PeerService {
@@ -82,23 +90,62 @@ impl PeerService {
     }
 }
 
+impl PeerService {
+    /// Serves one call, unary or streamed.
+    async fn serve(&self, method: Method, env: Envelope) -> Result<Envelope, Status> {
+        let node = self.admit(&env, false)?;
+        match method {
+            Method::AppendEntries => {
+                let rpc: AppendEntriesRequest<TypeConfig> = decode(&env)?;
+                node.stats().append_received();
+                let res = node.raft().append_entries(rpc).await;
+                reply(&node, &res)
+            }
+            Method::Vote => {
+                let rpc: VoteRequest<u64> = decode(&env)?;
+                let res = node.raft().vote(rpc).await;
+                reply(&node, &res)
+            }
+            Method::Forward => {
+                let request: LeaderRequest = decode_json(&env)?;
+                let answer = node.serve_forwarded(request).await;
+                reply_json(&node, &answer)
+            }
+            Method::Unspecified => Err(Status::unimplemented("unknown peer method")),
+        }
+    }
+}
+
+/// How a served call is answered on the stream.
+fn answer(id: u64, res: Result<Envelope, Status>) -> Answer {
+    match res {
+        Ok(env) => Answer {
+            id,
+            code: 0,
+            message: String::new(),
+            envelope: Some(env),
+        },
+        Err(s) => Answer {
+            id,
+            code: s.code() as i32,
+            message: s.message().to_string(),
+            envelope: None,
+        },
+    }
+}
+
 #[tonic::async_trait]
 impl Peer for PeerService {
     async fn append_entries(&self, req: Request<Envelope>) -> Result<Response<Envelope>, Status> {
-        let env = req.into_inner();
-        let node = self.admit(&env, false)?;
-        let rpc: AppendEntriesRequest<TypeConfig> = decode(&env)?;
-        node.stats().append_received();
-        let res = node.raft().append_entries(rpc).await;
-        reply(&node, &res)
+        self.serve(Method::AppendEntries, req.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn vote(&self, req: Request<Envelope>) -> Result<Response<Envelope>, Status> {
-        let env = req.into_inner();
-        let node = self.admit(&env, false)?;
-        let rpc: VoteRequest<u64> = decode(&env)?;
-        let res = node.raft().vote(rpc).await;
-        reply(&node, &res)
+        self.serve(Method::Vote, req.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn install_snapshot(&self, req: Request<Envelope>) -> Result<Response<Envelope>, Status> {
@@ -106,15 +153,13 @@ impl Peer for PeerService {
         let node = self.admit(&env, false)?;
         let rpc: InstallSnapshotRequest<TypeConfig> = decode(&env)?;
         let res = node.raft().install_snapshot(rpc).await;
-        reply(&node, &res)
+        reply(&node, &res).map(Response::new)
     }
 
     async fn forward(&self, req: Request<Envelope>) -> Result<Response<Envelope>, Status> {
-        let env = req.into_inner();
-        let node = self.admit(&env, false)?;
-        let request: LeaderRequest = decode_json(&env)?;
-        let answer = node.serve_forwarded(request).await;
-        reply_json(&node, &answer)
+        self.serve(Method::Forward, req.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn membership(&self, req: Request<Envelope>) -> Result<Response<Envelope>, Status> {
@@ -124,6 +169,33 @@ impl Peer for PeerService {
             cluster_id: node.cluster_id_raw(),
             members: node.member_nodes(),
         };
-        reply_json(&node, &info)
+        reply_json(&node, &info).map(Response::new)
+    }
+
+    type CallsStream = UnboundedReceiverStream<Result<Answer, Status>>;
+
+    async fn calls(
+        &self,
+        req: Request<Streaming<Call>>,
+    ) -> Result<Response<Self::CallsStream>, Status> {
+        let mut calls = req.into_inner();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let service = self.clone();
+        tokio::spawn(async move {
+            // Ends when the caller closes the stream or the connection breaks;
+            // calls still being served then answer into a closed channel.
+            while let Ok(Some(call)) = calls.message().await {
+                let service = service.clone();
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let method = Method::try_from(call.method).unwrap_or(Method::Unspecified);
+                    let res = service
+                        .serve(method, call.envelope.unwrap_or_default())
+                        .await;
+                    let _ = tx.send(Ok(answer(call.id, res)));
+                });
+            }
+        });
+        Ok(Response::new(UnboundedReceiverStream::new(rx)))
     }
 }
