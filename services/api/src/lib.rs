@@ -5,6 +5,9 @@
 //! - [`Watch`]: long-poll and streaming watches over committed events;
 //! - [`Cluster`]: the member registry, leadership and raft statistics.
 //!
+//! It also holds [`parse_go_bool`], Go's boolean syntax, which etcd's flags
+//! and its v2 query parameters share.
+//!
 //! The embedded `concord` server implements them in-process; the split
 //! services implement the same traits over gRPC. The gateway only ever sees
 //! `Arc<dyn Kv>`, `Arc<dyn Watch>` and `Arc<dyn Cluster>`.
@@ -235,4 +238,14 @@ pub trait EventSink: Send + Sync + 'static {
     /// The store was replaced wholesale (snapshot install) at `store_index`:
     /// history is gone and current watchers must be cleared (etcd's 400).
     fn reset(&self, store_index: u64);
+}
+
+/// Go's `strconv.ParseBool`: the spellings etcd accepts for a boolean flag
+/// (`--strict-reconfig-check=T`) and a v2 query parameter (`?dir=1`).
+pub fn parse_go_bool(s: &str) -> Option<bool> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
 }

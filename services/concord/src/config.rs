@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::Parser;
+use concord_api::parse_go_bool;
 use serde::Deserialize;
 
 /// The command line, as etcd spells it. Every option is optional here:
@@ -223,14 +224,6 @@ fn parse_u64(key: &'static str, v: &str) -> Result<u64, ConfigError> {
             value: v.to_string(),
             why: e.to_string(),
         })
-}
-
-fn parse_go_bool(v: &str) -> Option<bool> {
-    match v {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        _ => None,
-    }
 }
 
 /// Parses `name=url,name=url2,other=url3` into name -> URLs (a name may

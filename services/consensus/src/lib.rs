@@ -15,6 +15,8 @@
 //! - [`network`]: the raft transport between members (gRPC, `proto/peer.proto`),
 //!   client side: raft messages, requests forwarded to the leader, and the
 //!   membership lookup of a joining member;
+//! - [`call_stream`]: the long-lived gRPC stream per peer that carries
+//!   appends, votes and forwarded requests (one HTTP/2 frame per message);
 //! - [`peer_server`]: the same protocol, served on the peer URLs; refuses
 //!   members of other clusters and removed members;
 //! - [`peer_stats`]: per-peer latency and counts (`/v2/stats/leader`,

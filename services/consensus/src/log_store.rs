@@ -19,7 +19,9 @@
 //! The committed log id is written lazily, at most once per
 //! [`COMMITTED_IDLE_FLUSH`]: it rides along with the first transaction after
 //! that, or is written on its own after that much quiet, so it never costs
-//! the write path an extra fsync (nor, mostly, an extra page). A stale value is
+//! the write path an extra fsync (nor, mostly, an extra page). Each commit
+//! only updates it in memory; the writer thread is woken once per write of
+//! it, not once per commit. A stale value is
 //! safe: on restart openraft re-applies up to it and the leader commits the
 //! rest again.
 

@@ -6,7 +6,9 @@
 //! that answers "removed" tells this member it was removed from the cluster
 //! (etcd's HTTP 410 between peers); a peer of another cluster is refused
 //! and reported, on both sides. Connections are HTTP/2 channels, one per
-//! peer URL, shared by raft replication and forwarded client requests.
+//! peer URL, shared by raft replication and forwarded client requests;
+//! appends, votes and forwards ride one long-lived stream on it
+//! ([`crate::call_stream`]), snapshots and the membership lookup are unary.
 
 use std::collections::HashMap;
 use std::sync::Arc;

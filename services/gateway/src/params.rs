@@ -1,6 +1,7 @@
 //! etcd's `parseKeyRequest`: the form (body first, then query, as Go's
 //! `ParseForm`), the typed parameters and their exact error answers.
 
+use concord_api::parse_go_bool;
 use concord_store::{Error, ErrorCode};
 
 /// Decoded `key=value` pairs in Go's `r.Form` order.
@@ -93,15 +94,6 @@ impl Form {
     /// Go's `r.FormValue`: the first value or "".
     pub fn value(&self, key: &str) -> &str {
         self.get(key).unwrap_or("")
-    }
-}
-
-/// Go's `strconv.ParseBool`.
-pub fn parse_go_bool(s: &str) -> Option<bool> {
-    match s {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        _ => None,
     }
 }
 

@@ -608,17 +608,9 @@ impl Store {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn compare_and_swap(
-        &mut self,
-        key: &str,
-        prev_value: &str,
-        prev_index: u64,
-        value: &str,
-        expire_at: Option<UnixNanos>,
-        refresh: bool,
-        now: UnixNanos,
-    ) -> Result<Event, Error> {
+    /// The clean path of the file a compare-and-swap/delete acts on, once it
+    /// exists, is not the root or a directory, and matches the conditions.
+    fn compared_file(&self, key: &str, prev_value: &str, prev_index: u64) -> Result<String, Error> {
         let path = clean_path(key);
         if path == "/" {
             return Err(self.err(ErrorCode::RootReadOnly, "/"));
@@ -630,6 +622,21 @@ impl Store {
         if let Some(cause) = Self::compare_fail_cause(n, prev_value, prev_index) {
             return Err(self.err(ErrorCode::TestFailed, cause));
         }
+        Ok(path)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn compare_and_swap(
+        &mut self,
+        key: &str,
+        prev_value: &str,
+        prev_index: u64,
+        value: &str,
+        expire_at: Option<UnixNanos>,
+        refresh: bool,
+        now: UnixNanos,
+    ) -> Result<Event, Error> {
+        let path = self.compared_file(key, prev_value, prev_index)?;
         self.rewrite(
             &path,
             value,
@@ -663,6 +670,30 @@ impl Store {
         Some(removed)
     }
 
+    /// Removes the existing node at `path` as one write: the next index, and
+    /// the event (`delete`, `compareAndDelete` or `expire`) telling what it was.
+    fn remove_with_event(&mut self, path: &str, action: Action, now: UnixNanos) -> Option<Event> {
+        let n = self.lookup(path).ok()?;
+        let next = self.index + 1;
+        let prev = n.repr(path, false, now);
+        let node = NodeExtern {
+            key: path.to_string(),
+            dir: n.is_dir(),
+            modified_index: next,
+            created_index: n.created_index,
+            ..Default::default()
+        };
+        self.remove_node(path)?;
+        self.index = next;
+        Some(Event {
+            action,
+            node,
+            prev_node: Some(prev),
+            etcd_index: next,
+            refresh: false,
+        })
+    }
+
     fn delete(
         &mut self,
         key: &str,
@@ -684,24 +715,8 @@ impl Store {
                 return Err(self.err(ErrorCode::DirNotEmpty, path));
             }
         }
-        let next = self.index + 1;
-        let prev = n.repr(&path, false, now);
-        let node = NodeExtern {
-            key: path.clone(),
-            dir: n.is_dir(),
-            modified_index: next,
-            created_index: n.created_index,
-            ..Default::default()
-        };
-        self.remove_node(&path);
-        self.index = next;
-        Ok(Event {
-            action: Action::Delete,
-            node,
-            prev_node: Some(prev),
-            etcd_index: next,
-            refresh: false,
-        })
+        self.remove_with_event(&path, Action::Delete, now)
+            .ok_or_else(|| self.err(ErrorCode::KeyNotFound, path))
     }
 
     fn compare_and_delete(
@@ -711,34 +726,9 @@ impl Store {
         prev_index: u64,
         now: UnixNanos,
     ) -> Result<Event, Error> {
-        let path = clean_path(key);
-        if path == "/" {
-            return Err(self.err(ErrorCode::RootReadOnly, "/"));
-        }
-        let n = self.lookup(&path)?;
-        if n.is_dir() {
-            return Err(self.err(ErrorCode::NotFile, path));
-        }
-        if let Some(cause) = Self::compare_fail_cause(n, prev_value, prev_index) {
-            return Err(self.err(ErrorCode::TestFailed, cause));
-        }
-        let next = self.index + 1;
-        let prev = n.repr(&path, false, now);
-        let node = NodeExtern {
-            key: path.clone(),
-            modified_index: next,
-            created_index: n.created_index,
-            ..Default::default()
-        };
-        self.remove_node(&path);
-        self.index = next;
-        Ok(Event {
-            action: Action::CompareAndDelete,
-            node,
-            prev_node: Some(prev),
-            etcd_index: next,
-            refresh: false,
-        })
+        let path = self.compared_file(key, prev_value, prev_index)?;
+        self.remove_with_event(&path, Action::CompareAndDelete, now)
+            .ok_or_else(|| self.err(ErrorCode::KeyNotFound, path))
     }
 
     /// etcd's `DeleteExpiredKeys`: every node due at `now`, earliest first,
@@ -750,28 +740,10 @@ impl Store {
                 break;
             }
             self.ttl.remove(&(t, path.clone()));
-            let Ok(n) = self.lookup(&path) else {
-                continue;
-            };
-            let next = self.index + 1;
-            let prev = n.repr(&path, false, now);
-            let node = NodeExtern {
-                key: path.clone(),
-                dir: n.is_dir(),
-                modified_index: next,
-                created_index: n.created_index,
-                ..Default::default()
-            };
-            self.remove_node(&path);
-            self.index = next;
-            self.counters.expire_count += 1;
-            events.push(Event {
-                action: Action::Expire,
-                node,
-                prev_node: Some(prev),
-                etcd_index: next,
-                refresh: false,
-            });
+            if let Some(event) = self.remove_with_event(&path, Action::Expire, now) {
+                self.counters.expire_count += 1;
+                events.push(event);
+            }
         }
         events
     }
