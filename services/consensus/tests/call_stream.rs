@@ -176,57 +176,74 @@ async fn until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-#[tokio::test]
-async fn answers_by_id_in_any_order_on_one_stream() {
+/// A scripted peer on a free port, a client of it and a call stream.
+struct Setup {
+    port: u16,
+    peer: ScriptedPeer,
+    server: Server,
+    client: PeerClient<Channel>,
+    stream: Arc<CallStream>,
+}
+
+async fn setup() -> Setup {
     let listener = listen(0).await;
     let port = listener.local_addr().unwrap().port();
     let peer = ScriptedPeer::default();
-    let _server = serve(peer.clone(), listener);
-    let c = client(port);
-    let s = Arc::new(CallStream::default());
+    let server = serve(peer.clone(), listener);
+    Setup {
+        port,
+        peer,
+        server,
+        client: client(port),
+        stream: Arc::new(CallStream::default()),
+    }
+}
 
-    assert_eq!(call(&s, &c, "echo:a").await.unwrap(), "a");
-    // `hold` is answered only after `release`, which is sent after it.
-    let held = {
-        let (s, c) = (s.clone(), c.clone());
-        tokio::spawn(async move { call(&s, &c, "hold").await })
-    };
-    until("the held call reached the peer", || {
-        peer.calls.load(Ordering::SeqCst) == 2
+/// Starts a call on its own task and waits until the peer has it (its
+/// `n`th call).
+async fn in_flight(
+    t: &Setup,
+    payload: &'static str,
+    n: usize,
+) -> tokio::task::JoinHandle<Result<String, Status>> {
+    let (s, c) = (t.stream.clone(), t.client.clone());
+    let task = tokio::spawn(async move { call(&s, &c, payload).await });
+    until("the call reached the peer", || {
+        t.peer.calls.load(Ordering::SeqCst) == n
     })
     .await;
-    assert_eq!(call(&s, &c, "release").await.unwrap(), "released");
+    task
+}
+
+#[tokio::test]
+async fn answers_by_id_in_any_order_on_one_stream() {
+    let t = setup().await;
+    let (s, c, peer) = (&t.stream, &t.client, &t.peer);
+
+    assert_eq!(call(s, c, "echo:a").await.unwrap(), "a");
+    // `hold` is answered only after `release`, which is sent after it.
+    let held = in_flight(&t, "hold", 2).await;
+    assert_eq!(call(s, c, "release").await.unwrap(), "released");
     assert_eq!(held.await.unwrap().unwrap(), "held");
 
-    let err = call(&s, &c, "fail").await.unwrap_err();
+    let err = call(s, c, "fail").await.unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
     assert_eq!(err.message(), "removed");
-    assert_eq!(call(&s, &c, "echo:b").await.unwrap(), "b");
+    assert_eq!(call(s, c, "echo:b").await.unwrap(), "b");
     assert_eq!(peer.streams.load(Ordering::SeqCst), 1, "one stream for all");
 }
 
 #[tokio::test]
 async fn a_call_that_gives_up_ends_the_stream() {
-    let listener = listen(0).await;
-    let port = listener.local_addr().unwrap().port();
-    let peer = ScriptedPeer::default();
-    let _server = serve(peer.clone(), listener);
-    let c = client(port);
-    let s = Arc::new(CallStream::default());
+    let t = setup().await;
+    let (s, c, peer) = (&t.stream, &t.client, &t.peer);
 
-    assert_eq!(call(&s, &c, "echo:a").await.unwrap(), "a");
+    assert_eq!(call(s, c, "echo:a").await.unwrap(), "a");
     // Another call waits on the same stream while one gives up.
-    let waiting = {
-        let (s, c) = (s.clone(), c.clone());
-        tokio::spawn(async move { call(&s, &c, "never").await })
-    };
-    until("the waiting call reached the peer", || {
-        peer.calls.load(Ordering::SeqCst) == 2
-    })
-    .await;
+    let waiting = in_flight(&t, "never", 2).await;
     let gave_up = tokio::time::timeout(
         Duration::from_millis(50),
-        s.call(&c, Method::Forward, env("never")),
+        s.call(c, Method::Forward, env("never")),
     )
     .await;
     assert!(gave_up.is_err(), "a never-answered call cannot succeed");
@@ -234,30 +251,19 @@ async fn a_call_that_gives_up_ends_the_stream() {
     assert_eq!(err.code(), Code::Unavailable, "{err:?}");
 
     // The next call opens a new stream and is answered.
-    assert_eq!(call(&s, &c, "echo:b").await.unwrap(), "b");
+    assert_eq!(call(s, c, "echo:b").await.unwrap(), "b");
     assert_eq!(peer.streams.load(Ordering::SeqCst), 2);
 }
 
 #[tokio::test]
 async fn calls_work_again_after_the_peer_restarts() {
-    let listener = listen(0).await;
-    let port = listener.local_addr().unwrap().port();
-    let first = ScriptedPeer::default();
-    let server = serve(first.clone(), listener);
-    let c = client(port);
-    let s = Arc::new(CallStream::default());
-    assert_eq!(call(&s, &c, "echo:a").await.unwrap(), "a");
+    let mut t = setup().await;
+    let port = t.port;
+    assert_eq!(call(&t.stream, &t.client, "echo:a").await.unwrap(), "a");
 
     // A call in flight when the peer goes away fails instead of hanging.
-    let waiting = {
-        let (s, c) = (s.clone(), c.clone());
-        tokio::spawn(async move { call(&s, &c, "never").await })
-    };
-    until("the waiting call reached the peer", || {
-        first.calls.load(Ordering::SeqCst) == 2
-    })
-    .await;
-    drop(server);
+    let waiting = in_flight(&t, "never", 2).await;
+    drop(std::mem::replace(&mut t.server, Server(None)));
     let err = waiting.await.unwrap().unwrap_err();
     assert!(
         matches!(
@@ -270,10 +276,10 @@ async fn calls_work_again_after_the_peer_restarts() {
     // The same port serves again: calls get through (the first ones may
     // still fail while the channel reconnects).
     let second = ScriptedPeer::default();
-    let _server = serve(second.clone(), listen(port).await);
+    t.server = serve(second.clone(), listen(port).await);
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
-        match call(&s, &c, "echo:b").await {
+        match call(&t.stream, &t.client, "echo:b").await {
             Ok(b) => {
                 assert_eq!(b, "b");
                 break;
