@@ -633,6 +633,12 @@ where
             let event =
                 self.rx_event.recv().await.ok_or(ReplicationClosed::new("rx_repl is closed in drain_event()"))?;
             self.process_event(event);
+            // Concord patch: a commit notice without entries lets the tasks
+            // woken by the same commit (applying it, answering the client)
+            // run first.
+            if !self.next_action.as_ref().map(|d| d.has_payload()).unwrap_or(false) {
+                tokio::task::yield_now().await;
+            }
         }
 
         // Returning from process_event(), next_action is never None.
