@@ -38,6 +38,11 @@ fn config(dir: &std::path::Path, snapshot_count: u64) -> ConsensusConfig {
     }
 }
 
+/// Starts the member on its own (no peers), its events going to `events`.
+async fn start(cfg: ConsensusConfig, events: Arc<Recorder>) -> Arc<Consensus> {
+    Consensus::start(cfg, events, Vec::new()).await.unwrap()
+}
+
 fn set(key: &str, value: &str, ttl: Option<u64>) -> Command {
     Command::Set {
         key: key.into(),
@@ -76,13 +81,7 @@ async fn value(c: &Consensus, key: &str) -> Option<String> {
 async fn writes_survive_restart_from_log_and_from_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     // A small snapshot count so that several snapshots are taken.
-    let c = Consensus::start(
-        config(dir.path(), 50),
-        Arc::new(Recorder::default()),
-        Vec::new(),
-    )
-    .await
-    .unwrap();
+    let c = start(config(dir.path(), 50), Arc::default()).await;
     let mut last = 0;
     for i in 0..230 {
         last = write_retrying(&c, set(&format!("/k{i}"), &format!("v{i}"), None)).await;
@@ -97,9 +96,7 @@ async fn writes_survive_restart_from_log_and_from_snapshot() {
     );
 
     let rec = Arc::new(Recorder::default());
-    let c = Consensus::start(config(dir.path(), 50), rec.clone(), Vec::new())
-        .await
-        .unwrap();
+    let c = start(config(dir.path(), 50), rec.clone()).await;
     // The committed tail is re-applied on start; wait for it.
     for _ in 0..200 {
         if c.store_index() >= last {
@@ -123,9 +120,7 @@ async fn writes_survive_restart_from_log_and_from_snapshot() {
 async fn leader_expires_keys_through_the_log() {
     let dir = tempfile::tempdir().unwrap();
     let rec = Arc::new(Recorder::default());
-    let c = Consensus::start(config(dir.path(), 1000), rec.clone(), Vec::new())
-        .await
-        .unwrap();
+    let c = start(config(dir.path(), 1000), rec.clone()).await;
     write_retrying(&c, set("/ttl", "v", Some(1))).await;
     for _ in 0..400 {
         if value(&c, "/ttl").await.is_none() {
@@ -142,13 +137,7 @@ async fn leader_expires_keys_through_the_log() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_reapplies_the_committed_log_before_any_election() {
     let dir = tempfile::tempdir().unwrap();
-    let c = Consensus::start(
-        config(dir.path(), 100_000),
-        Arc::new(Recorder::default()),
-        Vec::new(),
-    )
-    .await
-    .unwrap();
+    let c = start(config(dir.path(), 100_000), Arc::default()).await;
     let mut last = 0;
     for i in 0..20 {
         last = write_retrying(&c, set(&format!("/k{i}"), "v", None)).await;
@@ -168,13 +157,7 @@ async fn restart_reapplies_the_committed_log_before_any_election() {
     assert_eq!(committed.index, applied);
     drop(db);
 
-    let c = Consensus::start(
-        config(dir.path(), 100_000),
-        Arc::new(Recorder::default()),
-        Vec::new(),
-    )
-    .await
-    .unwrap();
+    let c = start(config(dir.path(), 100_000), Arc::default()).await;
     // No waiting: the committed entries were applied during start.
     assert_eq!(c.store_index(), last);
     assert_eq!(value(&c, "/k19").await.as_deref(), Some("v"));
@@ -185,13 +168,7 @@ async fn restart_reapplies_the_committed_log_before_any_election() {
 async fn restart_keeps_identity_and_ignores_initial_cluster_flags() {
     use concord_api::Cluster;
     let dir = tempfile::tempdir().unwrap();
-    let c = Consensus::start(
-        config(dir.path(), 100_000),
-        Arc::new(Recorder::default()),
-        Vec::new(),
-    )
-    .await
-    .unwrap();
+    let c = start(config(dir.path(), 100_000), Arc::default()).await;
     let (member, cluster) = (c.member_id(), c.cluster_id());
     write_retrying(&c, set("/a", "1", None)).await;
     c.shutdown().await;
@@ -200,9 +177,7 @@ async fn restart_keeps_identity_and_ignores_initial_cluster_flags() {
     let mut cfg = config(dir.path(), 100_000);
     cfg.initial_cluster_token = "another-token".into();
     cfg.initial_cluster = vec![("n1".into(), vec!["http://127.0.0.1:9".into()])];
-    let c = Consensus::start(cfg, Arc::new(Recorder::default()), Vec::new())
-        .await
-        .unwrap();
+    let c = start(cfg, Arc::default()).await;
     assert_eq!(c.member_id(), member);
     assert_eq!(c.cluster_id(), cluster);
     let members = c.members().await.unwrap();
@@ -214,13 +189,7 @@ async fn restart_keeps_identity_and_ignores_initial_cluster_flags() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bootstraps_when_a_crash_left_only_the_identity() {
     let dir = tempfile::tempdir().unwrap();
-    let c = Consensus::start(
-        config(dir.path(), 100_000),
-        Arc::new(Recorder::default()),
-        Vec::new(),
-    )
-    .await
-    .unwrap();
+    let c = start(config(dir.path(), 100_000), Arc::default()).await;
     c.shutdown().await;
     drop(c);
     // As if the member died after writing its identity, before raft was
@@ -229,13 +198,7 @@ async fn bootstraps_when_a_crash_left_only_the_identity() {
     for f in ["raft.db", "raft.db-wal", "raft.db-shm"] {
         let _ = std::fs::remove_file(dir.path().join("member").join(f));
     }
-    let c = Consensus::start(
-        config(dir.path(), 100_000),
-        Arc::new(Recorder::default()),
-        Vec::new(),
-    )
-    .await
-    .unwrap();
+    let c = start(config(dir.path(), 100_000), Arc::default()).await;
     assert_eq!(write_retrying(&c, set("/a", "1", None)).await, 1);
     c.shutdown().await;
 }
