@@ -17,8 +17,15 @@ use crate::config::{ClusterState, ServerConfig};
 
 /// Logs to stderr, one line per event, like etcd's default logger.
 pub fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CONCORD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},openraft=warn")));
+    // openraft's replication tasks log every failed retry to a peer that is
+    // down (several lines a second); the consensus crate reports a peer's
+    // state changes itself, in etcd's words, so those are left out.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CONCORD_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!(
+            "{level},openraft=warn,openraft::replication=off,\
+             openraft::engine::handler::replication_handler=error,openraft::core::raft_core=error"
+        ))
+    });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -42,6 +42,12 @@ pub fn hex(id: u64) -> String {
     format!("{id:x}")
 }
 
+/// A list of URLs as etcd's log lines print one (Go's `%v` of a
+/// `[]string`): `[http://a:2380 http://b:2380]`.
+pub fn url_list(urls: &[String]) -> String {
+    format!("[{}]", urls.join(" "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,7 +29,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
-use tracing::{error, warn};
+use tracing::error;
 
 use crate::call_stream::CallStream;
 use crate::ids::hex;
@@ -304,32 +304,32 @@ impl RaftPeer {
         };
         let started = Instant::now();
         let res: Result<Result<Resp, E>, PeerError> = conn.call(kind, req, ttl).await;
-        let ok = matches!(res, Ok(Ok(_)));
+        let failure = match &res {
+            Ok(Ok(_)) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(e) => Some(e.to_string()),
+        };
+        let outcome = failure
+            .as_ref()
+            .map_or(Ok(()), |f| Err(f as &dyn std::fmt::Display));
         match kind {
             Rpc::Append => self
                 .ctx
                 .stats
-                .append_sent(self.target, started.elapsed(), ok),
-            _ => self.ctx.stats.called(self.target, ok),
+                .append_sent(self.target, started.elapsed(), outcome),
+            _ => self.ctx.stats.called(self.target, outcome),
         }
         match res {
             Ok(Ok(r)) => Ok(r),
             Ok(Err(e)) => Err(RPCError::RemoteError(RemoteError::new(self.target, e))),
             Err(e) => {
                 self.ctx.observe(self.target, &e);
+                // The failure itself was logged with the peer's state above.
                 match e {
                     PeerError::Unreachable { .. } => {
                         Err(RPCError::Unreachable(Unreachable::new(&e)))
                     }
-                    e => {
-                        if !matches!(
-                            e,
-                            PeerError::Removed { .. } | PeerError::ClusterMismatch { .. }
-                        ) {
-                            warn!("raft message to {}: {e}", hex(self.target));
-                        }
-                        Err(RPCError::Network(NetworkError::new(&e)))
-                    }
+                    e => Err(RPCError::Network(NetworkError::new(&e))),
                 }
             }
         }

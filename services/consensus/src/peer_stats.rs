@@ -1,14 +1,18 @@
 //! Raft traffic counters: what `/v2/stats/leader` and `/v2/stats/self`
 //! report, and since when each peer has answered without a failure
 //! (etcd's transport "active since", which the strict reconfiguration check
-//! asks).
+//! asks). Changes of a peer's state are logged in etcd's words ("peer X
+//! became active" / "became inactive"), so an operator reads when a member
+//! stopped answering and when it came back.
 
 use std::collections::BTreeMap;
+use std::fmt::Display;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use concord_api::{CountStats, FollowerStats, LatencyStats};
 use parking_lot::Mutex;
+use tracing::{info, warn};
 
 use crate::ids::hex;
 
@@ -26,6 +30,42 @@ struct Peer {
     fail: u64,
     /// Answering without a failure since then.
     active_since: Option<Instant>,
+    /// When a failure was last logged (None while active).
+    failure_logged: Option<Instant>,
+}
+
+/// How often a peer that keeps failing is reported again (etcd's
+/// `statusMonitoringInterval`).
+const REPORT_EVERY: Duration = Duration::from_secs(30);
+
+impl Peer {
+    /// Starts or ends the active period and says so once.
+    fn record(&mut self, id: u64, outcome: Result<(), &dyn Display>) {
+        match outcome {
+            Ok(()) => {
+                if self.active_since.is_none() {
+                    info!("peer {} became active", hex(id));
+                    self.active_since = Some(Instant::now());
+                    self.failure_logged = None;
+                }
+            }
+            Err(e) => {
+                if self.active_since.take().is_some() {
+                    warn!(
+                        "peer {} became inactive (message send to peer failed): {e}",
+                        hex(id)
+                    );
+                    self.failure_logged = Some(Instant::now());
+                } else if self
+                    .failure_logged
+                    .is_none_or(|t| t.elapsed() >= REPORT_EVERY)
+                {
+                    warn!("health check for peer {} could not connect: {e}", hex(id));
+                    self.failure_logged = Some(Instant::now());
+                }
+            }
+        }
+    }
 }
 
 /// Traffic counters of this member.
@@ -38,13 +78,14 @@ pub struct PeerStats {
 
 impl PeerStats {
     /// An append sent to `peer`, and how it went.
-    pub fn append_sent(&self, peer: u64, took: Duration, ok: bool) {
+    pub fn append_sent(&self, peer: u64, took: Duration, outcome: Result<(), &dyn Display>) {
         self.sent_appends.fetch_add(1, Ordering::Relaxed);
         let mut peers = self.peers.lock();
         let p = peers.entry(peer).or_default();
+        let ok = outcome.is_ok();
+        p.record(peer, outcome);
         if !ok {
             p.fail += 1;
-            p.active_since = None;
             return;
         }
         let ms = took.as_secs_f64() * 1000.0;
@@ -55,18 +96,15 @@ impl PeerStats {
         p.count += 1;
         p.sum += ms;
         p.sum_sq += ms * ms;
-        p.active_since.get_or_insert_with(Instant::now);
     }
 
     /// Any other call to `peer` (a vote, a snapshot chunk), and how it went.
-    pub fn called(&self, peer: u64, ok: bool) {
-        let mut peers = self.peers.lock();
-        let p = peers.entry(peer).or_default();
-        if ok {
-            p.active_since.get_or_insert_with(Instant::now);
-        } else {
-            p.active_since = None;
-        }
+    pub fn called(&self, peer: u64, outcome: Result<(), &dyn Display>) {
+        self.peers
+            .lock()
+            .entry(peer)
+            .or_default()
+            .record(peer, outcome);
     }
 
     /// An append received from the leader.
@@ -139,9 +177,9 @@ mod tests {
     #[test]
     fn latency_statistics() {
         let s = PeerStats::default();
-        s.append_sent(1, Duration::from_millis(2), true);
-        s.append_sent(1, Duration::from_millis(4), true);
-        s.append_sent(1, Duration::from_millis(9), false);
+        s.append_sent(1, Duration::from_millis(2), Ok(()));
+        s.append_sent(1, Duration::from_millis(4), Ok(()));
+        s.append_sent(1, Duration::from_millis(9), Err(&"refused"));
         let f = &s.followers(&[1, 2])["1"];
         assert_eq!((f.counts.success, f.counts.fail), (2, 1));
         assert!((f.latency.average - 3.0).abs() < 1e-9);
@@ -152,7 +190,7 @@ mod tests {
         assert_eq!(s.sent_appends(), 3);
         // The failure ended the active period; a success starts a new one.
         assert!(!s.active_for(1, Duration::ZERO));
-        s.called(1, true);
+        s.called(1, Ok(()));
         assert!(s.active_for(1, Duration::ZERO));
         assert!(!s.active_for(1, Duration::from_secs(5)));
         assert!(!s.active_for(2, Duration::ZERO));

@@ -29,7 +29,7 @@ use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
-use crate::ids::hex;
+use crate::ids::{hex, url_list};
 type Membership = openraft::Membership<u64, crate::types::MemberNode>;
 use crate::types::{
     CommandResult, LogId, Reply, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
@@ -247,17 +247,17 @@ fn apply_membership(shared: &Shared, old: &Membership, new: &Membership) {
         for (id, node) in new.nodes() {
             if old.get_node(id).is_none() {
                 info!(
-                    "added member {} {:?} to cluster {cluster}",
+                    "added member {} {} to cluster {cluster}",
                     hex(*id),
-                    node.peer_urls
+                    url_list(&node.peer_urls)
                 );
             } else if old.get_node(id) != Some(node) {
                 info!(
-                    "updated member {} (name {:?}, peer URLs {:?}, client URLs {:?}) in cluster {cluster}",
+                    "updated member {} (name {:?}, peer URLs {}, client URLs {}) in cluster {cluster}",
                     hex(*id),
                     node.name,
-                    node.peer_urls,
-                    node.client_urls
+                    url_list(&node.peer_urls),
+                    url_list(&node.client_urls)
                 );
             }
         }

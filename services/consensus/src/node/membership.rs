@@ -12,7 +12,7 @@ use openraft::ChangeMembers;
 use tracing::{info, warn};
 
 use super::{now_nanos, Consensus, HEALTH_INTERVAL};
-use crate::ids::{self, hex};
+use crate::ids::{self, hex, url_list};
 use crate::types::{LeaderReply, LeaderRequest, MemberNode};
 
 impl Consensus {
@@ -230,9 +230,9 @@ pub(super) async fn publish_attributes(node: std::sync::Weak<Consensus>) {
             {
                 n.published.store(true, Ordering::Release);
                 info!(
-                    "published {{Name:{} ClientURLs:{:?}}} to cluster {}",
+                    "published {{Name:{} ClientURLs:{}}} to cluster {}",
                     n.identity.name,
-                    n.advertise_client_urls,
+                    url_list(&n.advertise_client_urls),
                     hex(n.identity.cluster_id)
                 );
                 return;
