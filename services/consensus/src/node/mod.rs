@@ -213,8 +213,15 @@ impl Consensus {
         let config = Config {
             cluster_name: hex(identity.cluster_id),
             heartbeat_interval: cfg.heartbeat_interval_ms,
-            election_timeout_min: cfg.election_timeout_ms,
-            election_timeout_max: cfg.election_timeout_ms * 2,
+            // openraft 0.9 lets a follower that knows a leader stand for
+            // election only after the leader lease (`election_timeout_max`)
+            // plus a random timeout in [min, max). These bounds make the
+            // lease one --election-timeout, as etcd's check-quorum lease
+            // (voters ignore candidates while they hear from a leader), and
+            // a follower stand 1.5-2 election timeouts after the leader's
+            // last message (etcd: 1-2; with [et, 2et) it was 3-4).
+            election_timeout_min: (cfg.election_timeout_ms / 2).max(cfg.heartbeat_interval_ms + 1),
+            election_timeout_max: cfg.election_timeout_ms.max(cfg.heartbeat_interval_ms + 2),
             install_snapshot_timeout: (cfg.election_timeout_ms * 10).max(10_000),
             snapshot_policy: SnapshotPolicy::LogsSinceLast(cfg.snapshot_count.max(1)),
             // Like etcd's 5000 catch-up entries kept after a snapshot.
@@ -638,23 +645,39 @@ async fn watch_leadership(
         let Some(n) = node.upgrade() else { return };
         n.term.store(term, Ordering::Release);
         if leader != last_leader {
-            match leader {
-                Some(l) => {
+            // The lines of etcd's raft node loop (raft/node.go).
+            match (last_leader, leader) {
+                (_, Some(l)) => {
                     if l == me {
-                        info!("raft.node: {} became leader at term {}", hex(me), term);
+                        info!("{} became leader at term {}", hex(me), term);
                     }
-                    info!(
-                        "raft.node: {} elected leader {} at term {}",
-                        hex(me),
-                        hex(l),
-                        term
-                    );
+                    match last_leader {
+                        None => info!(
+                            "raft.node: {} elected leader {} at term {}",
+                            hex(me),
+                            hex(l),
+                            term
+                        ),
+                        Some(old) => info!(
+                            "raft.node: {} changed leader from {} to {} at term {}",
+                            hex(me),
+                            hex(old),
+                            hex(l),
+                            term
+                        ),
+                    }
                     *n.leader_since.lock() = Some((l, now_nanos()));
                 }
-                None => {
-                    info!("raft.node: {} lost leader at term {}", hex(me), term);
+                (Some(old), None) => {
+                    info!(
+                        "raft.node: {} lost leader {} at term {}",
+                        hex(me),
+                        hex(old),
+                        term
+                    );
                     *n.leader_since.lock() = None;
                 }
+                (None, None) => {}
             }
             last_leader = leader;
         }
