@@ -19,11 +19,14 @@ use crate::config::{ClusterState, ServerConfig};
 pub fn init_logging(level: &str) {
     // openraft's replication tasks log every failed retry to a peer that is
     // down (several lines a second); the consensus crate reports a peer's
-    // state changes itself, in etcd's words, so those are left out.
+    // state changes itself, in etcd's words, so those are left out, as is
+    // openraft's ERROR for a write that must go to the new leader (the
+    // caller gets that error and retries or answers it).
     let filter = tracing_subscriber::EnvFilter::try_from_env("CONCORD_LOG").unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(format!(
             "{level},openraft=warn,openraft::replication=off,\
-             openraft::engine::handler::replication_handler=error,openraft::core::raft_core=error"
+             openraft::engine::handler::replication_handler=error,openraft::core::raft_core=error,\
+             openraft::raft::impl_raft_blocking_write=off"
         ))
     });
     let _ = tracing_subscriber::fmt()
