@@ -304,14 +304,11 @@ impl RaftPeer {
         };
         let started = Instant::now();
         let res: Result<Result<Resp, E>, PeerError> = conn.call(kind, req, ttl).await;
-        let failure = match &res {
-            Ok(Ok(_)) => None,
-            Ok(Err(e)) => Some(e.to_string()),
-            Err(e) => Some(e.to_string()),
+        let outcome: Result<(), &dyn std::fmt::Display> = match &res {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(e),
+            Err(e) => Err(e),
         };
-        let outcome = failure
-            .as_ref()
-            .map_or(Ok(()), |f| Err(f as &dyn std::fmt::Display));
         match kind {
             Rpc::Append => self
                 .ctx

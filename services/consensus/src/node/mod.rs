@@ -645,38 +645,33 @@ async fn watch_leadership(
         let Some(n) = node.upgrade() else { return };
         n.term.store(term, Ordering::Release);
         if leader != last_leader {
+            if let Some(l) = leader {
+                if l == me {
+                    info!("{} became leader at term {}", hex(me), term);
+                }
+            }
+            *n.leader_since.lock() = leader.map(|l| (l, now_nanos()));
             // The lines of etcd's raft node loop (raft/node.go).
             match (last_leader, leader) {
-                (_, Some(l)) => {
-                    if l == me {
-                        info!("{} became leader at term {}", hex(me), term);
-                    }
-                    match last_leader {
-                        None => info!(
-                            "raft.node: {} elected leader {} at term {}",
-                            hex(me),
-                            hex(l),
-                            term
-                        ),
-                        Some(old) => info!(
-                            "raft.node: {} changed leader from {} to {} at term {}",
-                            hex(me),
-                            hex(old),
-                            hex(l),
-                            term
-                        ),
-                    }
-                    *n.leader_since.lock() = Some((l, now_nanos()));
-                }
-                (Some(old), None) => {
-                    info!(
-                        "raft.node: {} lost leader {} at term {}",
-                        hex(me),
-                        hex(old),
-                        term
-                    );
-                    *n.leader_since.lock() = None;
-                }
+                (None, Some(l)) => info!(
+                    "raft.node: {} elected leader {} at term {}",
+                    hex(me),
+                    hex(l),
+                    term
+                ),
+                (Some(old), Some(l)) => info!(
+                    "raft.node: {} changed leader from {} to {} at term {}",
+                    hex(me),
+                    hex(old),
+                    hex(l),
+                    term
+                ),
+                (Some(old), None) => info!(
+                    "raft.node: {} lost leader {} at term {}",
+                    hex(me),
+                    hex(old),
+                    term
+                ),
                 (None, None) => {}
             }
             last_leader = leader;
