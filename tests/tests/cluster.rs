@@ -144,6 +144,20 @@ fn follower_reads_its_own_writes_on(flavor: Flavor) {
                 "{k}: read index {read} < written {written}"
             );
         }
+        // The store statistics count this member's answered writes too: a
+        // failed delete shows in deleteFail at once.
+        for j in 0..30 {
+            let before = c.get(f, "/v2/stats/store").json()["deleteFail"].clone();
+            let k = format!("/v2/keys/ryw/{f}/missing{j}");
+            let d = c.request(f, "DELETE", &k, None, b"").expect("delete");
+            assert_eq!(d.status, 404, "delete {k}: {}", d.text());
+            let after = c.get(f, "/v2/stats/store").json()["deleteFail"].clone();
+            assert_eq!(
+                after.as_u64(),
+                before.as_u64().map(|n| n + 1),
+                "deleteFail on follower {f}"
+            );
+        }
     }
 }
 

@@ -856,6 +856,9 @@ impl Kv for Consensus {
     }
 
     async fn store_stats(&self) -> Result<StoreStats, ApiError> {
+        // A local read like any other: it counts the writes this member
+        // already answered (a follower answers before its own apply).
+        self.caught_up().await?;
         Ok(self.shared.store.read().stats())
     }
 }
