@@ -186,6 +186,11 @@ impl Server {
         Self::start(concord_bin(), name, data_dir, free_port(), free_port(), &[])
     }
 
+    /// [`Self::concord`] with more flags.
+    pub fn concord_with(name: &str, data_dir: &Path, extra: &[&str]) -> Server {
+        Self::start(concord_bin(), name, data_dir, free_port(), free_port(), extra)
+    }
+
     /// Restarts a concord on the same data dir and ports.
     pub fn restart_concord(
         name: &str,

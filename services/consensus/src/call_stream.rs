@@ -31,6 +31,10 @@ use tonic::{Code, Status};
 
 type Waiter = oneshot::Sender<Result<Envelope, Status>>;
 
+/// How the message of a call that was never handed to a stream starts:
+/// such a call can be sent again without risk of applying it twice.
+pub const NOT_SENT: &str = "not sent: ";
+
 /// What the callers and the answer reader of one stream share.
 #[derive(Default)]
 struct Pending {
@@ -110,11 +114,17 @@ impl CallStream {
                 *open = Some(start(client.clone()));
             }
             let Some(o) = open.as_ref() else {
-                return Err(Status::unavailable("no stream to the peer"));
+                return Err(Status::unavailable(format!(
+                    "{NOT_SENT}no stream to the peer"
+                )));
             };
             match o.pending.waiters.lock().as_mut() {
                 Some(map) => map.insert(id, tx),
-                None => return Err(Status::unavailable("the stream to the peer ended")),
+                None => {
+                    return Err(Status::unavailable(format!(
+                        "{NOT_SENT}the stream to the peer ended"
+                    )))
+                }
             };
             let call = Call {
                 id,
@@ -122,7 +132,9 @@ impl CallStream {
                 envelope: Some(envelope),
             };
             if o.calls.send(call).is_err() {
-                return Err(Status::unavailable("the stream to the peer ended"));
+                return Err(Status::unavailable(format!(
+                    "{NOT_SENT}the stream to the peer ended"
+                )));
             }
             o.pending.clone()
         };

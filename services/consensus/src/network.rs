@@ -31,7 +31,7 @@ use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 use tracing::error;
 
-use crate::call_stream::CallStream;
+use crate::call_stream::{CallStream, NOT_SENT};
 use crate::ids::hex;
 use crate::peer_stats::PeerStats;
 use crate::state_machine::Shared;
@@ -48,8 +48,14 @@ pub const CLUSTER_MISMATCH_STATUS: &str = "request cluster ID mismatch";
 /// Why a call to a peer failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PeerError {
+    /// The call may or may not have reached the peer (it timed out, or
+    /// the connection broke after it was sent).
     #[error("peer {url} unreachable: {message}")]
     Unreachable { url: String, message: String },
+    /// The call surely never reached the peer (no connection could be
+    /// made, or it was never handed to one): sending it again is safe.
+    #[error("peer {url} unreachable (request not sent): {message}")]
+    Undelivered { url: String, message: String },
     #[error("peer {url}: {message}")]
     Failed { url: String, message: String },
     #[error("peer {url} refused this member: it was removed from the cluster")]
@@ -71,10 +77,46 @@ impl PeerError {
             Code::FailedPrecondition if message.starts_with(CLUSTER_MISMATCH_STATUS) => {
                 PeerError::ClusterMismatch { url, message }
             }
+            Code::Unavailable if never_connected(&s) => PeerError::Undelivered {
+                url,
+                message: format!("{message} ({})", source_chain(&s)),
+            },
+            Code::Unavailable if message.starts_with(NOT_SENT) => {
+                PeerError::Undelivered { url, message }
+            }
             Code::Unavailable | Code::Unknown => PeerError::Unreachable { url, message },
             _ => PeerError::Failed { url, message },
         }
     }
+}
+
+/// The causes under a status, innermost last.
+fn source_chain(s: &Status) -> String {
+    let mut out = Vec::new();
+    let mut next = std::error::Error::source(s);
+    while let Some(e) = next {
+        out.push(e.to_string());
+        next = e.source();
+    }
+    out.join(": ")
+}
+
+/// True if the call failed because no connection to the peer could be
+/// made (refused, or the connect timed out): nothing was sent.
+fn never_connected(s: &Status) -> bool {
+    let mut next = std::error::Error::source(s);
+    while let Some(e) = next {
+        if e.to_string().contains("tcp connect error") {
+            return true;
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                return true;
+            }
+        }
+        next = e.source();
+    }
+    s.message().contains("tcp connect error")
 }
 
 /// A connection to one peer URL, usable outside raft (forwarding, joining).
@@ -323,7 +365,7 @@ impl RaftPeer {
                 self.ctx.observe(self.target, &e);
                 // The failure itself was logged with the peer's state above.
                 match e {
-                    PeerError::Unreachable { .. } => {
+                    PeerError::Unreachable { .. } | PeerError::Undelivered { .. } => {
                         Err(RPCError::Unreachable(Unreachable::new(&e)))
                     }
                     e => Err(RPCError::Network(NetworkError::new(&e))),

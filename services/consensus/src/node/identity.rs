@@ -45,7 +45,10 @@ pub(super) fn load_or_create_identity(
 ) -> Result<Identity, ConsensusError> {
     if path.exists() {
         let bytes = std::fs::read(path).map_err(data_dir_err(path))?;
-        return serde_json::from_slice(&bytes).map_err(|e| ConsensusError::Storage(e.to_string()));
+        return serde_json::from_slice(&bytes).map_err(|e| ConsensusError::DamagedDataDir {
+            file: path.display().to_string(),
+            problem: format!("the member identity is unreadable: {e}"),
+        });
     }
     let mut initial = BTreeMap::new();
     for (name, urls) in &cfg.initial_cluster {

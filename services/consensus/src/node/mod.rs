@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use concord_api::{
@@ -20,12 +20,14 @@ use concord_rpc::peer::peer_server::PeerServer;
 use concord_store::time::format_rfc3339_nano;
 use concord_store::{Command, StoreStats, UnixNanos};
 use openraft::error::{ClientWriteError, RaftError};
-use openraft::{Config, ServerState, SnapshotPolicy};
+use openraft::storage::{RaftLogStorage, RaftStateMachine};
+use openraft::{Config, ServerState, SnapshotPolicy, Vote};
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
+mod data_dir;
 mod identity;
 mod membership;
 
@@ -71,8 +73,11 @@ pub enum ConsensusError {
         path: String,
         source: std::io::Error,
     },
-    #[error("cannot open the raft log: {0}")]
-    Log(#[from] rusqlite::Error),
+    #[error("cannot open the raft log {path}: {message}")]
+    LogOpen { path: String, message: String },
+    /// A data dir that is neither new nor complete (see `data_dir`).
+    #[error("{file}: {problem}. Refusing to start on a damaged data dir. For a member of a multi-member cluster: remove it (`concordctl member remove <id>` on a healthy member), wipe its data dir, add it back (`member add`) and start it with --initial-cluster-state existing; for a single-member cluster: restore the data dir from a backup")]
+    DamagedDataDir { file: String, problem: String },
     #[error("raft storage: {0}")]
     Storage(String),
     #[error("raft: {0}")]
@@ -188,8 +193,18 @@ impl Consensus {
             path: member_dir.display().to_string(),
             source,
         })?;
-        let identity_path = member_dir.join("identity.json");
-        let identity = if !identity_path.exists() && cfg.join_existing {
+        // Checked before anything opens (and so creates) the files.
+        let found = data_dir::inspect(&member_dir)?;
+        // The raft log is created before the identity is written: a first
+        // start that stops in between leaves an empty log and no identity,
+        // which is still a new member (see data_dir).
+        let log_path = member_dir.join(data_dir::RAFT_LOG_FILE);
+        let mut log = SqliteLogStore::open(&log_path).map_err(|e| ConsensusError::LogOpen {
+            path: log_path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let identity_path = member_dir.join(data_dir::IDENTITY_FILE);
+        let identity = if found == data_dir::Found::New && cfg.join_existing {
             join_identity(&cfg, &identity_path).await?
         } else {
             load_or_create_identity(&cfg, &identity_path)?
@@ -201,14 +216,39 @@ impl Consensus {
             hex(identity.cluster_id)
         );
 
-        let log = SqliteLogStore::open(&member_dir.join("raft.db"))?;
-        let (sm, shared) = StateMachine::open(
-            member_dir.join("snap"),
+        let snap_dir = member_dir.join(data_dir::SNAPSHOT_DIR);
+        let (mut sm, shared) = StateMachine::open(
+            snap_dir.clone(),
             sink,
             identity.member_id,
             identity.cluster_id,
         )
-        .map_err(|e| ConsensusError::Storage(e.to_string()))?;
+        .map_err(|e| ConsensusError::DamagedDataDir {
+            file: snap_dir.display().to_string(),
+            problem: e.to_string(),
+        })?;
+        let storage_err = |e: openraft::StorageError<u64>| ConsensusError::LogOpen {
+            path: log_path.display().to_string(),
+            message: e.to_string(),
+        };
+        let vote = log.read_vote().await.map_err(storage_err)?;
+        let log_state = log.get_log_state().await.map_err(storage_err)?;
+        let (snapshot, _) = sm.applied_state().await.map_err(storage_err)?;
+        data_dir::check_opened(&member_dir, found, vote.as_ref(), &log_state, snapshot)?;
+        // openraft restores a member whose stored vote is a committed vote
+        // for itself as leader at once, without asking anyone: a restarted
+        // ex-leader would claim a term the cluster has left (two leaders in
+        // /v2/stats/self) and, if it was removed meanwhile, never learn it.
+        // Kept as an uncommitted vote (the same term, the same choice, so
+        // no second vote in that term), it starts as a follower and leads
+        // again only through an election.
+        if let Some(v) = vote
+            .filter(|v| v.is_committed() && v.leader_id().voted_for() == Some(identity.member_id))
+        {
+            log.save_vote(&Vote::new(v.leader_id().term, identity.member_id))
+                .await
+                .map_err(storage_err)?;
+        }
         let net = NetContext::new(shared.clone(), Arc::new(PeerStats::default()));
         let config = Config {
             cluster_name: hex(identity.cluster_id),
@@ -255,6 +295,20 @@ impl Consensus {
             raft.initialize(identity.initial_members.clone())
                 .await
                 .map_err(|e| ConsensusError::Raft(e.to_string()))?;
+        }
+        // A lone voter restarted on its data dir need not wait an election
+        // timeout to lead again (etcd advances its election ticks likewise).
+        let voters: Vec<u64> = raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .voter_ids()
+            .collect();
+        if initialized && voters == [identity.member_id] {
+            if let Err(e) = raft.trigger().elect().await {
+                warn!("could not start an election at once: {e}");
+            }
         }
         let (proposals, queue) = mpsc::channel(MAX_BATCH * 4);
         let (read_index_waiters, read_queue) = mpsc::channel(MAX_BATCH * 4);
@@ -416,19 +470,78 @@ impl Consensus {
     }
 
     /// Sends a request to the leader: served here if this member leads,
-    /// forwarded otherwise.
+    /// forwarded otherwise (see [`Self::forward`]).
     async fn to_leader(&self, req: LeaderRequest) -> Result<LeaderReply, ApiError> {
-        let leader = self
-            .wait_for_leader(self.request_timeout())
-            .await
-            .ok_or_else(|| ApiError::NoLeader("etcdserver: no leader".into()))?;
-        if leader == self.member_id() {
-            return Ok(self.serve_forwarded(req).await);
+        let deadline = Instant::now() + self.request_timeout();
+        match self.forward(req, None, deadline).await? {
+            Forwarded::Answered(reply) => Ok(reply),
+            Forwarded::Mine(req) => Ok(self.serve_forwarded(req).await),
         }
-        let conn = self.conn_to(leader)?;
-        conn.forward(&req, self.request_timeout())
-            .await
-            .map_err(|e| forward_err(leader, e))
+    }
+
+    /// Delivers `req` to the leader (`first`, or the one elected next),
+    /// waiting for a leader while there is none, until `deadline`. A request
+    /// that surely never reached the leader (no connection could be made:
+    /// it died, or is cut off) is sent again, to the same member or to the
+    /// next leader: an election delays it, it does not fail it. A read
+    /// index (no effect) is asked again after any failure. Comes back with
+    /// the request if this member leads meanwhile.
+    async fn forward(
+        &self,
+        req: LeaderRequest,
+        first: Option<u64>,
+        deadline: Instant,
+    ) -> Result<Forwarded, ApiError> {
+        let idempotent = matches!(req, LeaderRequest::ReadIndex);
+        let mut leader = first;
+        loop {
+            let now = Instant::now();
+            let l = match leader.take() {
+                Some(l) => l,
+                None => self
+                    .wait_for_leader(deadline.saturating_duration_since(now))
+                    .await
+                    .ok_or_else(|| ApiError::NoLeader("etcdserver: no leader".into()))?,
+            };
+            if l == self.member_id() {
+                return Ok(Forwarded::Mine(req));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(request_timed_out());
+            }
+            let conn = self.conn_to(l)?;
+            let e = match conn.forward(&req, left).await {
+                Ok(reply) => return Ok(Forwarded::Answered(reply)),
+                Err(e) => e,
+            };
+            let again = match &e {
+                PeerError::Undelivered { .. } => true,
+                PeerError::Unreachable { .. } => idempotent,
+                _ => false,
+            };
+            if !again || Instant::now() >= deadline {
+                return Err(forward_err(l, e));
+            }
+            debug!("forward to {} not delivered, sending again: {e}", hex(l));
+            self.wait_leader_moved(l, deadline).await;
+        }
+    }
+
+    /// Waits, at most a short pause, for the leader to be another than
+    /// `from` (a dead leader is known dead only after an election timeout).
+    async fn wait_leader_moved(&self, from: u64, deadline: Instant) {
+        let pause = (self.election_timeout / 10).max(Duration::from_millis(20));
+        let until = deadline.min(Instant::now() + pause);
+        let mut metrics = self.raft.metrics();
+        let _ = tokio::time::timeout_at(until.into(), async {
+            while metrics.borrow_and_update().current_leader == Some(from) {
+                if metrics.changed().await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await;
     }
 
     /// Serves a request sent to the leader (by a client of this member or
@@ -540,23 +653,32 @@ impl Consensus {
         });
     }
 
-    /// Sends a batch to the leader and hands out its answers.
+    /// Sends a batch to the leader and hands out its answers; back to this
+    /// member's queue if it leads by the time the batch could be delivered.
     async fn forward_batch(self: Arc<Self>, leader: u64, batch: Vec<PendingWrite>) {
         let hops = batch.iter().map(|p| p.hops).max().unwrap_or(0) + 1;
         let (commands, replies): (Vec<Command>, Vec<_>) =
             batch.into_iter().map(|p| (p.command, p.reply)).unzip();
         let req = LeaderRequest::Write { commands, hops };
-        let answer = match self.conn_to(leader) {
-            Ok(conn) => conn
-                .forward(&req, self.request_timeout())
-                .await
-                .map_err(|e| forward_err(leader, e)),
-            Err(e) => Err(e),
-        };
-        match answer {
-            Ok(LeaderReply::Writes(results)) if results.len() == replies.len() => {
+        let deadline = Instant::now() + self.request_timeout();
+        match self.forward(req, Some(leader), deadline).await {
+            Ok(Forwarded::Answered(LeaderReply::Writes(results)))
+                if results.len() == replies.len() =>
+            {
                 for (reply, r) in replies.into_iter().zip(results) {
                     let _ = reply.send(r);
+                }
+            }
+            Ok(Forwarded::Mine(LeaderRequest::Write { commands, hops })) => {
+                for (command, reply) in commands.into_iter().zip(replies) {
+                    let requeued = PendingWrite {
+                        command,
+                        hops: hops - 1,
+                        reply,
+                    };
+                    if let Err(mpsc::error::SendError(p)) = self.proposals.send(requeued).await {
+                        let _ = p.reply.send(Err(ApiError::Stopping));
+                    }
                 }
             }
             Ok(_) => {
@@ -622,13 +744,28 @@ impl Consensus {
     }
 }
 
+/// What a failed forward tells the client. Only a request that may have
+/// reached the leader gets etcd's "request timed out": its outcome is
+/// unknown (it may still apply).
 fn forward_err(leader: u64, e: PeerError) -> ApiError {
     match e {
         PeerError::Unreachable { .. } => {
+            debug!("forward to {}: outcome unknown: {e}", hex(leader));
+            request_timed_out()
+        }
+        PeerError::Undelivered { .. } => {
             ApiError::NoLeader(format!("leader {} unreachable: {e}", hex(leader)))
         }
         e => ApiError::Internal(e.to_string()),
     }
+}
+
+/// Where [`Consensus::forward`] left a request.
+enum Forwarded {
+    /// The leader answered.
+    Answered(LeaderReply),
+    /// This member leads now: serve it here.
+    Mine(LeaderRequest),
 }
 
 /// Logs leadership changes in etcd's words and keeps the term for headers.
