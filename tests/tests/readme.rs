@@ -1,0 +1,728 @@
+//! # The README's shell blocks, run as written
+//!
+//! `README.md` is read at test time and every ```` ```sh ```` block in it is
+//! run with `bash`, in README order, against fresh processes, as a user
+//! pasting them in order on a fresh machine would; the answers are checked.
+//! So the README cannot drift from the code.
+//!
+//! ## Which blocks run
+//!
+//! A ```` ```sh ```` block is skipped when the line right before its fence is
+//! a marker `<!-- readme-test: skip (why) -->` (the build/test commands, the
+//! flags example for hosts at 10.0.0.x). Fences with another info string
+//! (```` ```text ````, ...) are never run. Every other ```` ```sh ```` block
+//! must sit under one of the `## ` headings this test knows, one block per
+//! heading, each with its own checks:
+//!
+//! - **Quick start**: the server command, run in the background (the test
+//!   stops it, as the README tells the user to, before the cluster block);
+//! - **A walk through the v2 API**: every curl's answer (etcd's JSON:
+//!   action, key, value, prevNode, errorCode, members, stats, health,
+//!   version);
+//! - **concordctl**: the exact lines etcdctl 3.4 (`ETCDCTL_API=2`) prints
+//!   for these commands, indexes and IDs aside;
+//! - **A three-member cluster**: the members, the forwarded write, the member
+//!   removed and re-added with a new ID, ending with the three members listed
+//!   by the re-added node3 and the key readable there; the block must leave
+//!   no process running.
+//!
+//! A runnable block under any other heading fails the test: mark it skipped
+//! or teach this test its checks.
+//!
+//! ## What is rewritten (mechanically; nothing else differs from the README)
+//!
+//! - `./target/release/` becomes the directory of the binaries cargo built
+//!   for this test;
+//! - each README port (2379, 2380, 2479, 2480, 2579, 2580), as a whole
+//!   number, becomes a free port (the same one in every block);
+//! - the quick start's leading `cargo build --release --workspace && ` is
+//!   dropped (cargo built the workspace to run this test), and its default
+//!   URLs, which appear nowhere in its text, are moved to the free ports
+//!   through etcd's `ETCD_*` environment variables.
+//!
+//! Every block runs in one temporary directory (the data dirs and logs the
+//! README creates land there), without the caller's `ETCD*`/`CONCORD*`
+//! variables, in a process group of its own: the background processes a
+//! block starts with `&` are killed with the group at the end, also when the
+//! test fails. Each block has a deadline; waits are polls, no fixed sleeps.
+
+use std::collections::HashMap;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The marker that skips the ```` ```sh ```` block right after it.
+const SKIP_MARKER: &str = "<!-- readme-test: skip";
+
+/// The ports the README uses; each is replaced by a free one.
+const README_PORTS: [u16; 6] = [2379, 2380, 2479, 2480, 2579, 2580];
+
+/// What `cargo` already did before this test runs.
+const BUILD_PREFIX: &str = "cargo build --release --workspace && ";
+
+/// Deadlines, generous for a busy 2-core machine.
+const SERVER_READY: Duration = Duration::from_secs(90);
+const SHORT_BLOCK: Duration = Duration::from_secs(120);
+const CLUSTER_BLOCK: Duration = Duration::from_secs(300);
+const STOP: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    QuickStart,
+    WalkThrough,
+    Ctl,
+    Cluster,
+}
+
+impl Role {
+    fn of_heading(heading: &str) -> Option<Role> {
+        match heading {
+            "Quick start" => Some(Role::QuickStart),
+            "A walk through the v2 API" => Some(Role::WalkThrough),
+            "concordctl" => Some(Role::Ctl),
+            "A three-member cluster" => Some(Role::Cluster),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Block {
+    role: Role,
+    /// 1-based line of the opening fence, for messages.
+    line: usize,
+    text: String,
+}
+
+fn readme_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .join("README.md")
+}
+
+/// The runnable ```` ```sh ```` blocks of `readme`, in order.
+fn runnable_blocks(readme: &str) -> Vec<Block> {
+    let lines: Vec<&str> = readme.lines().collect();
+    let mut heading = String::new();
+    let mut blocks = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        if let Some(h) = line.strip_prefix("## ") {
+            heading = h.trim().to_string();
+        }
+        if let Some(info) = line.strip_prefix("```") {
+            let start = i;
+            let end = (i + 1..lines.len())
+                .find(|&j| lines[j].trim_end() == "```")
+                .unwrap_or_else(|| panic!("README.md:{}: unclosed fence", start + 1));
+            let skipped = start > 0 && lines[start - 1].trim_start().starts_with(SKIP_MARKER);
+            if info.trim() == "sh" && !skipped {
+                let role = Role::of_heading(&heading).unwrap_or_else(|| {
+                    panic!(
+                        "README.md:{}: a sh block under '## {heading}' that this test does not \
+                         know: mark it with `{SKIP_MARKER} (why) -->` or add its checks to \
+                         tests/tests/readme.rs",
+                        start + 1
+                    )
+                });
+                assert!(
+                    blocks.iter().all(|b: &Block| b.role != role),
+                    "README.md:{}: a second runnable sh block under '## {heading}'",
+                    start + 1
+                );
+                blocks.push(Block {
+                    role,
+                    line: start + 1,
+                    text: lines[start + 1..end].join("\n") + "\n",
+                });
+            }
+            i = end + 1;
+            continue;
+        }
+        i += 1;
+    }
+    blocks
+}
+
+/// Replaces every README port that stands as a whole number in `text`.
+fn rewrite_ports(text: &str, ports: &HashMap<u16, u16>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut digits = String::new();
+    let flush = |digits: &mut String, out: &mut String| {
+        match digits.parse::<u16>().ok().and_then(|p| ports.get(&p)) {
+            Some(free) if digits.len() == 4 => out.push_str(&free.to_string()),
+            _ => out.push_str(digits),
+        }
+        digits.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else {
+            flush(&mut digits, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut digits, &mut out);
+    out
+}
+
+fn rewrite(text: &str, ports: &HashMap<u16, u16>, bin_dir: &Path) -> String {
+    rewrite_ports(
+        &text.replace("./target/release/", &format!("{}/", bin_dir.display())),
+        ports,
+    )
+}
+
+/// One block run by bash in a process group of its own; the whole group is
+/// killed when dropped.
+struct Run {
+    name: String,
+    child: Child,
+    pgid: i32,
+    out: PathBuf,
+    err: PathBuf,
+    status: Option<ExitStatus>,
+}
+
+impl Run {
+    fn start(
+        name: &str,
+        script: &str,
+        cwd: &Path,
+        scripts: &Path,
+        env: &[(&str, String)],
+    ) -> Run {
+        let file = scripts.join(format!("{name}.sh"));
+        std::fs::write(&file, script).expect("write script");
+        let out = scripts.join(format!("{name}.out"));
+        let err = scripts.join(format!("{name}.err"));
+        let mut cmd = Command::new("bash");
+        cmd.arg("--noprofile")
+            .arg("--norc")
+            .arg(&file)
+            .current_dir(cwd)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&out).expect("stdout file"))
+            .stderr(std::fs::File::create(&err).expect("stderr file"))
+            .process_group(0);
+        for (k, _) in std::env::vars() {
+            if k.starts_with("ETCD") || k.starts_with("CONCORD") {
+                cmd.env_remove(k);
+            }
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("start bash");
+        let pgid = child.id() as i32;
+        Run {
+            name: name.to_string(),
+            child,
+            pgid,
+            out,
+            err,
+            status: None,
+        }
+    }
+
+    fn stdout(&self) -> String {
+        std::fs::read_to_string(&self.out).unwrap_or_default()
+    }
+
+    /// Its stdout, stderr and the tail of each `*.log` in `cwd`, for messages.
+    fn report(&self, cwd: &Path) -> String {
+        let mut s = format!(
+            "--- {} stdout:\n{}\n--- {} stderr:\n{}",
+            self.name,
+            self.stdout(),
+            self.name,
+            tail(&std::fs::read_to_string(&self.err).unwrap_or_default(), 60)
+        );
+        if let Ok(dir) = std::fs::read_dir(cwd) {
+            let mut logs: Vec<PathBuf> = dir
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "log"))
+                .collect();
+            logs.sort();
+            for log in logs {
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                s += &format!("\n--- {}:\n{}", log.display(), tail(&text, 40));
+            }
+        }
+        s
+    }
+
+    fn exited(&mut self) -> Option<ExitStatus> {
+        if self.status.is_none() {
+            self.status = self.child.try_wait().expect("try_wait");
+        }
+        self.status
+    }
+
+    /// Waits for bash to exit; on the deadline, kills the group and fails.
+    fn finish(&mut self, limit: Duration, cwd: &Path) -> ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.exited() {
+                return status;
+            }
+            if Instant::now() >= deadline {
+                self.kill(libc_sig::KILL);
+                panic!(
+                    "README block '{}' still running after {limit:?}\n{}",
+                    self.name,
+                    self.report(cwd)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn kill(&self, sig: &str) {
+        let _ = Command::new("kill")
+            .args([sig, "--", &format!("-{}", self.pgid)])
+            .stderr(Stdio::null())
+            .status();
+    }
+
+    /// Whether any process of the group is still alive (zombies included).
+    fn group_alive(&self) -> bool {
+        Command::new("kill")
+            .args(["-0", "--", &format!("-{}", self.pgid)])
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        self.kill(libc_sig::KILL);
+        let _ = self.child.wait();
+    }
+}
+
+mod libc_sig {
+    pub const KILL: &str = "-KILL";
+    pub const INT: &str = "-INT";
+}
+
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// The JSON values a block printed, in order (curl prints bodies back to
+/// back, with or without a newline between them).
+fn json_values(run: &Run, cwd: &Path) -> Vec<Value> {
+    let out = run.stdout();
+    serde_json::Deserializer::from_str(&out)
+        .into_iter::<Value>()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap_or_else(|e| {
+            panic!(
+                "README block '{}' printed something that is not JSON ({e})\n{}",
+                run.name,
+                run.report(cwd)
+            )
+        })
+}
+
+/// Polls `/health` on `port` until it answers 200, failing if `run` exits.
+fn wait_healthy(run: &mut Run, port: u16, cwd: &Path) {
+    let deadline = Instant::now() + SERVER_READY;
+    loop {
+        if let Some(status) = run.exited() {
+            panic!(
+                "README block '{}' exited ({status}) before its server was healthy\n{}",
+                run.name,
+                run.report(cwd)
+            );
+        }
+        if let Ok(r) = concord_tests::http(port, "GET", "/health", None, b"") {
+            if r.status == 200 {
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the quick-start server is not healthy after {SERVER_READY:?}\n{}",
+            run.report(cwd)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn node<'a>(v: &'a Value, field: &str) -> &'a Value {
+    &v["node"][field]
+}
+
+/// Asserts `cond` about the `i`th answer of a block, showing all of them.
+macro_rules! check {
+    ($answers:expr, $i:expr, $cond:expr) => {
+        assert!(
+            $cond,
+            "answer #{} of the block: {}\nall answers:\n{}",
+            $i,
+            stringify!($cond),
+            $answers
+                .iter()
+                .enumerate()
+                .map(|(i, v)| format!("#{i}: {v}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    };
+}
+
+/// What the walk-through learned that the next blocks check against.
+struct Learned {
+    member_id: String,
+    queue_keys: Vec<String>,
+    last_index: u64,
+}
+
+fn check_walk_through(a: &[Value], client: u16, peer: u16) -> Learned {
+    assert_eq!(
+        a.len(),
+        25,
+        "the walk-through prints one answer per curl (25): {a:#?}"
+    );
+    // keys
+    check!(a, 0, a[0]["action"] == "set" && node(&a[0], "key") == "/message");
+    check!(a, 0, node(&a[0], "value") == "Hello world");
+    check!(a, 1, a[1]["action"] == "get" && node(&a[1], "value") == "Hello world");
+    check!(a, 2, a[2]["action"] == "set" && node(&a[2], "value") == "Hello etcd");
+    check!(a, 2, a[2]["prevNode"]["value"] == "Hello world");
+    check!(a, 3, a[3]["action"] == "delete" && node(&a[3], "key") == "/message");
+    check!(a, 3, a[3]["prevNode"]["value"] == "Hello etcd");
+    // TTL
+    check!(a, 4, a[4]["action"] == "set" && node(&a[4], "value") == "bar");
+    check!(a, 4, node(&a[4], "ttl") == 5 && node(&a[4], "expiration").is_string());
+    check!(a, 5, a[5]["action"] == "get" && node(&a[5], "value") == "bar");
+    // compare-and-swap, create-only
+    check!(a, 6, a[6]["action"] == "set" && node(&a[6], "value") == "one");
+    check!(a, 6, node(&a[6], "ttl").is_null());
+    check!(a, 7, a[7]["action"] == "compareAndSwap" && node(&a[7], "value") == "two");
+    check!(a, 7, a[7]["prevNode"]["value"] == "one");
+    check!(a, 8, a[8]["errorCode"] == 105 && a[8]["message"] == "Key already exists");
+    check!(a, 8, a[8]["cause"] == "/foo");
+    // the watch and the PUT, in either order: the same event
+    let cas_index = node(&a[7], "modifiedIndex").as_u64().unwrap_or(0);
+    for i in [9, 10] {
+        check!(a, i, a[i]["action"] == "set" && node(&a[i], "value") == "changed");
+        check!(a, i, a[i]["prevNode"]["value"] == "two");
+        check!(a, i, node(&a[i], "modifiedIndex").as_u64() > Some(cas_index));
+    }
+    check!(a, 10, a[9] == a[10]);
+    // directories
+    check!(a, 11, a[11]["action"] == "set" && node(&a[11], "dir") == true);
+    check!(a, 11, node(&a[11], "key") == "/dir");
+    check!(a, 12, a[12]["action"] == "set" && node(&a[12], "key") == "/dir/a");
+    check!(a, 12, node(&a[12], "value") == "1");
+    check!(a, 13, a[13]["action"] == "get" && node(&a[13], "dir") == true);
+    let listed = node(&a[13], "nodes");
+    check!(a, 13, listed.as_array().map(Vec::len) == Some(1));
+    check!(a, 13, listed[0]["key"] == "/dir/a" && listed[0]["value"] == "1");
+    check!(a, 14, a[14]["action"] == "delete" && node(&a[14], "key") == "/dir");
+    check!(a, 14, node(&a[14], "dir") == true);
+    // in-order keys
+    let mut queue_keys = Vec::new();
+    for (i, job) in [(15, "Job1"), (16, "Job2")] {
+        check!(a, i, a[i]["action"] == "create" && node(&a[i], "value") == job);
+        let key = node(&a[i], "key").as_str().unwrap_or("");
+        check!(a, i, key.starts_with("/queue/") && key.len() == "/queue/".len() + 20);
+        queue_keys.push(key.to_string());
+    }
+    check!(a, 16, queue_keys[0] < queue_keys[1]);
+    let listed = node(&a[17], "nodes");
+    check!(a, 17, a[17]["action"] == "get" && node(&a[17], "key") == "/queue");
+    check!(a, 17, listed.as_array().map(Vec::len) == Some(2));
+    check!(a, 17, listed[0]["key"] == queue_keys[0] && listed[0]["value"] == "Job1");
+    check!(a, 17, listed[1]["key"] == queue_keys[1] && listed[1]["value"] == "Job2");
+    // members, stats, health, version
+    let members = a[18]["members"].as_array().cloned().unwrap_or_default();
+    check!(a, 18, members.len() == 1 && members[0]["name"] == "default");
+    let client_url = format!("http://127.0.0.1:{client}");
+    let peer_url = format!("http://127.0.0.1:{peer}");
+    check!(a, 18, members[0]["clientURLs"] == serde_json::json!([client_url]));
+    check!(a, 18, members[0]["peerURLs"] == serde_json::json!([peer_url]));
+    let member_id = members[0]["id"].as_str().unwrap_or("").to_string();
+    check!(a, 19, a[19] == members[0]);
+    check!(a, 20, a[20]["name"] == "default" && a[20]["id"] == member_id.as_str());
+    check!(a, 20, a[20]["state"] == "StateLeader");
+    check!(a, 20, a[20]["leaderInfo"]["leader"] == member_id.as_str());
+    check!(a, 21, a[21]["compareAndSwapSuccess"].as_u64() >= Some(1));
+    check!(a, 21, a[21]["createSuccess"].as_u64() >= Some(2));
+    check!(a, 21, a[21]["setsFail"].is_u64() && a[21]["watchers"] == 0);
+    check!(a, 22, a[22]["leader"] == member_id.as_str());
+    check!(a, 22, a[22]["followers"] == serde_json::json!({}));
+    check!(a, 23, a[23] == serde_json::json!({"health": "true"}));
+    let server = a[24]["etcdserver"].as_str().unwrap_or("");
+    check!(a, 24, server.starts_with("3.4.") && a[24]["etcdcluster"] == "3.4.0");
+    Learned {
+        member_id,
+        queue_keys,
+        last_index: node(&a[17], "modifiedIndex")
+            .as_u64()
+            .max(node(&a[16], "modifiedIndex").as_u64())
+            .unwrap_or(0),
+    }
+}
+
+/// The concordctl block's output, compared line by line with what etcdctl
+/// 3.4 prints for the same commands on the same store (checked against
+/// `ETCDCTL_API=2 etcdctl` by hand; `ctl_compat.rs` compares the two
+/// programs command by command). Index numbers are checked to be one new
+/// write's index.
+fn check_ctl(out: &str, learned: &Learned, client: u16, peer: u16) {
+    let lines: Vec<&str> = out.lines().collect();
+    let index_of = |prefix: &str| -> u64 {
+        let line = lines
+            .iter()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no '{prefix}' line in the concordctl output:\n{out}"));
+        line[prefix.len()..]
+            .parse()
+            .unwrap_or_else(|_| panic!("bad '{line}' in the concordctl output:\n{out}"))
+    };
+    let index = index_of("Index: ");
+    assert!(
+        index > learned.last_index,
+        "`set /foo bar` after the walk-through should be a new write (index {index} <= {}):\n{out}",
+        learned.last_index
+    );
+    let expected = [
+        "bar".to_string(),
+        "Key: /foo".to_string(),
+        format!("Created-Index: {index}"),
+        format!("Modified-Index: {index}"),
+        "TTL: 0".to_string(),
+        format!("Index: {index}"),
+        String::new(),
+        "bar".to_string(),
+        "/foo".to_string(),
+        "/queue/".to_string(),
+        learned.queue_keys[0].clone(),
+        learned.queue_keys[1].clone(),
+        format!(
+            "{}: name=default peerURLs=http://127.0.0.1:{peer} \
+             clientURLs=http://127.0.0.1:{client} isLeader=true",
+            learned.member_id
+        ),
+        format!(
+            "member {} is healthy: got healthy result from http://127.0.0.1:{client}",
+            learned.member_id
+        ),
+        "cluster is healthy".to_string(),
+    ];
+    assert_eq!(
+        lines,
+        expected,
+        "the concordctl block's output\n{out}"
+    );
+}
+
+fn check_cluster(a: &[Value], ports: &HashMap<u16, u16>) {
+    let url = |p: u16| format!("http://127.0.0.1:{}", ports[&p]);
+    assert_eq!(
+        a.len(),
+        7,
+        "the cluster block prints 7 answers (members, PUT, GET, stats, member add, \
+         members, GET): {a:#?}"
+    );
+    let names = |v: &Value| -> Vec<(String, Value, Value)> {
+        let mut m: Vec<(String, Value, Value)> = v["members"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| {
+                (
+                    m["name"].as_str().unwrap_or("").to_string(),
+                    m["peerURLs"].clone(),
+                    m["clientURLs"].clone(),
+                )
+            })
+            .collect();
+        m.sort_by(|x, y| x.0.cmp(&y.0));
+        m
+    };
+    let expected: Vec<(String, Value, Value)> = [(1, 2379, 2380), (2, 2479, 2480), (3, 2579, 2580)]
+        .into_iter()
+        .map(|(i, c, p)| {
+            (
+                format!("node{i}"),
+                serde_json::json!([url(p)]),
+                serde_json::json!([url(c)]),
+            )
+        })
+        .collect();
+    check!(a, 0, names(&a[0]) == expected);
+    let old_id = a[0]["members"]
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["name"] == "node3"))
+        .map(|m| m["id"].clone())
+        .unwrap_or(Value::Null);
+    check!(a, 1, a[1]["action"] == "set" && node(&a[1], "key") == "/hello");
+    check!(a, 1, node(&a[1], "value") == "world");
+    check!(a, 2, a[2]["action"] == "get" && node(&a[2], "value") == "world");
+    let leader_stats = a[3]["followers"].as_object().map(|f| f.len()) == Some(2);
+    check!(a, 3, leader_stats || a[3] == serde_json::json!({"message": "not current leader"}));
+    // member add: the new ID, no name or client URLs yet
+    check!(a, 4, a[4]["peerURLs"] == serde_json::json!([url(2580)]));
+    check!(a, 4, a[4]["name"] == "" && a[4]["clientURLs"] == serde_json::json!([]));
+    let new_id = a[4]["id"].clone();
+    check!(a, 4, new_id.is_string() && new_id != old_id);
+    // the re-added node3 lists three members, itself with the new ID
+    check!(a, 5, names(&a[5]) == expected);
+    let node3 = a[5]["members"]
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["name"] == "node3"))
+        .map(|m| m["id"].clone());
+    check!(a, 5, node3 == Some(new_id.clone()));
+    check!(a, 6, a[6]["action"] == "get" && node(&a[6], "value") == "world");
+}
+
+#[test]
+fn readme_blocks_work_when_pasted_in_order() {
+    let readme = std::fs::read_to_string(readme_path()).expect("README.md");
+    let blocks = runnable_blocks(&readme);
+    let roles: Vec<Role> = blocks.iter().map(|b| b.role).collect();
+    assert_eq!(
+        roles,
+        [Role::QuickStart, Role::WalkThrough, Role::Ctl, Role::Cluster],
+        "the README's runnable sh blocks, in order (the walk-through and concordctl \
+         need the quick-start server, the cluster needs it stopped)"
+    );
+
+    let bin_dir = concord_tests::concord_bin()
+        .parent()
+        .expect("bin dir")
+        .to_path_buf();
+    assert!(
+        bin_dir.join("concordctl").exists(),
+        "concordctl not built next to concord"
+    );
+    let ports: HashMap<u16, u16> = README_PORTS
+        .iter()
+        .map(|&p| (p, concord_tests::free_port()))
+        .collect();
+    let (client, peer) = (ports[&2379], ports[&2380]);
+    let home = tempfile::tempdir().expect("tempdir");
+    let scripts = tempfile::tempdir().expect("tempdir");
+    let cwd = home.path();
+
+    // Quick start: the server, in the background.
+    let quick = &blocks[0];
+    let text = quick.text.trim_end();
+    assert!(
+        text.starts_with(BUILD_PREFIX) && !text.contains('\n'),
+        "README.md:{}: the quick start is `{BUILD_PREFIX}<start the server>` on one line: {text}",
+        quick.line
+    );
+    let script = rewrite(&text[BUILD_PREFIX.len()..], &ports, &bin_dir) + "\n";
+    let defaults = [
+        ("ETCD_LISTEN_CLIENT_URLS", format!("http://127.0.0.1:{client}")),
+        ("ETCD_ADVERTISE_CLIENT_URLS", format!("http://127.0.0.1:{client}")),
+        ("ETCD_LISTEN_PEER_URLS", format!("http://127.0.0.1:{peer}")),
+        ("ETCD_INITIAL_ADVERTISE_PEER_URLS", format!("http://127.0.0.1:{peer}")),
+        ("ETCD_INITIAL_CLUSTER", format!("default=http://127.0.0.1:{peer}")),
+    ];
+    let mut server = Run::start("quick-start", &script, cwd, scripts.path(), &defaults);
+    wait_healthy(&mut server, client, cwd);
+    assert!(
+        cwd.join("default.etcd").is_dir(),
+        "the quick-start server keeps its data in ./default.etcd"
+    );
+
+    // The walk-through, in a second terminal.
+    let walk = rewrite(&blocks[1].text, &ports, &bin_dir);
+    let mut run = Run::start("walk-through", &walk, cwd, scripts.path(), &[]);
+    let status = run.finish(SHORT_BLOCK, cwd);
+    assert!(status.success(), "walk-through: {status}\n{}", run.report(cwd));
+    let answers = json_values(&run, cwd);
+    let learned = check_walk_through(&answers, client, peer);
+    drop(run);
+
+    // concordctl, same terminal.
+    let ctl = rewrite(&blocks[2].text, &ports, &bin_dir);
+    let mut run = Run::start("concordctl", &ctl, cwd, scripts.path(), &[]);
+    let status = run.finish(SHORT_BLOCK, cwd);
+    assert!(status.success(), "concordctl: {status}\n{}", run.report(cwd));
+    check_ctl(&run.stdout(), &learned, client, peer);
+    drop(run);
+
+    // "First stop the quick-start server (Ctrl-C in its terminal)".
+    server.kill(libc_sig::INT);
+    let status = server.finish(STOP, cwd);
+    assert!(
+        !server.group_alive() || wait_group_gone(&server),
+        "the quick-start server still runs after Ctrl-C ({status})\n{}",
+        server.report(cwd)
+    );
+    drop(server);
+
+    // The cluster, pasted in one terminal.
+    let cluster = rewrite(&blocks[3].text, &ports, &bin_dir);
+    let mut run = Run::start("cluster", &cluster, cwd, scripts.path(), &[]);
+    let status = run.finish(CLUSTER_BLOCK, cwd);
+    let answers = json_values(&run, cwd);
+    check_cluster(&answers, &ports);
+    assert!(
+        wait_group_gone(&run),
+        "the cluster block leaves processes running ({status})\n{}",
+        run.report(cwd)
+    );
+    for i in 1..=3 {
+        assert!(
+            cwd.join(format!("node{i}.log")).is_file(),
+            "node{i}.log missing\n{}",
+            run.report(cwd)
+        );
+    }
+}
+
+/// Polls until no process of `run`'s group is left (orphans are reaped by
+/// init shortly after they exit).
+fn wait_group_gone(run: &Run) -> bool {
+    let deadline = Instant::now() + STOP;
+    while Instant::now() < deadline {
+        if !run.group_alive() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+#[test]
+fn ports_are_rewritten_as_whole_numbers_only() {
+    let ports: HashMap<u16, u16> = [(2379, 31001), (2380, 31002)].into_iter().collect();
+    assert_eq!(
+        rewrite_ports(
+            "curl http://127.0.0.1:2379/x; for c in 2379 23790 12379; do :; done 2>>$1.log -p 2380",
+            &ports
+        ),
+        "curl http://127.0.0.1:31001/x; for c in 31001 23790 12379; do :; done 2>>$1.log -p 31002"
+    );
+}
+
+#[test]
+fn skip_marker_and_other_fences_are_not_run() {
+    let readme = "## Quick start\n\n```sh\ncargo build --release --workspace && x\n```\n\n\
+                  <!-- readme-test: skip (tests) -->\n```sh\ncargo test\n```\n\n\
+                  ## Recovering\n\n```text\nnot run\n```\n";
+    let blocks = runnable_blocks(readme);
+    assert_eq!(blocks.len(), 1, "{blocks:?}");
+    assert_eq!(blocks[0].role, Role::QuickStart);
+    assert_eq!(blocks[0].line, 3);
+    assert_eq!(blocks[0].text, "cargo build --release --workspace && x\n");
+}
