@@ -12,94 +12,119 @@ use serde::Deserialize;
 
 /// The command line, as etcd spells it. Every option is optional here:
 /// defaults live in [`layered`], so that a flag that was not given does not
-/// hide the file or the environment.
+/// hide the file or the environment. `--help` is [`crate::help`]'s text,
+/// not clap's.
 #[derive(Debug, Parser, Default)]
 #[command(
     name = "concord",
     about = "Concord: an etcd-compatible key-value store (all-in-one server)",
     disable_version_flag = true,
+    disable_help_flag = true,
     args_override_self = true
 )]
 pub struct Flags {
-    /// Print the version and exit.
-    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    /// Print the help and exit.
+    #[arg(short = 'h', long = "help")]
+    pub help: bool,
+    /// Print the version and exit (`--version`, or Go's `--version=true`).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub version: Option<String>,
-    /// Human-readable name for this member.
     #[arg(long)]
     pub name: Option<String>,
-    /// Path to the data directory.
     #[arg(long = "data-dir")]
     pub data_dir: Option<String>,
-    /// Path to a dedicated WAL directory (accepted; the log lives in the data dir).
+    /// Accepted and ignored: the raft log lives in the data dir.
     #[arg(long = "wal-dir")]
     pub wal_dir: Option<String>,
-    /// URLs to listen on for client traffic.
     #[arg(long = "listen-client-urls")]
     pub listen_client_urls: Option<String>,
-    /// Client URLs of this member, advertised to the cluster.
     #[arg(long = "advertise-client-urls")]
     pub advertise_client_urls: Option<String>,
-    /// URLs to listen on for peer traffic.
     #[arg(long = "listen-peer-urls")]
     pub listen_peer_urls: Option<String>,
-    /// Peer URLs of this member, advertised to the cluster.
     #[arg(long = "initial-advertise-peer-urls")]
     pub initial_advertise_peer_urls: Option<String>,
-    /// Initial cluster configuration for bootstrapping (name=peerURL,...).
     #[arg(long = "initial-cluster")]
     pub initial_cluster: Option<String>,
-    /// 'new' or 'existing'.
     #[arg(long = "initial-cluster-state")]
     pub initial_cluster_state: Option<String>,
-    /// Initial cluster token, mixed into member and cluster IDs.
     #[arg(long = "initial-cluster-token")]
     pub initial_cluster_token: Option<String>,
-    /// Number of committed entries between snapshots.
     #[arg(long = "snapshot-count")]
     pub snapshot_count: Option<String>,
-    /// Heartbeat interval in milliseconds.
     #[arg(long = "heartbeat-interval")]
     pub heartbeat_interval: Option<String>,
-    /// Election timeout in milliseconds.
     #[arg(long = "election-timeout")]
     pub election_timeout: Option<String>,
-    /// Path to an etcd YAML configuration file.
     #[arg(long = "config-file")]
     pub config_file: Option<String>,
-    /// Accepted for etcd compatibility; the v2 API is always on.
+    /// Accepted; the v2 API is always on.
     #[arg(long = "enable-v2", num_args = 0..=1, default_missing_value = "true")]
     pub enable_v2: Option<String>,
-    /// Maximum client request size in bytes.
     #[arg(long = "max-request-bytes")]
     pub max_request_bytes: Option<String>,
-    /// Accepted for etcd compatibility (zap is the only logger).
-    #[arg(long)]
-    pub logger: Option<String>,
-    /// Accepted for etcd compatibility; logs go to stderr.
-    #[arg(long = "log-outputs")]
-    pub log_outputs: Option<String>,
-    /// Log level: debug, info, warn, error.
     #[arg(long = "log-level")]
     pub log_level: Option<String>,
-    /// Enable debug-level logging.
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     pub debug: Option<String>,
-    /// Accepted for etcd compatibility.
     #[arg(long = "strict-reconfig-check", num_args = 0..=1, default_missing_value = "true")]
     pub strict_reconfig_check: Option<String>,
-    /// Concord's own: threads serving requests (0: one less than the CPUs,
-    /// at least 1, leaving a core to the raft log writer's fsyncs).
     #[arg(long = "worker-threads")]
     pub worker_threads: Option<String>,
-    /// Accepted for etcd compatibility.
+    /// Accepted and ignored: Concord keeps 5 snapshot files.
     #[arg(long = "max-snapshots")]
     pub max_snapshots: Option<String>,
-    /// Accepted for etcd compatibility.
+    /// Accepted and ignored: the raft log is one SQLite file.
     #[arg(long = "max-wals")]
     pub max_wals: Option<String>,
-    /// Accepted for etcd compatibility.
-    #[arg(long = "quota-backend-bytes")]
-    pub quota_backend_bytes: Option<String>,
+    /// etcd flags Concord lacks, as (config key, value), taken out of the
+    /// command line by [`take_unsupported`] before clap sees it.
+    #[arg(skip)]
+    pub unsupported: Vec<(String, String)>,
+}
+
+/// Parses a command line (Go syntax too) into [`Flags`].
+pub fn parse_flags<I: IntoIterator<Item = String>>(args: I) -> Result<Flags, clap::Error> {
+    let (args, unsupported) = take_unsupported(normalize_args(args));
+    let mut flags = Flags::try_parse_from(args)?;
+    flags.unsupported = unsupported;
+    Ok(flags)
+}
+
+/// Takes the etcd flags that Concord does not support out of a normalized
+/// command line, with their values (as Go's flag package reads them: a
+/// bool flag takes a value only as `--flag=value`), so that they can be
+/// checked like the same setting from the environment or the config file.
+pub fn take_unsupported(args: Vec<String>) -> (Vec<String>, Vec<(String, String)>) {
+    let mut rest = Vec::with_capacity(args.len());
+    let mut found = Vec::new();
+    let mut it = args.into_iter().enumerate().peekable();
+    while let Some((i, a)) = it.next() {
+        if a == "--" {
+            rest.push(a);
+            rest.extend(it.map(|(_, a)| a));
+            break;
+        }
+        let flag = (i > 0).then(|| a.strip_prefix("--")).flatten();
+        let (name, inline) = match flag {
+            Some(f) => match f.split_once('=') {
+                Some((n, v)) => (n, Some(v.to_string())),
+                None => (f, None),
+            },
+            None => ("", None),
+        };
+        let Some(u) = crate::help::unsupported(name) else {
+            rest.push(a);
+            continue;
+        };
+        let value = match inline {
+            Some(v) => v,
+            None if u.is_bool => "true".to_string(),
+            None => it.next().map(|(_, v)| v).unwrap_or_default(),
+        };
+        found.push((u.key(), value));
+    }
+    (rest, found)
 }
 
 /// Rewrites Go-style flags (`-name x`, `-name=x`) to `--name x` so that
@@ -163,6 +188,11 @@ pub enum ConfigError {
     },
     #[error("{0}")]
     Cluster(String),
+    /// etcd's words for a level it does not know (etcd panics with them).
+    #[error("unknown level {0:?} (--log-level supports debug, info, warn, error, panic, fatal)")]
+    LogLevel(String),
+    #[error("this etcd flag is not supported by Concord (yet): --{0}")]
+    Unsupported(&'static str),
 }
 
 /// Raw layered values, as strings, in etcd's key names with `_`.
@@ -200,10 +230,26 @@ impl config::Source for EtcdYamlFile {
     fn collect(&self) -> Result<config::Map<String, config::Value>, config::ConfigError> {
         let file = config::File::from(self.0.as_path()).format(config::FileFormat::Yaml);
         let map = config::Source::collect(&file)?;
-        Ok(map
-            .into_iter()
-            .map(|(k, v)| (k.replace('-', "_").to_lowercase(), v))
-            .collect())
+        let mut out = config::Map::new();
+        for (k, v) in map {
+            let k = k.replace('-', "_").to_lowercase();
+            // etcd's YAML nests the TLS settings: `client-transport-security:
+            // {cert-file: ..}` is --cert-file, the peer one --peer-cert-file.
+            let prefix = match k.as_str() {
+                "client_transport_security" => Some(""),
+                "peer_transport_security" => Some("peer_"),
+                _ => None,
+            };
+            if let (Some(prefix), Ok(table)) = (prefix, v.clone().into_table()) {
+                for (nk, nv) in table {
+                    let nk = nk.replace('-', "_").to_lowercase();
+                    out.insert(format!("{prefix}{nk}"), nv);
+                }
+                continue;
+            }
+            out.insert(k, v);
+        }
+        Ok(out)
     }
 }
 
@@ -263,10 +309,11 @@ pub fn layered(flags: &Flags, env: &BTreeMap<String, String>) -> Result<ServerCo
         .set_default("debug", "false")?
         .set_default("strict_reconfig_check", "true")?
         .set_default("worker_threads", "0")?;
-    let config_file = flags
-        .config_file
-        .clone()
-        .or_else(|| env.get("ETCD_CONFIG_FILE").cloned());
+    let config_file = flags.config_file.clone().or_else(|| {
+        env.get("CONCORD_CONFIG_FILE")
+            .or_else(|| env.get("ETCD_CONFIG_FILE"))
+            .cloned()
+    });
     if let Some(path) = config_file {
         b = b.add_source(EtcdYamlFile(PathBuf::from(path)));
     }
@@ -307,7 +354,23 @@ pub fn layered(flags: &Flags, env: &BTreeMap<String, String>) -> Result<ServerCo
     if let Some(v) = &flags.debug {
         b = b.set_override("debug", v.as_str())?;
     }
-    let raw: Raw = b.build()?.try_deserialize()?;
+    for (key, value) in &flags.unsupported {
+        b = b.set_override(key.as_str(), value.as_str())?;
+    }
+    let built = b.build()?;
+    // An etcd setting Concord lacks, from any layer, stops the start unless
+    // its value changes nothing.
+    for u in crate::help::UNSUPPORTED {
+        let key = u.key();
+        let given = match built.get::<config::Value>(&key) {
+            Ok(v) => Some(v.into_string().unwrap_or_else(|_| "?".into())),
+            Err(_) => None,
+        };
+        if given.is_some_and(|v| !u.accepts(&v)) {
+            return Err(ConfigError::Unsupported(u.name));
+        }
+    }
+    let raw: Raw = built.try_deserialize()?;
     resolve(raw)
 }
 
@@ -331,6 +394,7 @@ fn resolve(raw: Raw) -> Result<ServerConfig, ConfigError> {
         }
     };
     let debug = parse_go_bool(&raw.debug).unwrap_or(false);
+    let log_level = tracing_level(&raw.log_level)?;
     let strict_reconfig_check =
         parse_go_bool(&raw.strict_reconfig_check).ok_or_else(|| ConfigError::Invalid {
             key: "strict-reconfig-check",
@@ -361,13 +425,29 @@ fn resolve(raw: Raw) -> Result<ServerConfig, ConfigError> {
         heartbeat_interval_ms,
         election_timeout_ms,
         max_request_bytes: parse_u64("max-request-bytes", &raw.max_request_bytes)? as usize,
-        log_level: if debug { "debug".into() } else { raw.log_level },
+        log_level: if debug {
+            "debug".into()
+        } else {
+            log_level.into()
+        },
         strict_reconfig_check,
         worker_threads: match parse_u64("worker-threads", &raw.worker_threads)? {
             0 => default_worker_threads(),
             n => n as usize,
         },
         name: raw.name,
+    })
+}
+
+/// etcd's log levels (`logutil.ConvertToZapLevel`, which also takes
+/// `dpanic`) as tracing levels: the levels above error log as error.
+pub fn tracing_level(level: &str) -> Result<&'static str, ConfigError> {
+    Ok(match level {
+        "debug" => "debug",
+        "info" => "info",
+        "warn" => "warn",
+        "error" | "dpanic" | "panic" | "fatal" => "error",
+        other => return Err(ConfigError::LogLevel(other.to_string())),
     })
 }
 
@@ -386,10 +466,10 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str], env: &[(&str, &str)]) -> ServerConfig {
-        let argv = normalize_args(
+        let flags = parse_flags(
             std::iter::once("concord".to_string()).chain(args.iter().map(|s| s.to_string())),
-        );
-        let flags = Flags::try_parse_from(argv).expect("flags parse");
+        )
+        .expect("flags parse");
         let env = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -482,5 +562,86 @@ mod tests {
         assert_eq!(ic[0].1.len(), 2);
         assert_eq!(ic[1].0, "b");
         assert!(parse_initial_cluster("nonsense").is_err());
+    }
+
+    fn parse_err(args: &[&str], env: &[(&str, &str)]) -> String {
+        let flags = parse_flags(
+            std::iter::once("concord".to_string()).chain(args.iter().map(|s| s.to_string())),
+        )
+        .expect("flags parse");
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        layered(&flags, &env).expect_err("refused").to_string()
+    }
+
+    #[test]
+    fn unsupported_etcd_flags_refused_unless_default() {
+        let want = "this etcd flag is not supported by Concord (yet): --cert-file";
+        assert_eq!(
+            parse_err(&["--cert-file", "/a.pem", "--name", "x"], &[]),
+            want
+        );
+        assert_eq!(parse_err(&["-cert-file=/a.pem"], &[]), want);
+        assert_eq!(parse_err(&[], &[("ETCD_CERT_FILE", "/a.pem")]), want);
+        assert_eq!(
+            parse_err(&["--force-new-cluster"], &[]),
+            "this etcd flag is not supported by Concord (yet): --force-new-cluster"
+        );
+        // A bool flag does not take the next argument as its value.
+        let c = parse(&["--force-new-cluster=false", "--name", "n"], &[]);
+        assert_eq!(c.name, "n");
+        let c = parse(&["--cert-file", "", "--log-outputs", "stderr"], &[]);
+        assert_eq!(c.name, "default");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("etcd.yaml");
+        std::fs::write(
+            &path,
+            "name: f\nclient-transport-security:\n  cert-file: /a.pem\n",
+        )
+        .unwrap();
+        assert_eq!(
+            parse_err(&["--config-file", path.to_str().unwrap()], &[]),
+            want
+        );
+        std::fs::write(
+            &path,
+            "name: f\npeer-transport-security:\n  client-cert-auth: true\n",
+        )
+        .unwrap();
+        assert_eq!(
+            parse_err(&["--config-file", path.to_str().unwrap()], &[]),
+            "this etcd flag is not supported by Concord (yet): --peer-client-cert-auth"
+        );
+        std::fs::write(&path, "name: f\nquota-backend-bytes: 0\nproxy: off\n").unwrap();
+        assert_eq!(
+            parse(&["--config-file", path.to_str().unwrap()], &[]).name,
+            "f"
+        );
+    }
+
+    #[test]
+    fn log_levels_are_etcds() {
+        assert_eq!(parse(&["--log-level", "fatal"], &[]).log_level, "error");
+        assert_eq!(parse(&["--log-level", "warn"], &[]).log_level, "warn");
+        assert_eq!(parse(&["--debug"], &[]).log_level, "debug");
+        assert_eq!(
+            parse_err(&["--log-level", "verbose"], &[]),
+            "unknown level \"verbose\" (--log-level supports debug, info, warn, error, panic, fatal)"
+        );
+        assert!(parse_err(&[], &[("ETCD_LOG_LEVEL", "DEBUG")]).contains("unknown level"));
+    }
+
+    #[test]
+    fn version_takes_no_separate_value() {
+        let f = parse_flags(["concord", "--version"].map(String::from)).unwrap();
+        assert_eq!(f.version.as_deref(), Some("true"));
+        assert!(parse_flags(["concord", "--version", "x"].map(String::from)).is_err());
+        assert!(
+            parse_flags(["concord", "-h"].map(String::from))
+                .unwrap()
+                .help
+        );
     }
 }

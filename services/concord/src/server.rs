@@ -11,28 +11,63 @@ use concord_gateway::GatewayState;
 use concord_watch::WatchHub;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tracing::info;
+use tracing::{debug, info};
 
 use crate::config::{ClusterState, ServerConfig};
 
-/// Logs to stderr, one line per event, like etcd's default logger.
-pub fn init_logging(level: &str) {
+/// The default filter at `level`, which the config has checked.
+fn default_filter(level: &str) -> String {
     // openraft's replication tasks log every failed retry to a peer that is
     // down (several lines a second); the consensus crate reports a peer's
     // state changes itself, in etcd's words, so those are left out, as is
     // openraft's ERROR for a write that must go to the new leader (the
-    // caller gets that error and retries or answers it).
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CONCORD_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(format!(
-            "{level},openraft=warn,openraft::replication=off,\
-             openraft::engine::handler::replication_handler=error,openraft::core::raft_core=error,\
-             openraft::raft::impl_raft_blocking_write=off"
-        ))
-    });
+    // caller gets that error and retries or answers it). At debug, the
+    // HTTP/2 and gRPC libraries stay at info: debug means Concord's own
+    // DEBUG lines, not every frame.
+    let mut f = format!(
+        "{level},openraft=warn,openraft::replication=off,\
+         openraft::engine::handler::replication_handler=error,openraft::core::raft_core=error,\
+         openraft::raft::impl_raft_blocking_write=off"
+    );
+    if matches!(level, "debug" | "trace") {
+        f.push_str(",h2=info,hyper=info,hyper_util=info,tower=info,tonic=info,axum=info");
+    }
+    f
+}
+
+/// The timestamp, then the member's name: three members logging to one
+/// terminal can be told apart on every line.
+struct NamedTime(String);
+
+impl tracing_subscriber::fmt::time::FormatTime for NamedTime {
+    fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
+        tracing_subscriber::fmt::time::SystemTime.format_time(w)?;
+        write!(w, " [{}]", self.0)
+    }
+}
+
+/// Logs to stderr, one line per event, each with the member's `name`.
+/// `CONCORD_LOG` (else `RUST_LOG`) overrides `level`: a bare level
+/// (`debug`) keeps the default filter at that level, anything else is a
+/// tracing filter (`info,concord_consensus=debug`).
+pub fn init_logging(name: &str, level: &str) {
+    let from_env = ["CONCORD_LOG", "RUST_LOG"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok())
+        .map(|v| v.trim().to_string())
+        .find(|v| !v.is_empty());
+    let filter = match from_env.as_deref() {
+        Some(l @ ("trace" | "debug" | "info" | "warn" | "error" | "off")) => default_filter(l),
+        Some(directives) => directives.to_string(),
+        None => default_filter(level),
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter(level)));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_timer(NamedTime(name.to_string()))
         .with_target(false)
         .try_init();
 }
@@ -67,6 +102,12 @@ pub async fn run(cfg: ServerConfig) -> anyhow::Result<()> {
         "starting concord {} (etcd v2 API)",
         env!("CARGO_PKG_VERSION")
     );
+    debug!("effective configuration: {cfg:?}");
+    // etcd checks the initial cluster only where the member has no state
+    // yet (no WAL); Concord's mark of a started member is its identity.
+    if !cfg.data_dir.join("member").join("identity.json").exists() {
+        check_initial_cluster(&cfg.name, &cfg.initial_cluster)?;
+    }
     // Bind the client URLs first, so a port clash is reported before any
     // state is created.
     let mut listeners = Vec::new();
@@ -143,6 +184,35 @@ pub async fn run(cfg: ServerConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// etcd's `VerifyBootstrap` / `VerifyJoinExisting` checks, in its order and
+/// words: the local name must be in the initial cluster, and no peer URL may
+/// appear twice.
+pub fn check_initial_cluster(name: &str, cluster: &[(String, Vec<String>)]) -> anyhow::Result<()> {
+    if !cluster.iter().any(|(n, _)| n == name) {
+        return Err(anyhow!(
+            "couldn't find local name {name:?} in the initial cluster configuration"
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    if cluster
+        .iter()
+        .flat_map(|(_, urls)| urls)
+        .any(|u| !seen.insert(u.as_str()))
+    {
+        // etcd prints the map as sorted `name=url` pairs.
+        let mut pairs: Vec<String> = cluster
+            .iter()
+            .flat_map(|(n, urls)| urls.iter().map(move |u| format!("{n}={u}")))
+            .collect();
+        pairs.sort();
+        return Err(anyhow!(
+            "initial cluster {} has duplicate url",
+            pairs.join(",")
+        ));
+    }
+    Ok(())
+}
+
 async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = match signal(SignalKind::terminate()) {
@@ -161,6 +231,26 @@ async fn shutdown_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn initial_cluster_checks_are_etcds() {
+        let c = |s: &[(&str, &str)]| -> Vec<(String, Vec<String>)> {
+            s.iter()
+                .map(|(n, u)| (n.to_string(), vec![u.to_string()]))
+                .collect()
+        };
+        let ok = c(&[("a", "http://1:2380"), ("b", "http://2:2380")]);
+        assert!(check_initial_cluster("a", &ok).is_ok());
+        assert_eq!(
+            check_initial_cluster("x", &ok).unwrap_err().to_string(),
+            "couldn't find local name \"x\" in the initial cluster configuration"
+        );
+        let dup = c(&[("b", "http://1:2380"), ("a", "http://1:2380")]);
+        assert_eq!(
+            check_initial_cluster("a", &dup).unwrap_err().to_string(),
+            "initial cluster a=http://1:2380,b=http://1:2380 has duplicate url"
+        );
+    }
 
     #[test]
     fn listen_addresses() {

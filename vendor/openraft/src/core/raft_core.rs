@@ -380,7 +380,9 @@ where
                 let (target, append_res) = match res {
                     Ok(Ok(res)) => res,
                     Ok(Err((target, err))) => {
-                        tracing::error!(target=display(&target), error=%err, "timeout while confirming leadership for read request");
+                        // Concord patch (log level): a peer that is down is expected; the
+                        // caller reports the failed read, Concord the peer's state.
+                        tracing::debug!(target=display(&target), error=%err, "timeout while confirming leadership for read request");
                         continue;
                     }
                     Err((target, err)) => {
@@ -1130,7 +1132,8 @@ where
                                     target: target.clone(),
                                     timeout: ttl,
                                 };
-                                tracing::error!({error = %timeout_err, target = display(&target)}, "timeout");
+                                // Concord patch (log level): a vote to a peer that is down.
+                                tracing::debug!({error = %timeout_err, target = display(&target)}, "timeout");
                                 return;
                             }
                         };
@@ -1143,7 +1146,8 @@ where
                                     sender_vote: vote,
                                 });
                             }
-                            Err(err) => tracing::error!({error=%err, target=display(&target)}, "while requesting vote"),
+                            // Concord patch (log level): a vote to a peer that is down.
+                            Err(err) => tracing::debug!({error=%err, target=display(&target)}, "while requesting vote"),
                         }
                     }
                 }

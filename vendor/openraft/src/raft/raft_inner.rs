@@ -85,7 +85,12 @@ where C: RaftTypeConfig
             Err(_) => {
                 let fatal =
                     self.get_core_stopped_error_bounded("receiving rx from RaftCore", None::<&'static str>).await;
-                tracing::error!(error = debug(&fatal), "error when {}", func_name!());
+                // Concord patch (log level): not an error when the core was shut down.
+                if matches!(fatal, Fatal::Stopped) {
+                    tracing::debug!(error = debug(&fatal), "error when {}", func_name!());
+                } else {
+                    tracing::error!(error = debug(&fatal), "error when {}", func_name!());
+                }
                 Err(fatal)
             }
         }
@@ -117,7 +122,12 @@ where C: RaftTypeConfig
             Ok(x) => x.map_err(|e| RaftError::APIError(e)),
             Err(_) => {
                 let fatal = self.get_core_stopped_error_bounded("receiving rx from RaftCore", sum).await;
-                tracing::error!(error = debug(&fatal), "core_call fatal error");
+                // Concord patch (log level): not an error when the core was shut down.
+                if matches!(fatal, Fatal::Stopped) {
+                    tracing::debug!(error = debug(&fatal), "core_call fatal error");
+                } else {
+                    tracing::error!(error = debug(&fatal), "core_call fatal error");
+                }
                 Err(RaftError::Fatal(fatal))
             }
         }
@@ -211,12 +221,23 @@ where C: RaftTypeConfig
             }
         };
 
-        tracing::error!(
-            core_result = debug(&core_res),
-            "failure {}; message: {}",
-            when,
-            message_summary.unwrap_or_default()
-        );
+        // Concord patch (log level): a core that was shut down (Fatal::Stopped)
+        // is the normal end of a member, not an error.
+        if matches!(core_res, Err(Fatal::Stopped)) {
+            tracing::debug!(
+                core_result = debug(&core_res),
+                "failure {}; message: {}",
+                when,
+                message_summary.unwrap_or_default()
+            );
+        } else {
+            tracing::error!(
+                core_result = debug(&core_res),
+                "failure {}; message: {}",
+                when,
+                message_summary.unwrap_or_default()
+            );
+        }
 
         // Safe unwrap: Infallible is unreachable
         core_res.unwrap_err()
