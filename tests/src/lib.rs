@@ -11,6 +11,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub mod cluster;
+pub mod linearizability;
 
 /// How long a server gets to become ready; generous for 2-core CI machines.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
