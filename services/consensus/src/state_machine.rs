@@ -12,7 +12,10 @@
 //!
 //! Membership entries are applied here too: every member removed from the
 //! cluster is tombstoned (etcd's `removed_members`), so peers refuse its
-//! traffic forever, and a member that sees itself removed says so.
+//! traffic forever, and a member that sees itself removed says so. The
+//! changes re-applied on start (the log that was already there) are logged
+//! at DEBUG, then one INFO line sums up the membership recovered; changes
+//! made while the member runs are logged at INFO.
 
 use std::collections::BTreeSet;
 use std::io::Cursor;
@@ -27,7 +30,7 @@ use openraft::{
 };
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::ids::{hex, url_list};
 type Membership = openraft::Membership<u64, crate::types::MemberNode>;
@@ -78,8 +81,9 @@ impl Shared {
     /// This member learned that it was removed: say so as etcd does.
     pub fn mark_removed_self(&self) {
         if !self.removed_self.send_replace(true) {
-            tracing::error!("the member has been permanently removed from the cluster");
-            tracing::error!("the data-dir used by this member must be removed");
+            // etcd's words; WARN: the member stops as asked, nothing failed.
+            warn!("the member has been permanently removed from the cluster");
+            warn!("the data-dir used by this member must be removed");
         }
     }
 }
@@ -108,6 +112,68 @@ pub struct StateMachine {
     last_applied: Option<LogId>,
     last_membership: StoredMembership,
     snap_dir: PathBuf,
+    /// The last log index that was on disk when the member started: the
+    /// entries up to it are history being re-applied, not news.
+    replay_until: Option<u64>,
+    /// Whether the recovered membership was summed up already.
+    recovered: bool,
+}
+
+/// The newest index in the raft log beside the snapshot dir (`raft.db` in
+/// the member dir), read once at start; `None` for an empty log.
+fn last_log_index_on_disk(snap_dir: &Path) -> Option<u64> {
+    let path = snap_dir.parent()?.join("raft.db");
+    if !path.exists() {
+        return None;
+    }
+    let read = || -> rusqlite::Result<Option<u64>> {
+        let conn = rusqlite::Connection::open_with_flags(
+            &path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.query_row("SELECT MAX(idx) FROM log", [], |r| {
+            r.get::<_, Option<i64>>(0)
+        })
+        .map(|i| i.map(|i| i.max(0) as u64))
+    };
+    read().unwrap_or_else(|e| {
+        debug!("cannot read the last log index of {}: {e}", path.display());
+        None
+    })
+}
+
+impl StateMachine {
+    /// Once the history is re-applied: one INFO line for the membership.
+    fn report_recovered(&mut self) {
+        let applied = self.last_applied.map_or(0, |l| l.index);
+        if self.recovered || self.replay_until.is_some_and(|r| applied < r) {
+            return;
+        }
+        self.recovered = true;
+        let nodes: Vec<String> = self
+            .last_membership
+            .membership()
+            .nodes()
+            .map(|(id, n)| {
+                format!(
+                    "{} (name {:?}, peer URLs {})",
+                    hex(*id),
+                    n.name,
+                    url_list(&n.peer_urls)
+                )
+            })
+            .collect();
+        if nodes.is_empty() {
+            return;
+        }
+        let removed = self.shared.removed.read().len();
+        info!(
+            "recovered membership of cluster {}: {} member(s) [{}], {removed} removed, at raft index {applied}",
+            hex(self.shared.cluster_id),
+            nodes.len(),
+            nodes.join(", ")
+        );
+    }
 }
 
 fn sm_err(e: impl std::error::Error + 'static) -> StorageError {
@@ -228,31 +294,44 @@ impl StateMachine {
         if shared.removed.read().contains(&me) {
             shared.mark_removed_self();
         }
-        Ok((
-            StateMachine {
-                shared: shared.clone(),
-                last_applied,
-                last_membership,
-                snap_dir,
-            },
-            shared,
-        ))
+        let replay_until = last_log_index_on_disk(&snap_dir);
+        let mut sm = StateMachine {
+            shared: shared.clone(),
+            last_applied,
+            last_membership,
+            snap_dir,
+            replay_until,
+            // A new member has nothing to recover.
+            recovered: replay_until.is_none() && last_applied.is_none(),
+        };
+        sm.report_recovered();
+        Ok((sm, shared))
     }
 }
 
-/// Logs who joined and who left, tombstones the members that left.
-fn apply_membership(shared: &Shared, old: &Membership, new: &Membership) {
+/// Logs who joined and who left (at DEBUG while `replaying` the history),
+/// tombstones the members that left.
+fn apply_membership(shared: &Shared, old: &Membership, new: &Membership, replaying: bool) {
+    macro_rules! log {
+        ($($arg:tt)*) => {
+            if replaying {
+                debug!($($arg)*)
+            } else {
+                info!($($arg)*)
+            }
+        };
+    }
     {
         let cluster = hex(shared.cluster_id);
         for (id, node) in new.nodes() {
             if old.get_node(id).is_none() {
-                info!(
+                log!(
                     "added member {} {} to cluster {cluster}",
                     hex(*id),
                     url_list(&node.peer_urls)
                 );
             } else if old.get_node(id) != Some(node) {
-                info!(
+                log!(
                     "updated member {} (name {:?}, peer URLs {}, client URLs {}) in cluster {cluster}",
                     hex(*id),
                     node.name,
@@ -267,7 +346,7 @@ fn apply_membership(shared: &Shared, old: &Membership, new: &Membership) {
             .filter(|id| new.get_node(id).is_none())
             .collect();
         for id in gone {
-            info!("removed member {} from cluster {cluster}", hex(id));
+            log!("removed member {} from cluster {cluster}", hex(id));
             shared.removed.write().insert(id);
             if id == shared.me {
                 shared.mark_removed_self();
@@ -326,7 +405,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             let reply = match entry.payload {
                 EntryPayload::Blank => Reply::default(),
                 EntryPayload::Membership(m) => {
-                    apply_membership(&self.shared, self.last_membership.membership(), &m);
+                    let replaying = self.replay_until.is_some_and(|r| entry.log_id.index <= r);
+                    apply_membership(
+                        &self.shared,
+                        self.last_membership.membership(),
+                        &m,
+                        replaying,
+                    );
                     self.last_membership = StoredMembership::new(Some(entry.log_id), m);
                     Reply::default()
                 }
@@ -364,6 +449,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         if let Some(index) = last {
             self.shared.set_applied(index);
         }
+        self.report_recovered();
         Ok(replies)
     }
 
@@ -431,6 +517,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             "installed snapshot at raft index {}",
             meta.last_log_id.map_or(0, |l| l.index)
         );
+        self.report_recovered();
         Ok(())
     }
 
