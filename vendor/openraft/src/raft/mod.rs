@@ -812,10 +812,14 @@ where C: RaftTypeConfig
         match rx.await {
             Ok(res) => Ok(res),
             Err(err) => {
-                tracing::error!(error = display(&err), "{}: rx recv error", func_name!());
-
                 let when = format!("{}: rx recv", func_name!());
                 let fatal = self.inner.get_core_stopped_error(when, None::<u64>).await;
+                // Concord patch (log level): not an error when the core was shut down.
+                if matches!(fatal, Fatal::Stopped) {
+                    tracing::debug!(error = display(&err), "{}: rx recv error", func_name!());
+                } else {
+                    tracing::error!(error = display(&err), "{}: rx recv error", func_name!());
+                }
                 Err(fatal)
             }
         }
