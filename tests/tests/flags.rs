@@ -465,6 +465,56 @@ fn a_fatal_error_is_one_line_naming_the_path_or_address() {
     let o = concord(dir.path(), &strs(&flags), &[]);
     let err = assert_refused(&o, "raft.db");
     assert!(err.contains("h.data/member/raft.db"), "{err}");
+    permission_denied_is_said_once(dir.path());
+}
+
+/// A data dir in a directory the member may not write: the cause once (it
+/// was "Permission denied (os error 13): Permission denied (os error 13)").
+/// Root may write anywhere, so as root the member runs as `nobody` (with
+/// setpriv, from a copy of the binary it can read); skipped without it.
+fn permission_denied_is_said_once(dir: &Path) {
+    let root = output_bounded(
+        {
+            let mut c = Command::new("id");
+            c.arg("-u");
+            c
+        },
+        RUN_LIMIT,
+    );
+    let root = String::from_utf8_lossy(&root.stdout).trim() == "0";
+    let setpriv = which("setpriv");
+    if root && setpriv.is_none() {
+        eprintln!("skipped the permission check: root without setpriv");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let open = fs::Permissions::from_mode(0o755);
+    fs::set_permissions(dir, open.clone()).unwrap();
+    let bin = dir.join("concord");
+    fs::copy(concord_bin(), &bin).unwrap();
+    fs::set_permissions(&bin, open).unwrap();
+    let ro = dir.join("ro");
+    fs::create_dir(&ro).unwrap();
+    fs::set_permissions(&ro, fs::Permissions::from_mode(0o555)).unwrap();
+    let mut flags = member_flags("p", "p={peer}");
+    flags.extend(["--data-dir".to_string(), "ro/p.data".to_string()]);
+    let mut cmd = match (root, setpriv) {
+        (true, Some(setpriv)) => {
+            let mut c = Command::new(setpriv);
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(&bin);
+            c
+        }
+        _ => Command::new(&bin),
+    };
+    cmd.current_dir(dir)
+        .args(&flags)
+        .env_remove("CONCORD_LOG")
+        .env_remove("RUST_LOG");
+    let o = output_bounded(cmd, RUN_LIMIT);
+    let err = assert_refused(&o, "Permission denied");
+    assert_eq!(err.matches("Permission denied").count(), 1, "{err}");
+    assert!(err.contains("ro/p.data"), "{err}");
 }
 
 /// The acceptance run of issue 10: three members, the leader killed and
