@@ -82,6 +82,10 @@ pub struct Options {
     pub election_ms: u64,
     /// More flags for every member, e.g. `--snapshot-count 50`.
     pub extra: Vec<String>,
+    /// Run member `i` with group id `gid_base + i` (needs root), so that
+    /// iptables' owner match can tell its connections apart from the other
+    /// members' on the shared loopback. `None`: the test's own group.
+    pub gid_base: Option<u32>,
 }
 
 impl Default for Options {
@@ -90,6 +94,7 @@ impl Default for Options {
             heartbeat_ms: 100,
             election_ms: 1000,
             extra: Vec::new(),
+            gid_base: None,
         }
     }
 }
@@ -98,6 +103,12 @@ impl Options {
     /// Adds flags for every member.
     pub fn args(mut self, args: &[&str]) -> Self {
         self.extra.extend(args.iter().map(|a| a.to_string()));
+        self
+    }
+
+    /// Member `i` runs with group id `base + i` (see [`Options::gid_base`]).
+    pub fn member_gids(mut self, base: u32) -> Self {
+        self.gid_base = Some(base);
         self
     }
 }
@@ -135,6 +146,11 @@ impl Member {
             Some(c) => matches!(c.try_wait(), Ok(None)),
             None => false,
         }
+    }
+
+    /// The process id of the current process, if one was started.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// Alive and not SIGSTOPped: it can answer requests.
@@ -265,6 +281,10 @@ impl Cluster {
             .args(&self.options.extra);
         if self.flavor == Flavor::Etcd {
             cmd.arg("--enable-v2=true");
+        }
+        if let Some(base) = self.options.gid_base {
+            use std::os::unix::process::CommandExt;
+            cmd.gid(base + i as u32);
         }
         let child = cmd
             .stdin(Stdio::null())
@@ -424,6 +444,27 @@ impl Cluster {
             let _ = c.wait();
         }
         m.stopped = false;
+    }
+
+    /// kill -9 every member that is running (stopped ones too) at once, then
+    /// reaps them all.
+    pub fn kill9_all(&mut self) {
+        for m in &mut self.members {
+            if let Some(c) = &mut m.child {
+                let _ = c.kill();
+            }
+        }
+        for m in &mut self.members {
+            if let Some(c) = &mut m.child {
+                let _ = c.wait();
+            }
+            m.stopped = false;
+        }
+    }
+
+    /// The options every member was started with.
+    pub fn options(&self) -> &Options {
+        &self.options
     }
 
     /// SIGSTOP member `i`: it holds its sockets but answers nothing.
@@ -623,6 +664,50 @@ fn initial_cluster_of(members: &[Member]) -> String {
         .map(|m| format!("{}={}", m.name, m.peer_url()))
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// Why [`request_sent`] got no answer.
+#[derive(Debug)]
+pub enum SendError {
+    /// Connecting failed (refused, or timed out): nothing was sent.
+    NotSent(io::Error),
+    /// The connection failed or timed out after the request may have been
+    /// sent: its outcome is unknown.
+    Lost(io::Error),
+}
+
+/// [`request`], telling a request that never left (the connection was
+/// refused or not accepted in time) from one whose outcome is unknown.
+pub fn request_sent(
+    port: u16,
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: &[u8],
+    timeout: Duration,
+) -> Result<Response, SendError> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut s = TcpStream::connect_timeout(&addr, timeout).map_err(SendError::NotSent)?;
+    let lost = SendError::Lost;
+    s.set_read_timeout(Some(timeout)).map_err(lost)?;
+    s.set_write_timeout(Some(timeout)).map_err(lost)?;
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(ct) = content_type {
+        req.push_str(&format!("Content-Type: {ct}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(std::str::from_utf8(body).unwrap_or(""));
+    // One write: request line, headers and (text) body together.
+    s.write_all(req.as_bytes()).map_err(lost)?;
+    if std::str::from_utf8(body).is_err() {
+        s.write_all(body).map_err(lost)?;
+    }
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).map_err(lost)?;
+    parse_response(&raw, method == "HEAD").map_err(lost)
 }
 
 /// One HTTP/1.1 request (`Connection: close`) with a deadline for connecting,
