@@ -362,10 +362,7 @@ pub fn layered(flags: &Flags, env: &BTreeMap<String, String>) -> Result<ServerCo
     // its value changes nothing.
     for u in crate::help::UNSUPPORTED {
         let key = u.key();
-        let given = match built.get::<config::Value>(&key) {
-            Ok(v) => Some(v.into_string().unwrap_or_else(|_| "?".into())),
-            Err(_) => None,
-        };
+        let given = built.get::<config::Value>(&key).ok().and_then(value_text);
         if given.is_some_and(|v| !u.accepts(&v)) {
             return Err(ConfigError::Unsupported(u.name));
         }
@@ -437,6 +434,24 @@ fn resolve(raw: Raw) -> Result<ServerConfig, ConfigError> {
         },
         name: raw.name,
     })
+}
+
+/// A configuration value as etcd's flag would read it: `None` for YAML's
+/// empty value (`cert-file:`), a list (`log-outputs: [stderr]`) joined with
+/// commas, a map as something no flag accepts.
+fn value_text(v: config::Value) -> Option<String> {
+    match v.kind {
+        config::ValueKind::Nil => None,
+        config::ValueKind::Array(items) => Some(
+            items
+                .into_iter()
+                .filter_map(value_text)
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        config::ValueKind::Table(_) => Some("{...}".into()),
+        _ => v.into_string().ok(),
+    }
 }
 
 /// etcd's log levels (`logutil.ConvertToZapLevel`, which also takes
@@ -614,7 +629,12 @@ mod tests {
             parse_err(&["--config-file", path.to_str().unwrap()], &[]),
             "this etcd flag is not supported by Concord (yet): --peer-client-cert-auth"
         );
-        std::fs::write(&path, "name: f\nquota-backend-bytes: 0\nproxy: off\n").unwrap();
+        // etcd's sample config, with its settings that change nothing.
+        std::fs::write(
+            &path,
+            "name: f\nquota-backend-bytes: 0\nproxy: 'off'\ndiscovery:\nlog-outputs: [stderr]\nclient-transport-security:\n  cert-file:\n  client-cert-auth: false\n  auto-tls: false\npeer-transport-security:\n  key-file:\n  auto-tls: false\n",
+        )
+        .unwrap();
         assert_eq!(
             parse(&["--config-file", path.to_str().unwrap()], &[]).name,
             "f"

@@ -61,8 +61,13 @@ pub fn init_logging(name: &str, level: &str) {
         Some(directives) => directives.to_string(),
         None => default_filter(level),
     };
-    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter(level)));
+    let (filter, bad) = match tracing_subscriber::EnvFilter::try_new(&filter) {
+        Ok(f) => (f, None),
+        Err(e) => (
+            tracing_subscriber::EnvFilter::new(default_filter(level)),
+            Some(format!("{filter:?}: {e}")),
+        ),
+    };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -70,6 +75,9 @@ pub fn init_logging(name: &str, level: &str) {
         .with_timer(NamedTime(name.to_string()))
         .with_target(false)
         .try_init();
+    if let Some(bad) = bad {
+        tracing::warn!("ignored CONCORD_LOG/RUST_LOG, not a log filter: {bad}; logging at {level}");
+    }
 }
 
 /// `http://host:port` -> a socket address to bind (`localhost` is 127.0.0.1).
