@@ -509,7 +509,7 @@ fn faults_on(flavor: Flavor) {
     };
     thread::sleep(Duration::from_secs(3));
 
-    // 1. The leader killed -9, restarted on its data dir 2 s later.
+    // 1. The leader killed -9, restarted on its data dir 4 s later.
     // Down longer than a failover takes, so that the time until writes are
     // acknowledged again is the cluster's, not the restart's.
     let l = c.leader();
@@ -599,6 +599,19 @@ fn faults_on(flavor: Flavor) {
     let by_outcome = |o: Outcome| count(&|r| r.outcome == o);
     let unknown = count(&|r| r.outcome.unknown());
     let unknown_writes = count(&|r| r.outcome.unknown() && is_write(r));
+    // The clients' delivered ops invoked while a fault was on (from each
+    // fault to the step that ends it: the faults are the even steps).
+    let during: Vec<&Record> = records
+        .iter()
+        .filter(|r| r.outcome != Outcome::NotSent)
+        .filter(|r| {
+            faults.chunks(2).any(|w| {
+                let until = w.get(1).map_or(end, |g| g.at);
+                r.op.invoke >= w[0].at && r.op.invoke < until
+            })
+        })
+        .collect();
+    let during_unknown = during.iter().filter(|r| r.outcome.unknown()).count();
     let not_sent = by_outcome(Outcome::NotSent);
     let other = by_outcome(Outcome::OtherError);
     eprintln!(
@@ -642,6 +655,11 @@ fn faults_on(flavor: Flavor) {
         by_outcome(Outcome::Timeout),
         by_outcome(Outcome::Code300),
         by_outcome(Outcome::Lost),
+    );
+    eprintln!(
+        "  while a fault was on: {} delivered ops, {during_unknown} unknown ({:.1} %)",
+        during.len(),
+        pct(during_unknown, during.len())
     );
     eprintln!(
         "  probes (one per member, own key, {PROBE_TIMEOUT:?} deadline, not in the figures above): {} writes, {} acknowledged, {} unknown",
