@@ -121,7 +121,7 @@ pub const SECTIONS: &[(&str, &[FlagDoc])] = &[
             f(
                 "initial-cluster",
                 "'default=http://localhost:2380'",
-                "Initial cluster configuration for bootstrapping (name=peerURL,...; without it: --name=--initial-advertise-peer-urls).",
+                "Initial cluster configuration for bootstrapping: name=peerURL,... (without it, the member bootstraps alone as <--name>=<--initial-advertise-peer-urls>).",
             ),
             f(
                 "initial-cluster-state",
@@ -146,7 +146,7 @@ pub const SECTIONS: &[(&str, &[FlagDoc])] = &[
             f(
                 "enable-v2",
                 "'true'",
-                "Accepted for etcd compatibility: Concord always serves the etcd v2 API (and only it).",
+                "Accepted for etcd compatibility, with any value: Concord always serves the etcd v2 API (and only it).",
             ),
         ],
     ),
