@@ -109,7 +109,12 @@ fn decode_path(p: &str) -> Option<String> {
 /// on every answer, and an empty 200 for any `OPTIONS` request.
 async fn dispatch(State(st): State<GatewayState>, req: Request) -> Response {
     let mut r = if req.method() == Method::OPTIONS {
-        Response::new(Body::empty())
+        // Go's server refuses a bad escape in the path before etcd's CORS
+        // handler sees the request (an unclean path is not redirected).
+        match decode_path(req.uri().path()) {
+            Some(_) => Response::new(Body::empty()),
+            None => bad_request(),
+        }
     } else {
         route(st, req).await
     };
@@ -126,10 +131,17 @@ async fn dispatch(State(st): State<GatewayState>, req: Request) -> Response {
     r
 }
 
-async fn route(st: GatewayState, req: Request) -> Response {
+/// Go's server's answer to a request line it cannot parse.
+fn bad_request() -> Response {
+    (StatusCode::BAD_REQUEST, "400 Bad Request").into_response()
+}
+
+/// The decoded request path, or Go's answer to a path it does not serve:
+/// 400 for a bad escape, a redirect for an unclean path (`//`, `..`).
+fn checked_path(req: &Request) -> Result<String, Response> {
     let raw_path = req.uri().path().to_string();
     let Some(path) = decode_path(&raw_path) else {
-        return (StatusCode::BAD_REQUEST, "400 Bad Request").into_response();
+        return Err(bad_request());
     };
     let cleaned = clean_path(&path);
     if cleaned != path {
@@ -153,8 +165,16 @@ async fn route(st: GatewayState, req: Request) -> Response {
         if let Ok(v) = HeaderValue::from_str(&loc) {
             r.headers_mut().insert("location", v);
         }
-        return r;
+        return Err(r);
     }
+    Ok(path)
+}
+
+async fn route(st: GatewayState, req: Request) -> Response {
+    let path = match checked_path(&req) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
     match path.as_str() {
         "/v2/keys" => keys(st, req, "/".to_string()).await,
         p if p.starts_with("/v2/keys/") => {
@@ -214,6 +234,10 @@ async fn read_form(req: Request) -> Result<Form, GatewayError> {
             .map_err(|_| GatewayError::form("http: POST too large"))?;
         Some(String::from_utf8_lossy(&bytes).into_owned())
     } else {
+        // Not a form etcd reads, but read off the connection all the same:
+        // answering with a body still unread makes the kernel reset the
+        // connection, and the client may lose the answer.
+        let _ = axum::body::to_bytes(body, MAX_FORM_BYTES).await;
         None
     };
     Form::parse(body_text.as_deref(), parts.uri.query()).map_err(GatewayError::form)
@@ -243,13 +267,14 @@ async fn keys_inner(
 ) -> Result<Response, GatewayError> {
     let method = req.method().as_str().to_string();
     let form = read_form(req).await?;
-    // HEAD is GET without a body (etcd parses it as GET).
+    // Parsed with the real method (etcd refuses wait=true on HEAD), then
+    // HEAD is served as GET without a body.
+    let p = KeyParams::parse(&form, &method)?;
     let m = if method == "HEAD" {
         "GET"
     } else {
         method.as_str()
     };
-    let p = KeyParams::parse(&form, m)?;
     if m == "GET" && p.wait {
         return watch(st, key, &p).await;
     }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use crate::time::NANOS_PER_SEC;
+use crate::time::{MIN_EXPIRE_TIME, NANOS_PER_SEC};
 use crate::{Action, Command, Error, ErrorCode, Event, NodeExtern, StoreStats, UnixNanos};
 
 /// What applying one command produced. (Not boxed: it is moved once, from
@@ -306,10 +306,15 @@ impl Store {
 
     /// Applies one replicated command proposed at time `now`.
     pub fn apply(&mut self, cmd: &Command, now: UnixNanos) -> Applied {
+        // etcd: now.Add(time.Duration(ttl) * time.Second).UnixNano(), in
+        // Go's wrapping int64 arithmetic, and a time before 2000 means
+        // permanent (v2store's minExpireTime): a huge TTL lands in the
+        // past (expires at once) or wraps before 2000 (never expires),
+        // exactly as on etcd.
         let expire = |ttl: &Option<u64>| {
-            ttl.map(|s| {
-                let secs = i64::try_from(s).unwrap_or(i64::MAX);
-                now.saturating_add(secs.saturating_mul(NANOS_PER_SEC))
+            ttl.and_then(|s| {
+                let at = now.wrapping_add((s as i64).wrapping_mul(NANOS_PER_SEC));
+                (at >= MIN_EXPIRE_TIME).then_some(at)
             })
         };
         let result = match cmd {

@@ -6,6 +6,10 @@ pub type UnixNanos = i64;
 
 pub const NANOS_PER_SEC: i64 = 1_000_000_000;
 
+/// etcd v2store's minExpireTime (2000-01-01T00:00:00Z): an expiration
+/// before it means "permanent".
+pub const MIN_EXPIRE_TIME: UnixNanos = 946_684_800 * NANOS_PER_SEC;
+
 /// Formats like Go's `time.RFC3339Nano` in UTC: trailing zeros of the
 /// fraction are dropped, e.g. `2026-11-24T19:58:01.12Z`.
 pub fn format_rfc3339_nano(t: UnixNanos) -> String {
