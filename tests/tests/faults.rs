@@ -359,8 +359,9 @@ fn partition_supported() -> Result<(), String> {
 impl Partition {
     /// Drops, on the loopback, every packet to or from member `i`'s peer
     /// port, and every packet member `i` (group id `gid`) sends to the
-    /// other members' peer ports. Clients still reach it.
-    fn cut(c: &Cluster, i: usize, gid: u32) -> Partition {
+    /// other members' peer ports. Clients still reach it. An error (the
+    /// rules added so far removed) if iptables refuses a rule.
+    fn cut(c: &Cluster, i: usize, gid: u32) -> Result<Partition, String> {
         let tag = format!("{RULE_TAG}{}", std::process::id());
         let peer = c.members[i].peer_port.to_string();
         let others: Vec<String> = c
@@ -393,10 +394,10 @@ impl Partition {
             rule.extend(["-m", "comment", "--comment", &tag, "-j", "DROP"].map(String::from));
             let mut insert = vec!["-I".to_string()];
             insert.extend(rule.iter().cloned());
-            iptables(&insert).unwrap_or_else(|e| panic!("{e}"));
+            iptables(&insert)?;
             p.rules.push(rule);
         }
-        p
+        Ok(p)
     }
 }
 
@@ -542,10 +543,13 @@ fn faults_on(flavor: Flavor) {
     settle(&mut c, Duration::from_secs(2));
 
     // 3. The leader cut off from its peers for 4 s.
-    match &partition {
-        Ok(()) => {
-            let l = c.leader();
-            let cut = Partition::cut(&c, l, gid_base + l as u32);
+    let cut = partition.and_then(|()| {
+        let l = c.leader();
+        Ok((l, Partition::cut(&c, l, gid_base + l as u32)?))
+    });
+    let mut skipped = String::new();
+    match cut {
+        Ok((l, cut)) => {
             faults.push(Fault {
                 what: format!("leader {} cut off from its peers", c.members[l].name),
                 at: nanos_since(start),
@@ -558,7 +562,10 @@ fn faults_on(flavor: Flavor) {
             drop(cut);
             settle(&mut c, Duration::from_secs(2));
         }
-        Err(why) => eprintln!("faults on {label}: partition step skipped: {why}"),
+        Err(why) => {
+            eprintln!("faults on {label}: partition step skipped: {why}");
+            skipped = format!(" (partition step skipped: {why})");
+        }
     }
 
     // 4. Every member killed -9 at once, restarted 1 s later.
@@ -717,7 +724,7 @@ fn faults_on(flavor: Flavor) {
         lost.len()
     );
     eprintln!(
-        "FAULTS {label}: ops {total}, acked {acked}, failed {}, unknown {unknown} ({:.2} %), linearizable {linearizable}, acknowledged writes lost {}",
+        "FAULTS {label}: ops {total}, acked {acked}, failed {}, unknown {unknown} ({:.2} %), linearizable {linearizable}, acknowledged writes lost {}{skipped}",
         not_sent + other,
         pct(unknown, total),
         lost.len()
