@@ -468,6 +468,59 @@ fn final_reads(c: &Cluster, start: Instant) -> Vec<Op> {
     ops
 }
 
+/// The checker's teeth on this very history: a read after everything that
+/// returns an acknowledged value of the first key that cannot be its last
+/// must be rejected (a proof, not the step budget running out).
+fn planted_stale_read_is_found(history: &[Op]) {
+    let key = key_name(0);
+    let possible = linearizability::possible_final_values(history, &key);
+    let stale = history
+        .iter()
+        .filter(|o| o.key == key && o.ret == Ret::Ok)
+        .filter_map(|o| match &o.call {
+            Call::Write(v) | Call::Cas { new: v, .. } => Some(v.clone()),
+            Call::Read => None,
+        })
+        .find(|v| !possible.contains(&Some(v.clone())));
+    let Some(stale) = stale else {
+        eprintln!("  self-check skipped: no acknowledged write of {key} is surely overwritten");
+        return;
+    };
+    let mut ops: Vec<Op> = history.iter().filter(|o| o.key == key).cloned().collect();
+    let last = history.iter().map(|o| o.complete).max().unwrap_or(0);
+    let planted = Op {
+        client: 1000,
+        key: key.clone(),
+        call: Call::Read,
+        ret: Ret::Value(Some(stale)),
+        invoke: last + 1,
+        complete: last + 2,
+    };
+    ops.push(planted.clone());
+    let started = Instant::now();
+    let verdict = linearizability::check(&ops);
+    eprintln!(
+        "  self-check: a stale read planted after the {} ops of {key}: {} in {:.2} s",
+        ops.len() - 1,
+        match &verdict {
+            Ok(()) => "accepted (wrong)".to_string(),
+            Err(v) if v.gave_up => "search gave up".to_string(),
+            Err(_) => "rejected".to_string(),
+        },
+        started.elapsed().as_secs_f64()
+    );
+    match verdict {
+        Err(v) => {
+            assert!(
+                !v.gave_up,
+                "the checker gave up on a planted stale read:\n{v}"
+            );
+            assert_eq!(v.stuck_at, planted, "{v}");
+        }
+        Ok(()) => panic!("the checker accepted a planted stale read: {planted}"),
+    }
+}
+
 fn faults_on(flavor: Flavor) {
     let label = match flavor {
         Flavor::Concord => "concord",
@@ -716,6 +769,9 @@ fn faults_on(flavor: Flavor) {
     let checking = Instant::now();
     let verdict = linearizability::check(&history);
     let linearizable = if verdict.is_ok() { "yes" } else { "NO" };
+    if verdict.is_ok() {
+        planted_stale_read_is_found(&history);
+    }
     eprintln!(
         "  linearizable: {linearizable} ({} ops in the history, {} keys, checked in {:.2} s); acknowledged writes lost: {}",
         history.len(),
