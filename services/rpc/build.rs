@@ -6,8 +6,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         unsafe { std::env::set_var("PROTOC", protoc_bin_vendored::protoc_bin_path()?) };
     }
     let proto_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
-    let peer = proto_dir.join("peer.proto");
-    println!("cargo:rerun-if-changed={}", peer.display());
-    tonic_build::configure().compile_protos(&[peer], &[proto_dir])?;
+    let files: Vec<_> = ["peer", "store", "kv", "events", "watch", "cluster"]
+        .iter()
+        .map(|name| proto_dir.join(format!("{name}.proto")))
+        .collect();
+    for f in &files {
+        println!("cargo:rerun-if-changed={}", f.display());
+    }
+    tonic_build::configure().compile_protos(&files, &[proto_dir])?;
     Ok(())
 }

@@ -2,10 +2,38 @@
 //!
 //! Generated from the `.proto` files in the workspace's `proto/` folder:
 //! - [`peer`]: the member-to-member protocol on the peer URLs (raft
-//!   messages, requests forwarded to the leader, membership lookup).
+//!   messages, requests forwarded to the leader, membership lookup);
+//! - [`store`]: the v2 store's nodes, events, commands and errors as plain
+//!   protobuf messages, shared by the contracts below;
+//! - [`kv`]: writes, reads, store stats and positions, served by a
+//!   consensus member to the gateways;
+//! - [`events`]: the resumable stream of committed events ("after index
+//!   N") that the watch tier follows;
+//! - [`watch`]: v2 watches, served by the watch tier to the gateways;
+//! - [`cluster`]: members, leadership, member changes and raft statistics.
 //!
 //! No logic lives here; the services implement and call these contracts.
 
 pub mod peer {
     tonic::include_proto!("concord.peer");
+}
+
+pub mod store {
+    tonic::include_proto!("concord.store");
+}
+
+pub mod kv {
+    tonic::include_proto!("concord.kv");
+}
+
+pub mod events {
+    tonic::include_proto!("concord.events");
+}
+
+pub mod watch {
+    tonic::include_proto!("concord.watch");
+}
+
+pub mod cluster {
+    tonic::include_proto!("concord.cluster");
 }
