@@ -12,7 +12,8 @@
 //! - [`watch`]: v2 watches, served by the watch tier to the gateways;
 //! - [`cluster`]: members, leadership, member changes and raft statistics.
 //!
-//! No logic lives here; the services implement and call these contracts.
+//! [`codec`] converts between these messages and Concord's Rust types, in
+//! one place for every service and client.
 
 pub mod peer {
     tonic::include_proto!("concord.peer");
@@ -37,3 +38,5 @@ pub mod watch {
 pub mod cluster {
     tonic::include_proto!("concord.cluster");
 }
+
+pub mod codec;

@@ -41,8 +41,52 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, for [`ErrorCode::from_code`].
+    pub const ALL: [ErrorCode; 32] = {
+        use ErrorCode::*;
+        [
+            KeyNotFound,
+            TestFailed,
+            NotFile,
+            NoMorePeer,
+            NotDir,
+            NodeExist,
+            KeyIsPreserved,
+            RootReadOnly,
+            DirNotEmpty,
+            ExistingPeerAddr,
+            Unauthorized,
+            ValueRequired,
+            PrevValueRequired,
+            TtlNaN,
+            IndexNaN,
+            ValueOrTtlRequired,
+            TimeoutNaN,
+            NameRequired,
+            IndexOrValueRequired,
+            IndexValueMutex,
+            InvalidField,
+            InvalidForm,
+            RefreshValue,
+            RefreshTtlRequired,
+            RaftInternal,
+            LeaderElect,
+            WatcherCleared,
+            EventIndexCleared,
+            StandbyInternal,
+            InvalidActiveSize,
+            InvalidRemoveDelay,
+            ClientInternal,
+        ]
+    };
+
     pub fn code(self) -> u32 {
         self as u32
+    }
+
+    /// The code with etcd's number `code` (as it travels in protobuf).
+    pub fn from_code(code: u32) -> Option<ErrorCode> {
+        Self::ALL.into_iter().find(|c| c.code() == code)
     }
 
     /// The fixed message etcd sends for this code.
@@ -114,5 +158,18 @@ impl Error {
             cause: cause.into(),
             index,
         }
+    }
+}
+
+#[cfg(test)]
+mod code_tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn every_code_reads_back() {
+        for c in ErrorCode::ALL {
+            assert_eq!(ErrorCode::from_code(c.code()), Some(c));
+        }
+        assert_eq!(ErrorCode::from_code(999), None);
     }
 }

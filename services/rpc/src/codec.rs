@@ -1,0 +1,550 @@
+//! The one codec between Concord's Rust types and the protobuf messages of
+//! `proto/`: every service and every client converts through here, so a
+//! field is mapped in exactly one place.
+
+use concord_api::{
+    ApiError, CountStats, FollowerStats, LatencyStats, LeaderInfo, LeaderStats, Member,
+    MembershipError, RaftPosition, SelfStats,
+};
+use concord_store::{Action, Command, ErrorCode, Event, NodeExtern, StoreStats};
+
+use crate::{cluster as pc, kv as pk, store as ps};
+
+/// A message that arrived without a field it must have.
+#[derive(Debug, thiserror::Error)]
+#[error("malformed message: {0}")]
+pub struct Malformed(pub &'static str);
+
+impl From<Malformed> for ApiError {
+    fn from(m: Malformed) -> ApiError {
+        ApiError::Internal(m.to_string())
+    }
+}
+
+// --- store values ---------------------------------------------------------
+
+pub fn node_to_proto(n: &NodeExtern) -> ps::Node {
+    ps::Node {
+        key: n.key.clone(),
+        value: n.value.clone(),
+        dir: n.dir,
+        expiration: n.expiration,
+        ttl: n.ttl,
+        nodes: n.nodes.iter().map(node_to_proto).collect(),
+        modified_index: n.modified_index,
+        created_index: n.created_index,
+    }
+}
+
+pub fn node_from_proto(n: ps::Node) -> NodeExtern {
+    NodeExtern {
+        key: n.key,
+        value: n.value,
+        dir: n.dir,
+        expiration: n.expiration,
+        ttl: n.ttl,
+        nodes: n.nodes.into_iter().map(node_from_proto).collect(),
+        modified_index: n.modified_index,
+        created_index: n.created_index,
+    }
+}
+
+fn action_to_proto(a: Action) -> ps::Action {
+    match a {
+        Action::Get => ps::Action::Get,
+        Action::Create => ps::Action::Create,
+        Action::Set => ps::Action::Set,
+        Action::Update => ps::Action::Update,
+        Action::Delete => ps::Action::Delete,
+        Action::CompareAndSwap => ps::Action::CompareAndSwap,
+        Action::CompareAndDelete => ps::Action::CompareAndDelete,
+        Action::Expire => ps::Action::Expire,
+    }
+}
+
+fn action_from_proto(a: ps::Action) -> Action {
+    match a {
+        ps::Action::Get => Action::Get,
+        ps::Action::Create => Action::Create,
+        ps::Action::Set => Action::Set,
+        ps::Action::Update => Action::Update,
+        ps::Action::Delete => Action::Delete,
+        ps::Action::CompareAndSwap => Action::CompareAndSwap,
+        ps::Action::CompareAndDelete => Action::CompareAndDelete,
+        ps::Action::Expire => Action::Expire,
+    }
+}
+
+pub fn event_to_proto(e: &Event) -> ps::Event {
+    ps::Event {
+        action: action_to_proto(e.action) as i32,
+        node: Some(node_to_proto(&e.node)),
+        prev_node: e.prev_node.as_ref().map(node_to_proto),
+        etcd_index: e.etcd_index,
+        refresh: e.refresh,
+    }
+}
+
+pub fn event_from_proto(e: ps::Event) -> Result<Event, Malformed> {
+    let action = ps::Action::try_from(e.action).map_err(|_| Malformed("event action"))?;
+    Ok(Event {
+        action: action_from_proto(action),
+        node: node_from_proto(e.node.ok_or(Malformed("event node"))?),
+        prev_node: e.prev_node.map(node_from_proto),
+        etcd_index: e.etcd_index,
+        refresh: e.refresh,
+    })
+}
+
+pub fn command_to_proto(c: &Command) -> ps::Command {
+    use ps::command::Kind;
+    let kind = match c.clone() {
+        Command::Set {
+            key,
+            dir,
+            value,
+            ttl,
+            refresh,
+        } => Kind::Set(ps::command::Set {
+            key,
+            dir,
+            value,
+            ttl,
+            refresh,
+        }),
+        Command::Create {
+            key,
+            dir,
+            value,
+            unique,
+            ttl,
+        } => Kind::Create(ps::command::Create {
+            key,
+            dir,
+            value,
+            unique,
+            ttl,
+        }),
+        Command::Update {
+            key,
+            value,
+            ttl,
+            refresh,
+        } => Kind::Update(ps::command::Update {
+            key,
+            value,
+            ttl,
+            refresh,
+        }),
+        Command::CompareAndSwap {
+            key,
+            prev_value,
+            prev_index,
+            value,
+            ttl,
+            refresh,
+        } => Kind::CompareAndSwap(ps::command::CompareAndSwap {
+            key,
+            prev_value,
+            prev_index,
+            value,
+            ttl,
+            refresh,
+        }),
+        Command::Delete {
+            key,
+            dir,
+            recursive,
+        } => Kind::Delete(ps::command::Delete {
+            key,
+            dir,
+            recursive,
+        }),
+        Command::CompareAndDelete {
+            key,
+            prev_value,
+            prev_index,
+        } => Kind::CompareAndDelete(ps::command::CompareAndDelete {
+            key,
+            prev_value,
+            prev_index,
+        }),
+        Command::ExpireKeys => Kind::ExpireKeys(ps::command::ExpireKeys {}),
+    };
+    ps::Command { kind: Some(kind) }
+}
+
+pub fn command_from_proto(c: ps::Command) -> Result<Command, Malformed> {
+    use ps::command::Kind;
+    Ok(match c.kind.ok_or(Malformed("command kind"))? {
+        Kind::Set(s) => Command::Set {
+            key: s.key,
+            dir: s.dir,
+            value: s.value,
+            ttl: s.ttl,
+            refresh: s.refresh,
+        },
+        Kind::Create(s) => Command::Create {
+            key: s.key,
+            dir: s.dir,
+            value: s.value,
+            unique: s.unique,
+            ttl: s.ttl,
+        },
+        Kind::Update(s) => Command::Update {
+            key: s.key,
+            value: s.value,
+            ttl: s.ttl,
+            refresh: s.refresh,
+        },
+        Kind::CompareAndSwap(s) => Command::CompareAndSwap {
+            key: s.key,
+            prev_value: s.prev_value,
+            prev_index: s.prev_index,
+            value: s.value,
+            ttl: s.ttl,
+            refresh: s.refresh,
+        },
+        Kind::Delete(s) => Command::Delete {
+            key: s.key,
+            dir: s.dir,
+            recursive: s.recursive,
+        },
+        Kind::CompareAndDelete(s) => Command::CompareAndDelete {
+            key: s.key,
+            prev_value: s.prev_value,
+            prev_index: s.prev_index,
+        },
+        Kind::ExpireKeys(_) => Command::ExpireKeys,
+    })
+}
+
+pub fn store_stats_to_proto(s: &StoreStats) -> ps::StoreStats {
+    ps::StoreStats {
+        gets_success: s.gets_success,
+        gets_fail: s.gets_fail,
+        sets_success: s.sets_success,
+        sets_fail: s.sets_fail,
+        delete_success: s.delete_success,
+        delete_fail: s.delete_fail,
+        update_success: s.update_success,
+        update_fail: s.update_fail,
+        create_success: s.create_success,
+        create_fail: s.create_fail,
+        compare_and_swap_success: s.compare_and_swap_success,
+        compare_and_swap_fail: s.compare_and_swap_fail,
+        compare_and_delete_success: s.compare_and_delete_success,
+        compare_and_delete_fail: s.compare_and_delete_fail,
+        expire_count: s.expire_count,
+        watchers: s.watchers,
+    }
+}
+
+pub fn store_stats_from_proto(s: ps::StoreStats) -> StoreStats {
+    StoreStats {
+        gets_success: s.gets_success,
+        gets_fail: s.gets_fail,
+        sets_success: s.sets_success,
+        sets_fail: s.sets_fail,
+        delete_success: s.delete_success,
+        delete_fail: s.delete_fail,
+        update_success: s.update_success,
+        update_fail: s.update_fail,
+        create_success: s.create_success,
+        create_fail: s.create_fail,
+        compare_and_swap_success: s.compare_and_swap_success,
+        compare_and_swap_fail: s.compare_and_swap_fail,
+        compare_and_delete_success: s.compare_and_delete_success,
+        compare_and_delete_fail: s.compare_and_delete_fail,
+        expire_count: s.expire_count,
+        watchers: s.watchers,
+    }
+}
+
+// --- errors and positions -------------------------------------------------
+
+pub fn api_error_to_proto(e: &ApiError) -> pk::ApiError {
+    use pk::api_error::Kind;
+    let kind = match e {
+        ApiError::Store(s) => Kind::Store(ps::StoreError {
+            error_code: s.code.code(),
+            cause: s.cause.clone(),
+            index: s.index,
+        }),
+        ApiError::NoLeader(m) => Kind::NoLeader(m.clone()),
+        ApiError::Internal(m) => Kind::Internal(m.clone()),
+        ApiError::Stopping => Kind::Stopping(pk::Empty {}),
+    };
+    pk::ApiError { kind: Some(kind) }
+}
+
+pub fn api_error_from_proto(e: pk::ApiError) -> ApiError {
+    use pk::api_error::Kind;
+    match e.kind {
+        Some(Kind::Store(s)) => match ErrorCode::from_code(s.error_code) {
+            Some(code) => ApiError::Store(concord_store::Error::new(code, s.cause, s.index)),
+            None => ApiError::Internal(format!("unknown errorCode {}", s.error_code)),
+        },
+        Some(Kind::NoLeader(m)) => ApiError::NoLeader(m),
+        Some(Kind::Internal(m)) => ApiError::Internal(m),
+        Some(Kind::Stopping(_)) => ApiError::Stopping,
+        None => ApiError::Internal("malformed message: error kind".into()),
+    }
+}
+
+pub fn raft_to_proto(r: RaftPosition) -> pk::RaftPosition {
+    pk::RaftPosition {
+        index: r.index,
+        term: r.term,
+    }
+}
+
+pub fn raft_from_proto(r: Option<pk::RaftPosition>) -> RaftPosition {
+    r.map(|r| RaftPosition {
+        index: r.index,
+        term: r.term,
+    })
+    .unwrap_or_default()
+}
+
+// --- cluster --------------------------------------------------------------
+
+pub fn member_to_proto(m: &Member) -> pc::Member {
+    pc::Member {
+        id: m.id.clone(),
+        name: m.name.clone(),
+        peer_urls: m.peer_urls.clone(),
+        client_urls: m.client_urls.clone(),
+    }
+}
+
+pub fn member_from_proto(m: pc::Member) -> Member {
+    Member {
+        id: m.id,
+        name: m.name,
+        peer_urls: m.peer_urls,
+        client_urls: m.client_urls,
+    }
+}
+
+pub fn membership_error_to_proto(e: &MembershipError) -> pc::MembershipError {
+    use pc::membership_error::Kind;
+    let (kind, detail) = match e {
+        MembershipError::NotFound(id) => (Kind::NotFound, id.clone()),
+        MembershipError::Removed(id) => (Kind::Removed, id.clone()),
+        MembershipError::IdExists => (Kind::IdExists, String::new()),
+        MembershipError::IdRemoved => (Kind::IdRemoved, String::new()),
+        MembershipError::PeerUrlExists => (Kind::PeerUrlExists, String::new()),
+        MembershipError::Unhealthy => (Kind::Unhealthy, String::new()),
+        MembershipError::NotEnoughStarted => (Kind::NotEnoughStarted, String::new()),
+        MembershipError::Internal(m) => (Kind::Internal, m.clone()),
+    };
+    pc::MembershipError {
+        kind: kind as i32,
+        detail,
+    }
+}
+
+pub fn membership_error_from_proto(e: pc::MembershipError) -> MembershipError {
+    use pc::membership_error::Kind;
+    match Kind::try_from(e.kind).unwrap_or(Kind::Internal) {
+        Kind::NotFound => MembershipError::NotFound(e.detail),
+        Kind::Removed => MembershipError::Removed(e.detail),
+        Kind::IdExists => MembershipError::IdExists,
+        Kind::IdRemoved => MembershipError::IdRemoved,
+        Kind::PeerUrlExists => MembershipError::PeerUrlExists,
+        Kind::Unhealthy => MembershipError::Unhealthy,
+        Kind::NotEnoughStarted => MembershipError::NotEnoughStarted,
+        Kind::Internal => MembershipError::Internal(e.detail),
+    }
+}
+
+pub fn self_stats_to_proto(s: &SelfStats) -> pc::SelfStatsReply {
+    pc::SelfStatsReply {
+        name: s.name.clone(),
+        id: s.id.clone(),
+        state: s.state.clone(),
+        start_time: s.start_time.clone(),
+        leader_info: Some(pc::LeaderInfo {
+            leader: s.leader_info.leader.clone(),
+            uptime: s.leader_info.uptime.clone(),
+            start_time: s.leader_info.start_time.clone(),
+        }),
+        recv_append_request_cnt: s.recv_append_request_cnt,
+        recv_pkg_rate: s.recv_pkg_rate,
+        recv_bandwidth_rate: s.recv_bandwidth_rate,
+        send_append_request_cnt: s.send_append_request_cnt,
+        send_pkg_rate: s.send_pkg_rate,
+        send_bandwidth_rate: s.send_bandwidth_rate,
+    }
+}
+
+pub fn self_stats_from_proto(s: pc::SelfStatsReply) -> SelfStats {
+    let li = s.leader_info.unwrap_or_default();
+    SelfStats {
+        name: s.name,
+        id: s.id,
+        state: s.state,
+        start_time: s.start_time,
+        leader_info: LeaderInfo {
+            leader: li.leader,
+            uptime: li.uptime,
+            start_time: li.start_time,
+        },
+        recv_append_request_cnt: s.recv_append_request_cnt,
+        recv_pkg_rate: s.recv_pkg_rate,
+        recv_bandwidth_rate: s.recv_bandwidth_rate,
+        send_append_request_cnt: s.send_append_request_cnt,
+        send_pkg_rate: s.send_pkg_rate,
+        send_bandwidth_rate: s.send_bandwidth_rate,
+    }
+}
+
+pub fn leader_stats_to_proto(s: &LeaderStats) -> pc::LeaderStats {
+    pc::LeaderStats {
+        leader: s.leader.clone(),
+        followers: s
+            .followers
+            .iter()
+            .map(|(id, f)| {
+                (
+                    id.clone(),
+                    pc::FollowerStats {
+                        latency_current: f.latency.current,
+                        latency_average: f.latency.average,
+                        latency_standard_deviation: f.latency.standard_deviation,
+                        latency_minimum: f.latency.minimum,
+                        latency_maximum: f.latency.maximum,
+                        fail: f.counts.fail,
+                        success: f.counts.success,
+                    },
+                )
+            })
+            .collect(),
+    }
+}
+
+pub fn leader_stats_from_proto(s: pc::LeaderStats) -> LeaderStats {
+    LeaderStats {
+        leader: s.leader,
+        followers: s
+            .followers
+            .into_iter()
+            .map(|(id, f)| {
+                (
+                    id,
+                    FollowerStats {
+                        latency: LatencyStats {
+                            current: f.latency_current,
+                            average: f.latency_average,
+                            standard_deviation: f.latency_standard_deviation,
+                            minimum: f.latency_minimum,
+                            maximum: f.latency_maximum,
+                        },
+                        counts: CountStats {
+                            fail: f.fail,
+                            success: f.success,
+                        },
+                    },
+                )
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(key: &str, value: Option<&str>, nodes: Vec<NodeExtern>) -> NodeExtern {
+        NodeExtern {
+            key: key.into(),
+            value: value.map(String::from),
+            dir: value.is_none(),
+            expiration: Some(1_764_000_000_123_456_789),
+            ttl: 7,
+            nodes,
+            modified_index: 9,
+            created_index: 3,
+        }
+    }
+
+    #[test]
+    fn events_round_trip() {
+        let e = Event {
+            action: Action::CompareAndSwap,
+            node: node("/d", None, vec![node("/d/a", Some(""), vec![])]),
+            prev_node: Some(node("/d", Some("x"), vec![])),
+            etcd_index: 12,
+            refresh: true,
+        };
+        assert_eq!(event_from_proto(event_to_proto(&e)).unwrap(), e);
+    }
+
+    #[test]
+    fn commands_round_trip() {
+        let commands = vec![
+            Command::Set {
+                key: "/a".into(),
+                dir: false,
+                value: "v".into(),
+                ttl: Some(5),
+                refresh: true,
+            },
+            Command::Create {
+                key: "/q".into(),
+                dir: true,
+                value: String::new(),
+                unique: true,
+                ttl: None,
+            },
+            Command::Update {
+                key: "/a".into(),
+                value: "w".into(),
+                ttl: Some(u64::MAX),
+                refresh: false,
+            },
+            Command::CompareAndSwap {
+                key: "/a".into(),
+                prev_value: "w".into(),
+                prev_index: 4,
+                value: "z".into(),
+                ttl: None,
+                refresh: false,
+            },
+            Command::Delete {
+                key: "/d".into(),
+                dir: true,
+                recursive: true,
+            },
+            Command::CompareAndDelete {
+                key: "/a".into(),
+                prev_value: String::new(),
+                prev_index: 8,
+            },
+            Command::ExpireKeys,
+        ];
+        for c in commands {
+            assert_eq!(command_from_proto(command_to_proto(&c)).unwrap(), c);
+        }
+    }
+
+    #[test]
+    fn errors_round_trip() {
+        let store = ApiError::Store(concord_store::Error::new(
+            ErrorCode::TestFailed,
+            "[a != b]",
+            7,
+        ));
+        match api_error_from_proto(api_error_to_proto(&store)) {
+            ApiError::Store(s) => {
+                assert_eq!(s.code, ErrorCode::TestFailed);
+                assert_eq!((s.cause.as_str(), s.index), ("[a != b]", 7));
+            }
+            other => panic!("{other:?}"),
+        }
+        let removed = MembershipError::Removed("8e9e05c52164694d".into());
+        let back = membership_error_from_proto(membership_error_to_proto(&removed));
+        assert_eq!(back.to_string(), removed.to_string());
+    }
+}
