@@ -23,14 +23,17 @@ pub mod store {
     tonic::include_proto!("concord.store");
 }
 
+#[allow(clippy::large_enum_variant)] // generated: a oneof holds an Event inline
 pub mod kv {
     tonic::include_proto!("concord.kv");
 }
 
+#[allow(clippy::large_enum_variant)] // generated: a oneof holds an Event inline
 pub mod events {
     tonic::include_proto!("concord.events");
 }
 
+#[allow(clippy::large_enum_variant)] // generated: a oneof holds an Event inline
 pub mod watch {
     tonic::include_proto!("concord.watch");
 }
