@@ -78,6 +78,19 @@ pub trait Kv: Send + Sync + 'static {
     fn store_index(&self) -> u64;
     /// The current raft position.
     fn raft_position(&self) -> RaftPosition;
+    /// The highest store index this `Kv` answered a write with: a watch
+    /// "from now" through the same gateway must start after it, so that a
+    /// client watching after its own write does not see that write again
+    /// (kept by the caller, never looked up remotely; 0 where the watch
+    /// tier shares the member's memory and [`Kv::caught_up`] covers it).
+    fn answered_store_index(&self) -> u64 {
+        0
+    }
+    /// Waits until this member has applied raft index `raft_index` (a
+    /// remote caller's read-your-writes floor).
+    async fn wait_applied(&self, _raft_index: u64) -> Result<(), ApiError> {
+        Ok(())
+    }
     /// The store's counters (without `watchers`).
     async fn store_stats(&self) -> Result<StoreStats, ApiError>;
 }
@@ -98,6 +111,10 @@ pub struct WatchRequest {
     pub stream: bool,
     /// `waitIndex`; `None` means "from the next index".
     pub since_index: Option<u64>,
+    /// "Now" is at least this store index: a watch tier that has not seen
+    /// it yet waits for it before registering (read-your-writes across
+    /// processes; see [`Kv::answered_store_index`]).
+    pub after_index: u64,
 }
 
 /// Watches over committed events.
@@ -105,7 +122,7 @@ pub struct WatchRequest {
 pub trait Watch: Send + Sync + 'static {
     async fn watch(&self, req: WatchRequest) -> Result<Watcher, ApiError>;
     /// Number of active watchers (for `/v2/stats/store`).
-    fn watcher_count(&self) -> u64;
+    async fn watcher_count(&self) -> Result<u64, ApiError>;
 }
 
 /// A member as `/v2/members` shows it.
@@ -219,9 +236,9 @@ pub trait Cluster: Send + Sync + 'static {
     async fn add_member(&self, peer_urls: Vec<String>) -> Result<Member, MembershipError>;
     async fn remove_member(&self, id: u64) -> Result<(), MembershipError>;
     async fn update_member(&self, id: u64, peer_urls: Vec<String>) -> Result<(), MembershipError>;
-    fn self_stats(&self) -> SelfStats;
+    async fn self_stats(&self) -> Result<SelfStats, ApiError>;
     /// `None` when this member is not the leader.
-    fn leader_stats(&self) -> Option<LeaderStats>;
+    async fn leader_stats(&self) -> Result<Option<LeaderStats>, ApiError>;
     /// True if there is a leader and a quorum read succeeds.
     async fn healthy(&self) -> bool;
 }

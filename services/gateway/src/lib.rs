@@ -187,9 +187,9 @@ async fn route(st: GatewayState, req: Request) -> Response {
             members(st, req, &rest).await
         }
         "/v2/machines" => machines(st, req).await,
-        "/v2/stats/self" => stats_self(st, req),
+        "/v2/stats/self" => stats_self(st, req).await,
         "/v2/stats/store" => stats_store(st, req).await,
-        "/v2/stats/leader" => stats_leader(st, req),
+        "/v2/stats/leader" => stats_leader(st, req).await,
         "/version" => version(req),
         "/health" => health(st, req).await,
         _ => not_found(),
@@ -410,6 +410,7 @@ async fn watch(st: &GatewayState, key: String, p: &KeyParams) -> Result<Response
             } else {
                 Some(p.wait_index)
             },
+            after_index: st.kv.answered_store_index(),
         })
         .await?;
     let raft = st.kv.raft_position();
@@ -610,14 +611,14 @@ async fn machines(st: GatewayState, req: Request) -> Response {
     r
 }
 
-fn stats_self(st: GatewayState, req: Request) -> Response {
+async fn stats_self(st: GatewayState, req: Request) -> Response {
     if let Some(r) = allow(&req, &["GET"]) {
         return r;
     }
-    json_response(
-        StatusCode::OK,
-        serde_json::to_vec(&st.cluster.self_stats()).unwrap_or_default(),
-    )
+    match st.cluster.self_stats().await {
+        Ok(s) => json_response(StatusCode::OK, serde_json::to_vec(&s).unwrap_or_default()),
+        Err(e) => GatewayError::from(e).into_response(),
+    }
 }
 
 async fn stats_store(st: GatewayState, req: Request) -> Response {
@@ -626,20 +627,24 @@ async fn stats_store(st: GatewayState, req: Request) -> Response {
     }
     match st.kv.store_stats().await {
         Ok(mut s) => {
-            s.watchers = st.watch.watcher_count();
+            s.watchers = match st.watch.watcher_count().await {
+                Ok(n) => n,
+                Err(e) => return GatewayError::from(e).into_response(),
+            };
             json_response(StatusCode::OK, serde_json::to_vec(&s).unwrap_or_default())
         }
         Err(e) => GatewayError::from(e).into_response(),
     }
 }
 
-fn stats_leader(st: GatewayState, req: Request) -> Response {
+async fn stats_leader(st: GatewayState, req: Request) -> Response {
     if let Some(r) = allow(&req, &["GET"]) {
         return r;
     }
-    match st.cluster.leader_stats() {
-        Some(s) => json_response(StatusCode::OK, serde_json::to_vec(&s).unwrap_or_default()),
-        None => http_error(StatusCode::FORBIDDEN, "not current leader"),
+    match st.cluster.leader_stats().await {
+        Ok(Some(s)) => json_response(StatusCode::OK, serde_json::to_vec(&s).unwrap_or_default()),
+        Ok(None) => http_error(StatusCode::FORBIDDEN, "not current leader"),
+        Err(e) => GatewayError::from(e).into_response(),
     }
 }
 

@@ -37,7 +37,13 @@ struct Inner {
 pub struct WatchHub {
     inner: Mutex<Inner>,
     watcher_count: AtomicU64,
+    /// The current index, for watches that must wait until the hub has
+    /// seen a given index (`WatchRequest::after_index`).
+    index_seen: tokio::sync::watch::Sender<u64>,
 }
+
+/// How long a watch waits for the hub to reach its `after_index`.
+const CATCH_UP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl WatchHub {
     /// A hub whose store is at `store_index` (history starts empty).
@@ -50,7 +56,19 @@ impl WatchHub {
                 registrations_since_sweep: 0,
             }),
             watcher_count: AtomicU64::new(0),
+            index_seen: tokio::sync::watch::channel(store_index).0,
         }
+    }
+
+    /// Waits until the hub has seen store index `index`.
+    async fn seen(&self, index: u64) -> Result<(), ApiError> {
+        let mut rx = self.index_seen.subscribe();
+        tokio::time::timeout(CATCH_UP_TIMEOUT, rx.wait_for(|i| *i >= index))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .map(|_| ())
+            .ok_or_else(|| ApiError::Internal("etcdserver: request timed out".into()))
     }
 
     /// The store index of the last event seen.
@@ -134,6 +152,7 @@ impl EventSink for WatchHub {
     fn publish(&self, event: Arc<Event>) {
         let mut inner = self.inner.lock();
         inner.current_index = inner.current_index.max(event.etcd_index);
+        self.index_seen.send_replace(inner.current_index);
         inner.history.add(event.clone());
         if event.refresh {
             // A TTL refresh is kept in history (as etcd's `watcherHub.add`)
@@ -175,6 +194,7 @@ impl EventSink for WatchHub {
         let mut inner = self.inner.lock();
         inner.history = EventHistory::new(HISTORY_CAPACITY);
         inner.current_index = store_index;
+        self.index_seen.send_replace(store_index);
         // Dropping the senders closes every watcher's stream.
         inner.watchers.clear();
         self.recount(&inner);
@@ -184,6 +204,9 @@ impl EventSink for WatchHub {
 #[async_trait]
 impl Watch for WatchHub {
     async fn watch(&self, req: WatchRequest) -> Result<Watcher, ApiError> {
+        if req.after_index > *self.index_seen.borrow() {
+            self.seen(req.after_index).await?;
+        }
         let mut inner = self.inner.lock();
         let start_index = inner.current_index;
         let since = match req.since_index {
@@ -229,11 +252,11 @@ impl Watch for WatchHub {
         })
     }
 
-    fn watcher_count(&self) -> u64 {
+    async fn watcher_count(&self) -> Result<u64, ApiError> {
         let mut inner = self.inner.lock();
         inner.sweep_closed();
         self.recount(&inner);
-        self.watcher_count.load(Ordering::Relaxed)
+        Ok(self.watcher_count.load(Ordering::Relaxed))
     }
 }
 

@@ -29,6 +29,7 @@ fn req(key: &str, recursive: bool, stream: bool, since: Option<u64>) -> WatchReq
         recursive,
         stream,
         since_index: since,
+        after_index: 0,
     }
 }
 
@@ -37,14 +38,14 @@ async fn watch_from_now_gets_the_next_change_only() {
     let hub = WatchHub::new(10);
     let mut w = hub.watch(req("/a", false, false, None)).await.unwrap();
     assert_eq!(w.start_index, 10);
-    assert_eq!(hub.watcher_count(), 1);
+    assert_eq!(hub.watcher_count().await.unwrap(), 1);
     hub.publish(ev(Action::Set, "/b", 11, false));
     assert!(w.events.try_recv().is_err(), "other key delivered");
     hub.publish(ev(Action::Set, "/a", 12, false));
     assert_eq!(w.events.recv().await.unwrap().index(), 12);
     // One-shot: the hub dropped it, so the channel is closed.
     assert!(w.events.recv().await.is_none());
-    assert_eq!(hub.watcher_count(), 0);
+    assert_eq!(hub.watcher_count().await.unwrap(), 0);
 }
 
 #[tokio::test]

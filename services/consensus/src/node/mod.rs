@@ -985,6 +985,14 @@ impl Kv for Consensus {
         self.shared.store.read().index()
     }
 
+    async fn wait_applied(&self, raft_index: u64) -> Result<(), ApiError> {
+        self.shared
+            .wait_applied(raft_index, self.request_timeout())
+            .await
+            .then_some(())
+            .ok_or_else(request_timed_out)
+    }
+
     fn raft_position(&self) -> RaftPosition {
         RaftPosition {
             index: self.shared.applied_index(),
@@ -1060,7 +1068,7 @@ impl Cluster for Consensus {
         }
     }
 
-    fn self_stats(&self) -> SelfStats {
+    async fn self_stats(&self) -> Result<SelfStats, ApiError> {
         let (state, leader) = {
             let metrics = self.raft.metrics();
             let b = metrics.borrow();
@@ -1068,7 +1076,7 @@ impl Cluster for Consensus {
         };
         let since = *self.leader_since.lock();
         let now = now_nanos();
-        SelfStats {
+        Ok(SelfStats {
             name: self.identity.name.clone(),
             id: hex(self.identity.member_id),
             state: match state {
@@ -1088,12 +1096,12 @@ impl Cluster for Consensus {
             recv_append_request_cnt: self.net.stats.received_appends(),
             send_append_request_cnt: self.net.stats.sent_appends(),
             ..Default::default()
-        }
+        })
     }
 
-    fn leader_stats(&self) -> Option<LeaderStats> {
+    async fn leader_stats(&self) -> Result<Option<LeaderStats>, ApiError> {
         if !self.is_leader() {
-            return None;
+            return Ok(None);
         }
         let me = self.member_id();
         let followers: Vec<u64> = self
@@ -1102,10 +1110,10 @@ impl Cluster for Consensus {
             .map(|(id, _)| id)
             .filter(|id| *id != me)
             .collect();
-        Some(LeaderStats {
+        Ok(Some(LeaderStats {
             leader: hex(me),
             followers: self.net.stats.followers(&followers),
-        })
+        }))
     }
 
     async fn healthy(&self) -> bool {
