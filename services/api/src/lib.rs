@@ -257,6 +257,27 @@ pub trait EventSink: Send + Sync + 'static {
     fn reset(&self, store_index: u64);
 }
 
+/// One committed change as the watch tier receives it.
+#[derive(Debug, Clone)]
+pub enum Committed {
+    /// The next event, in store index order.
+    Event(Arc<Event>),
+    /// The store was replaced (or the events after the subscriber's index
+    /// are no longer held): history restarts at this store index.
+    Reset(u64),
+}
+
+/// A member's committed events, "everything after store index N", for the
+/// watch tier (served over gRPC by concord-consensus).
+pub trait EventSource: Send + Sync + 'static {
+    /// The events with a store index above `after_index`, then each new
+    /// one as it is applied; a [`Committed::Reset`] first if the events
+    /// right after `after_index` are no longer held. The channel closes if
+    /// the subscriber falls too far behind (it subscribes again from the
+    /// last index it saw).
+    fn subscribe(&self, after_index: u64) -> mpsc::Receiver<Committed>;
+}
+
 /// Go's `strconv.ParseBool`: the spellings etcd accepts for a boolean flag
 /// (`--strict-reconfig-check=T`) and a v2 query parameter (`?dir=1`).
 pub fn parse_go_bool(s: &str) -> Option<bool> {

@@ -11,6 +11,13 @@
 //! server wires the two in-process; the split watch service feeds it from the
 //! consensus event stream.
 
+//!
+//! [`EventLog`] is the other end, on a consensus member of the split
+//! deployment: its recent committed events, served as "everything after
+//! index N" to the watch services that feed their hubs from it.
+
+mod event_log;
 mod hub;
 
+pub use event_log::{EventLog, EVENT_LOG_CAPACITY, SUBSCRIBER_BUFFER};
 pub use hub::{WatchHub, HISTORY_CAPACITY, WATCHER_BUFFER};

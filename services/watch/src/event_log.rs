@@ -1,0 +1,183 @@
+//! [`EventLog`]: a consensus member's recent committed events, served as
+//! "everything after store index N" to the watch tier.
+//!
+//! The state machine publishes into it in index order (it is the member's
+//! [`EventSink`] in the split deployment); each subscriber gets a replay of
+//! the events it missed, then the new ones. A subscriber that falls more
+//! than its buffer behind is dropped (its stream ends) and subscribes
+//! again from the last index it saw, replayed from the log: a slow watch
+//! service never holds up the member.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use concord_api::{Committed, EventSink, EventSource};
+use concord_store::Event;
+use parking_lot::Mutex;
+use tokio::sync::mpsc;
+
+/// Events kept for subscribers that reconnect (10 times etcd's watch
+/// history, so a watch service that reconnects loses none of it).
+pub const EVENT_LOG_CAPACITY: usize = 10_000;
+/// How far a subscriber may fall behind before it is dropped.
+pub const SUBSCRIBER_BUFFER: usize = 4096;
+
+struct Inner {
+    events: VecDeque<Arc<Event>>,
+    /// The store index of the last event (or of the last reset).
+    current: u64,
+    subscribers: Vec<mpsc::Sender<Committed>>,
+}
+
+/// A member's recent committed events and their live subscribers.
+pub struct EventLog {
+    inner: Mutex<Inner>,
+    capacity: usize,
+}
+
+impl EventLog {
+    /// An empty log whose store is at `store_index`.
+    pub fn new(store_index: u64) -> EventLog {
+        Self::with_capacity(store_index, EVENT_LOG_CAPACITY)
+    }
+
+    pub fn with_capacity(store_index: u64, capacity: usize) -> EventLog {
+        EventLog {
+            inner: Mutex::new(Inner {
+                events: VecDeque::new(),
+                current: store_index,
+                subscribers: Vec::new(),
+            }),
+            capacity: capacity.max(1),
+        }
+    }
+}
+
+impl EventSink for EventLog {
+    fn publish(&self, event: Arc<Event>) {
+        let mut inner = self.inner.lock();
+        inner.current = inner.current.max(event.etcd_index);
+        if inner.events.len() == self.capacity {
+            inner.events.pop_front();
+        }
+        inner.events.push_back(event.clone());
+        // Full or gone: dropped; a full one resubscribes from its index.
+        inner
+            .subscribers
+            .retain(|s| s.try_send(Committed::Event(event.clone())).is_ok());
+    }
+
+    fn reset(&self, store_index: u64) {
+        let mut inner = self.inner.lock();
+        inner.events.clear();
+        inner.current = store_index;
+        inner
+            .subscribers
+            .retain(|s| s.try_send(Committed::Reset(store_index)).is_ok());
+    }
+}
+
+impl EventSource for EventLog {
+    fn subscribe(&self, after_index: u64) -> mpsc::Receiver<Committed> {
+        let mut inner = self.inner.lock();
+        let first = inner.events.front().map(|e| e.etcd_index);
+        let replay: Vec<Committed> = if after_index >= inner.current {
+            Vec::new()
+        } else if first.is_some_and(|f| f <= after_index + 1) {
+            inner
+                .events
+                .iter()
+                .filter(|e| e.etcd_index > after_index)
+                .map(|e| Committed::Event(e.clone()))
+                .collect()
+        } else {
+            // The events right after `after_index` are gone: the
+            // subscriber restarts its history from here.
+            vec![Committed::Reset(inner.current)]
+        };
+        let (tx, rx) = mpsc::channel(replay.len() + SUBSCRIBER_BUFFER);
+        for c in replay {
+            // The channel has room for the whole replay.
+            let _ = tx.try_send(c);
+        }
+        inner.subscribers.push(tx);
+        rx
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use concord_store::{Action, NodeExtern};
+
+    fn ev(index: u64) -> Arc<Event> {
+        Arc::new(Event {
+            action: Action::Set,
+            node: NodeExtern {
+                key: format!("/k{index}"),
+                value: Some("v".into()),
+                modified_index: index,
+                created_index: index,
+                ..Default::default()
+            },
+            prev_node: None,
+            etcd_index: index,
+            refresh: false,
+        })
+    }
+
+    fn indexes(rx: &mut mpsc::Receiver<Committed>) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Ok(c) = rx.try_recv() {
+            out.push(match c {
+                Committed::Event(e) => e.etcd_index.to_string(),
+                Committed::Reset(i) => format!("reset {i}"),
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn a_subscriber_gets_what_it_missed_then_what_comes() {
+        let log = EventLog::with_capacity(0, 5);
+        for i in 1..=3 {
+            log.publish(ev(i));
+        }
+        let mut rx = log.subscribe(1);
+        log.publish(ev(4));
+        assert_eq!(indexes(&mut rx), ["2", "3", "4"]);
+        let mut now = log.subscribe(4);
+        log.publish(ev(5));
+        assert_eq!(indexes(&mut now), ["5"]);
+    }
+
+    #[test]
+    fn events_no_longer_held_start_with_a_reset() {
+        let log = EventLog::with_capacity(0, 3);
+        for i in 1..=6 {
+            log.publish(ev(i));
+        }
+        // Held: 4, 5, 6. After 3 is complete; after 2 is not.
+        assert_eq!(indexes(&mut log.subscribe(3)), ["4", "5", "6"]);
+        assert_eq!(indexes(&mut log.subscribe(2)), ["reset 6"]);
+        let mut rx = log.subscribe(6);
+        log.reset(40);
+        log.publish(ev(41));
+        assert_eq!(indexes(&mut rx), ["reset 40", "41"]);
+    }
+
+    #[test]
+    fn a_subscriber_that_falls_behind_is_dropped() {
+        let log = EventLog::with_capacity(0, 10 * SUBSCRIBER_BUFFER);
+        let mut rx = log.subscribe(0);
+        for i in 1..=(SUBSCRIBER_BUFFER as u64 + 1) {
+            log.publish(ev(i));
+        }
+        let got = indexes(&mut rx);
+        assert_eq!(got.len(), SUBSCRIBER_BUFFER);
+        // Its channel is closed; it resubscribes from its last index.
+        assert!(rx.try_recv().is_err());
+        let last = SUBSCRIBER_BUFFER as u64;
+        assert_eq!(indexes(&mut log.subscribe(last)), [(last + 1).to_string()]);
+    }
+}
