@@ -120,7 +120,10 @@ pub fn take_unsupported(args: Vec<String>) -> (Vec<String>, Vec<(String, String)
         let value = match inline {
             Some(v) => v,
             None if u.is_bool => "true".to_string(),
-            None => it.next().map(|(_, v)| v).unwrap_or_default(),
+            // Go: "flag needs an argument"; never a value that is accepted.
+            None => it
+                .next()
+                .map_or_else(|| "(missing)".to_string(), |(_, v)| v),
         };
         found.push((u.key(), value));
     }
@@ -607,6 +610,7 @@ mod tests {
         // A bool flag does not take the next argument as its value.
         let c = parse(&["--force-new-cluster=false", "--name", "n"], &[]);
         assert_eq!(c.name, "n");
+        assert_eq!(parse_err(&["--name", "x", "--cert-file"], &[]), want);
         let c = parse(&["--cert-file", "", "--log-outputs", "stderr"], &[]);
         assert_eq!(c.name, "default");
         let dir = tempfile::tempdir().unwrap();
