@@ -189,7 +189,14 @@ impl Server {
 
     /// [`Self::concord`] with more flags.
     pub fn concord_with(name: &str, data_dir: &Path, extra: &[&str]) -> Server {
-        Self::start(concord_bin(), name, data_dir, free_port(), free_port(), extra)
+        Self::start(
+            concord_bin(),
+            name,
+            data_dir,
+            free_port(),
+            free_port(),
+            extra,
+        )
     }
 
     /// Restarts a concord on the same data dir and ports.

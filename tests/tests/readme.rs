@@ -191,13 +191,7 @@ struct Run {
 }
 
 impl Run {
-    fn start(
-        name: &str,
-        script: &str,
-        cwd: &Path,
-        scripts: &Path,
-        env: &[(&str, String)],
-    ) -> Run {
+    fn start(name: &str, script: &str, cwd: &Path, scripts: &Path, env: &[(&str, String)]) -> Run {
         let file = scripts.join(format!("{name}.sh"));
         std::fs::write(&file, script).expect("write script");
         let out = scripts.join(format!("{name}.out"));
@@ -396,67 +390,167 @@ fn check_walk_through(a: &[Value], client: u16, peer: u16) -> Learned {
         "the walk-through prints one answer per curl (25): {a:#?}"
     );
     // keys
-    check!(a, 0, a[0]["action"] == "set" && node(&a[0], "key") == "/message");
+    check!(
+        a,
+        0,
+        a[0]["action"] == "set" && node(&a[0], "key") == "/message"
+    );
     check!(a, 0, node(&a[0], "value") == "Hello world");
-    check!(a, 1, a[1]["action"] == "get" && node(&a[1], "value") == "Hello world");
-    check!(a, 2, a[2]["action"] == "set" && node(&a[2], "value") == "Hello etcd");
+    check!(
+        a,
+        1,
+        a[1]["action"] == "get" && node(&a[1], "value") == "Hello world"
+    );
+    check!(
+        a,
+        2,
+        a[2]["action"] == "set" && node(&a[2], "value") == "Hello etcd"
+    );
     check!(a, 2, a[2]["prevNode"]["value"] == "Hello world");
-    check!(a, 3, a[3]["action"] == "delete" && node(&a[3], "key") == "/message");
+    check!(
+        a,
+        3,
+        a[3]["action"] == "delete" && node(&a[3], "key") == "/message"
+    );
     check!(a, 3, a[3]["prevNode"]["value"] == "Hello etcd");
     // TTL
-    check!(a, 4, a[4]["action"] == "set" && node(&a[4], "value") == "bar");
-    check!(a, 4, node(&a[4], "ttl") == 5 && node(&a[4], "expiration").is_string());
-    check!(a, 5, a[5]["action"] == "get" && node(&a[5], "value") == "bar");
+    check!(
+        a,
+        4,
+        a[4]["action"] == "set" && node(&a[4], "value") == "bar"
+    );
+    check!(
+        a,
+        4,
+        node(&a[4], "ttl") == 5 && node(&a[4], "expiration").is_string()
+    );
+    check!(
+        a,
+        5,
+        a[5]["action"] == "get" && node(&a[5], "value") == "bar"
+    );
     // compare-and-swap, create-only
-    check!(a, 6, a[6]["action"] == "set" && node(&a[6], "value") == "one");
+    check!(
+        a,
+        6,
+        a[6]["action"] == "set" && node(&a[6], "value") == "one"
+    );
     check!(a, 6, node(&a[6], "ttl").is_null());
-    check!(a, 7, a[7]["action"] == "compareAndSwap" && node(&a[7], "value") == "two");
+    check!(
+        a,
+        7,
+        a[7]["action"] == "compareAndSwap" && node(&a[7], "value") == "two"
+    );
     check!(a, 7, a[7]["prevNode"]["value"] == "one");
-    check!(a, 8, a[8]["errorCode"] == 105 && a[8]["message"] == "Key already exists");
+    check!(
+        a,
+        8,
+        a[8]["errorCode"] == 105 && a[8]["message"] == "Key already exists"
+    );
     check!(a, 8, a[8]["cause"] == "/foo");
     // the watch and the PUT, in either order: the same event
     let cas_index = node(&a[7], "modifiedIndex").as_u64().unwrap_or(0);
     for i in [9, 10] {
-        check!(a, i, a[i]["action"] == "set" && node(&a[i], "value") == "changed");
+        check!(
+            a,
+            i,
+            a[i]["action"] == "set" && node(&a[i], "value") == "changed"
+        );
         check!(a, i, a[i]["prevNode"]["value"] == "two");
-        check!(a, i, node(&a[i], "modifiedIndex").as_u64() > Some(cas_index));
+        check!(
+            a,
+            i,
+            node(&a[i], "modifiedIndex").as_u64() > Some(cas_index)
+        );
     }
     check!(a, 10, a[9] == a[10]);
     // directories
-    check!(a, 11, a[11]["action"] == "set" && node(&a[11], "dir") == true);
+    check!(
+        a,
+        11,
+        a[11]["action"] == "set" && node(&a[11], "dir") == true
+    );
     check!(a, 11, node(&a[11], "key") == "/dir");
-    check!(a, 12, a[12]["action"] == "set" && node(&a[12], "key") == "/dir/a");
+    check!(
+        a,
+        12,
+        a[12]["action"] == "set" && node(&a[12], "key") == "/dir/a"
+    );
     check!(a, 12, node(&a[12], "value") == "1");
-    check!(a, 13, a[13]["action"] == "get" && node(&a[13], "dir") == true);
+    check!(
+        a,
+        13,
+        a[13]["action"] == "get" && node(&a[13], "dir") == true
+    );
     let listed = node(&a[13], "nodes");
     check!(a, 13, listed.as_array().map(Vec::len) == Some(1));
-    check!(a, 13, listed[0]["key"] == "/dir/a" && listed[0]["value"] == "1");
-    check!(a, 14, a[14]["action"] == "delete" && node(&a[14], "key") == "/dir");
+    check!(
+        a,
+        13,
+        listed[0]["key"] == "/dir/a" && listed[0]["value"] == "1"
+    );
+    check!(
+        a,
+        14,
+        a[14]["action"] == "delete" && node(&a[14], "key") == "/dir"
+    );
     check!(a, 14, node(&a[14], "dir") == true);
     // in-order keys
     let mut queue_keys = Vec::new();
     for (i, job) in [(15, "Job1"), (16, "Job2")] {
-        check!(a, i, a[i]["action"] == "create" && node(&a[i], "value") == job);
+        check!(
+            a,
+            i,
+            a[i]["action"] == "create" && node(&a[i], "value") == job
+        );
         let key = node(&a[i], "key").as_str().unwrap_or("");
-        check!(a, i, key.starts_with("/queue/") && key.len() == "/queue/".len() + 20);
+        check!(
+            a,
+            i,
+            key.starts_with("/queue/") && key.len() == "/queue/".len() + 20
+        );
         queue_keys.push(key.to_string());
     }
     check!(a, 16, queue_keys[0] < queue_keys[1]);
     let listed = node(&a[17], "nodes");
-    check!(a, 17, a[17]["action"] == "get" && node(&a[17], "key") == "/queue");
+    check!(
+        a,
+        17,
+        a[17]["action"] == "get" && node(&a[17], "key") == "/queue"
+    );
     check!(a, 17, listed.as_array().map(Vec::len) == Some(2));
-    check!(a, 17, listed[0]["key"] == queue_keys[0] && listed[0]["value"] == "Job1");
-    check!(a, 17, listed[1]["key"] == queue_keys[1] && listed[1]["value"] == "Job2");
+    check!(
+        a,
+        17,
+        listed[0]["key"] == queue_keys[0] && listed[0]["value"] == "Job1"
+    );
+    check!(
+        a,
+        17,
+        listed[1]["key"] == queue_keys[1] && listed[1]["value"] == "Job2"
+    );
     // members, stats, health, version
     let members = a[18]["members"].as_array().cloned().unwrap_or_default();
     check!(a, 18, members.len() == 1 && members[0]["name"] == "default");
     let client_url = format!("http://127.0.0.1:{client}");
     let peer_url = format!("http://127.0.0.1:{peer}");
-    check!(a, 18, members[0]["clientURLs"] == serde_json::json!([client_url]));
-    check!(a, 18, members[0]["peerURLs"] == serde_json::json!([peer_url]));
+    check!(
+        a,
+        18,
+        members[0]["clientURLs"] == serde_json::json!([client_url])
+    );
+    check!(
+        a,
+        18,
+        members[0]["peerURLs"] == serde_json::json!([peer_url])
+    );
     let member_id = members[0]["id"].as_str().unwrap_or("").to_string();
     check!(a, 19, a[19] == members[0]);
-    check!(a, 20, a[20]["name"] == "default" && a[20]["id"] == member_id.as_str());
+    check!(
+        a,
+        20,
+        a[20]["name"] == "default" && a[20]["id"] == member_id.as_str()
+    );
     check!(a, 20, a[20]["state"] == "StateLeader");
     check!(a, 20, a[20]["leaderInfo"]["leader"] == member_id.as_str());
     check!(a, 21, a[21]["compareAndSwapSuccess"].as_u64() >= Some(1));
@@ -466,7 +560,11 @@ fn check_walk_through(a: &[Value], client: u16, peer: u16) -> Learned {
     check!(a, 22, a[22]["followers"] == serde_json::json!({}));
     check!(a, 23, a[23] == serde_json::json!({"health": "true"}));
     let server = a[24]["etcdserver"].as_str().unwrap_or("");
-    check!(a, 24, server.starts_with("3.4.") && a[24]["etcdcluster"] == "3.4.0");
+    check!(
+        a,
+        24,
+        server.starts_with("3.4.") && a[24]["etcdcluster"] == "3.4.0"
+    );
     Learned {
         member_id,
         queue_keys,
@@ -523,11 +621,7 @@ fn check_ctl(out: &str, learned: &Learned, client: u16, peer: u16) {
         ),
         "cluster is healthy".to_string(),
     ];
-    assert_eq!(
-        lines,
-        expected,
-        "the concordctl block's output\n{out}"
-    );
+    assert_eq!(lines, expected, "the concordctl block's output\n{out}");
 }
 
 fn check_cluster(a: &[Value], ports: &HashMap<u16, u16>) {
@@ -571,14 +665,30 @@ fn check_cluster(a: &[Value], ports: &HashMap<u16, u16>) {
         .and_then(|m| m.iter().find(|m| m["name"] == "node3"))
         .map(|m| m["id"].clone())
         .unwrap_or(Value::Null);
-    check!(a, 1, a[1]["action"] == "set" && node(&a[1], "key") == "/hello");
+    check!(
+        a,
+        1,
+        a[1]["action"] == "set" && node(&a[1], "key") == "/hello"
+    );
     check!(a, 1, node(&a[1], "value") == "world");
-    check!(a, 2, a[2]["action"] == "get" && node(&a[2], "value") == "world");
+    check!(
+        a,
+        2,
+        a[2]["action"] == "get" && node(&a[2], "value") == "world"
+    );
     let leader_stats = a[3]["followers"].as_object().map(|f| f.len()) == Some(2);
-    check!(a, 3, leader_stats || a[3] == serde_json::json!({"message": "not current leader"}));
+    check!(
+        a,
+        3,
+        leader_stats || a[3] == serde_json::json!({"message": "not current leader"})
+    );
     // member add: the new ID, no name or client URLs yet
     check!(a, 4, a[4]["peerURLs"] == serde_json::json!([url(2580)]));
-    check!(a, 4, a[4]["name"] == "" && a[4]["clientURLs"] == serde_json::json!([]));
+    check!(
+        a,
+        4,
+        a[4]["name"] == "" && a[4]["clientURLs"] == serde_json::json!([])
+    );
     let new_id = a[4]["id"].clone();
     check!(a, 4, new_id.is_string() && new_id != old_id);
     // the re-added node3 lists three members, itself with the new ID
@@ -588,7 +698,11 @@ fn check_cluster(a: &[Value], ports: &HashMap<u16, u16>) {
         .and_then(|m| m.iter().find(|m| m["name"] == "node3"))
         .map(|m| m["id"].clone());
     check!(a, 5, node3 == Some(new_id.clone()));
-    check!(a, 6, a[6]["action"] == "get" && node(&a[6], "value") == "world");
+    check!(
+        a,
+        6,
+        a[6]["action"] == "get" && node(&a[6], "value") == "world"
+    );
 }
 
 #[test]
@@ -598,7 +712,12 @@ fn readme_blocks_work_when_pasted_in_order() {
     let roles: Vec<Role> = blocks.iter().map(|b| b.role).collect();
     assert_eq!(
         roles,
-        [Role::QuickStart, Role::WalkThrough, Role::Ctl, Role::Cluster],
+        [
+            Role::QuickStart,
+            Role::WalkThrough,
+            Role::Ctl,
+            Role::Cluster
+        ],
         "the README's runnable sh blocks, in order (the walk-through and concordctl \
          need the quick-start server, the cluster needs it stopped)"
     );
@@ -630,11 +749,23 @@ fn readme_blocks_work_when_pasted_in_order() {
     );
     let script = rewrite(&text[BUILD_PREFIX.len()..], &ports, &bin_dir) + "\n";
     let defaults = [
-        ("ETCD_LISTEN_CLIENT_URLS", format!("http://127.0.0.1:{client}")),
-        ("ETCD_ADVERTISE_CLIENT_URLS", format!("http://127.0.0.1:{client}")),
+        (
+            "ETCD_LISTEN_CLIENT_URLS",
+            format!("http://127.0.0.1:{client}"),
+        ),
+        (
+            "ETCD_ADVERTISE_CLIENT_URLS",
+            format!("http://127.0.0.1:{client}"),
+        ),
         ("ETCD_LISTEN_PEER_URLS", format!("http://127.0.0.1:{peer}")),
-        ("ETCD_INITIAL_ADVERTISE_PEER_URLS", format!("http://127.0.0.1:{peer}")),
-        ("ETCD_INITIAL_CLUSTER", format!("default=http://127.0.0.1:{peer}")),
+        (
+            "ETCD_INITIAL_ADVERTISE_PEER_URLS",
+            format!("http://127.0.0.1:{peer}"),
+        ),
+        (
+            "ETCD_INITIAL_CLUSTER",
+            format!("default=http://127.0.0.1:{peer}"),
+        ),
     ];
     let mut server = Run::start("quick-start", &script, cwd, scripts.path(), &defaults);
     wait_healthy(&mut server, client, cwd);
@@ -647,7 +778,11 @@ fn readme_blocks_work_when_pasted_in_order() {
     let walk = rewrite(&blocks[1].text, &ports, &bin_dir);
     let mut run = Run::start("walk-through", &walk, cwd, scripts.path(), &[]);
     let status = run.finish(SHORT_BLOCK, cwd);
-    assert!(status.success(), "walk-through: {status}\n{}", run.report(cwd));
+    assert!(
+        status.success(),
+        "walk-through: {status}\n{}",
+        run.report(cwd)
+    );
     let answers = json_values(&run, cwd);
     let learned = check_walk_through(&answers, client, peer);
     drop(run);
@@ -656,7 +791,11 @@ fn readme_blocks_work_when_pasted_in_order() {
     let ctl = rewrite(&blocks[2].text, &ports, &bin_dir);
     let mut run = Run::start("concordctl", &ctl, cwd, scripts.path(), &[]);
     let status = run.finish(SHORT_BLOCK, cwd);
-    assert!(status.success(), "concordctl: {status}\n{}", run.report(cwd));
+    assert!(
+        status.success(),
+        "concordctl: {status}\n{}",
+        run.report(cwd)
+    );
     check_ctl(&run.stdout(), &learned, client, peer);
     drop(run);
 
