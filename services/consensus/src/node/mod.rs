@@ -879,14 +879,26 @@ async fn read_index_rounds(
     let mut waiters = Vec::new();
     while queue.recv_many(&mut waiters, MAX_BATCH * 4).await > 0 {
         let Some(n) = node.upgrade() else { return };
-        let ask = n.to_leader(LeaderRequest::ReadIndex);
-        let result = match tokio::time::timeout(n.request_timeout(), ask).await {
-            Ok(Ok(LeaderReply::ReadIndex(r))) => r,
-            Ok(Ok(_)) => Err(ApiError::Internal(
-                "unexpected answer from the leader".into(),
-            )),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(request_timed_out()),
+        let deadline = Instant::now() + n.request_timeout();
+        let result = loop {
+            let ask = n.to_leader(LeaderRequest::ReadIndex);
+            let r = match tokio::time::timeout_at(deadline.into(), ask).await {
+                Ok(Ok(LeaderReply::ReadIndex(r))) => r,
+                Ok(Ok(_)) => Err(ApiError::Internal(
+                    "unexpected answer from the leader".into(),
+                )),
+                Ok(Err(e)) => Err(e),
+                Err(_) => Err(request_timed_out()),
+            };
+            // The member asked was not (or no longer) the leader: a read
+            // index has no effect, so ask again, of the next leader.
+            match r {
+                Err(ApiError::NoLeader(_)) if Instant::now() < deadline => {
+                    let asked = n.leader_id().unwrap_or(0);
+                    n.wait_leader_moved(asked, deadline).await;
+                }
+                r => break r,
+            }
         };
         drop(n);
         for w in waiters.drain(..) {
