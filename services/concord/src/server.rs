@@ -24,8 +24,14 @@ fn default_filter(level: &str) -> String {
     // caller gets that error and retries or answers it). At debug, the
     // HTTP/2 and gRPC libraries stay at info: debug means Concord's own
     // DEBUG lines, not every frame.
+    // Never more of openraft than of the rest.
+    let openraft = match level {
+        "off" => return "off".to_string(),
+        "error" => "error",
+        _ => "warn",
+    };
     let mut f = format!(
-        "{level},openraft=warn,openraft::replication=off,\
+        "{level},openraft={openraft},openraft::replication=off,\
          openraft::engine::handler::replication_handler=error,openraft::core::raft_core=error,\
          openraft::raft::impl_raft_blocking_write=off"
     );
@@ -258,6 +264,15 @@ mod tests {
             check_initial_cluster("a", &dup).unwrap_err().to_string(),
             "initial cluster a=http://1:2380,b=http://1:2380 has duplicate url"
         );
+    }
+
+    #[test]
+    fn default_filter_never_shows_more_of_openraft() {
+        assert_eq!(default_filter("off"), "off");
+        assert!(default_filter("error").starts_with("error,openraft=error,"));
+        assert!(default_filter("info").starts_with("info,openraft=warn,"));
+        assert!(default_filter("debug").contains(",h2=info"));
+        assert!(!default_filter("info").contains("h2="));
     }
 
     #[test]
