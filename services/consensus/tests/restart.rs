@@ -192,13 +192,50 @@ async fn bootstraps_when_a_crash_left_only_the_identity() {
     let c = start(config(dir.path(), 100_000), Arc::default()).await;
     c.shutdown().await;
     drop(c);
-    // As if the member died after writing its identity, before raft was
-    // initialized.
+    // As if the member died after creating its raft log and writing its
+    // identity, before raft was initialized: an empty log, an identity
+    // that does not say raft has state yet.
     tokio::time::sleep(Duration::from_millis(200)).await;
+    let member = dir.path().join("member");
     for f in ["raft.db", "raft.db-wal", "raft.db-shm"] {
-        let _ = std::fs::remove_file(dir.path().join("member").join(f));
+        let _ = std::fs::remove_file(member.join(f));
     }
+    drop(concord_consensus::log_store::SqliteLogStore::open(&member.join("raft.db")).unwrap());
+    let path = member.join("identity.json");
+    let mut identity: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(identity["has_raft_state"], true, "{identity}");
+    identity["has_raft_state"] = false.into();
+    std::fs::write(&path, identity.to_string()).unwrap();
     let c = start(config(dir.path(), 100_000), Arc::default()).await;
     assert_eq!(write_retrying(&c, set("/a", "1", None)).await, 1);
     c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_raft_log_beside_a_started_identity_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = start(config(dir.path(), 100_000), Arc::default()).await;
+    assert_eq!(write_retrying(&c, set("/a", "1", None)).await, 1);
+    c.shutdown().await;
+    drop(c);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let member = dir.path().join("member");
+    for f in ["raft.db", "raft.db-wal", "raft.db-shm"] {
+        let _ = std::fs::remove_file(member.join(f));
+    }
+    drop(concord_consensus::log_store::SqliteLogStore::open(&member.join("raft.db")).unwrap());
+    let err = Consensus::start(
+        config(dir.path(), 100_000),
+        Arc::<Recorder>::default(),
+        Vec::new(),
+    )
+    .await
+    .err()
+    .expect("started on an empty raft log");
+    let text = err.to_string();
+    assert!(
+        text.contains("raft.db") && text.contains("no raft state"),
+        "{text}"
+    );
 }

@@ -60,6 +60,7 @@ pub(super) fn inspect(member_dir: &Path) -> Result<Found, ConsensusError> {
 pub(super) fn check_opened(
     member_dir: &Path,
     found: Found,
+    had_raft_state: bool,
     vote: Option<&Vote<u64>>,
     log: &LogState<TypeConfig>,
     snapshot: Option<LogId>,
@@ -72,6 +73,9 @@ pub(super) fn check_opened(
             format!("the member identity is missing beside a raft log and snapshots that hold raft state ({RAFT_LOG_FILE}, {SNAPSHOT_DIR}/)"),
         )),
         Found::New => Ok(()),
+        // A first start that stopped between writing the identity and
+        // initializing raft left no state yet: it starts again.
+        Found::Existing if !had_raft_state && !has_state => Ok(()),
         Found::Existing if vote.is_none() && log.last_log_id.is_none() => Err(damaged(
             &log_path,
             format!(

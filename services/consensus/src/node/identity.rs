@@ -25,9 +25,19 @@ pub(super) struct Identity {
     /// for a member that joined an existing cluster.
     #[serde(default)]
     pub(super) initial_members: BTreeMap<u64, MemberNode>,
+    /// True once raft has state on disk for this identity (a vote or log
+    /// entries): from then on a raft log without state is damage, not a
+    /// first start that stopped early. Identity files from before this
+    /// field existed belong to members that started, hence the default.
+    #[serde(default = "started_before")]
+    pub(super) has_raft_state: bool,
     /// `--initial-cluster-token`: mixed into the IDs of members added later.
     #[serde(default)]
     pub(super) cluster_token: String,
+}
+
+fn started_before() -> bool {
+    true
 }
 
 fn data_dir_err(path: &Path) -> impl FnOnce(std::io::Error) -> ConsensusError + '_ {
@@ -75,13 +85,14 @@ pub(super) fn load_or_create_identity(
         member_id: me,
         cluster_id: ids::cluster_id(&ids_list),
         initial_members: initial,
+        has_raft_state: false,
         cluster_token: cfg.initial_cluster_token.clone(),
     };
     save_identity(&identity, path)?;
     Ok(identity)
 }
 
-fn save_identity(identity: &Identity, path: &Path) -> Result<(), ConsensusError> {
+pub(super) fn save_identity(identity: &Identity, path: &Path) -> Result<(), ConsensusError> {
     let bytes = serde_json::to_vec(identity).map_err(|e| ConsensusError::Storage(e.to_string()))?;
     write_durably(path, &bytes).map_err(data_dir_err(path))
 }
@@ -148,6 +159,7 @@ pub(super) async fn join_identity(
                     member_id: *id,
                     cluster_id: info.cluster_id,
                     initial_members: BTreeMap::new(),
+                    has_raft_state: false,
                     cluster_token: cfg.initial_cluster_token.clone(),
                 };
                 save_identity(&identity, path)?;

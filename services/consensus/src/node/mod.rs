@@ -31,7 +31,7 @@ mod data_dir;
 mod identity;
 mod membership;
 
-use identity::{join_identity, load_or_create_identity, Identity};
+use identity::{join_identity, load_or_create_identity, save_identity, Identity};
 use membership::publish_attributes;
 
 use crate::ids::hex;
@@ -234,7 +234,14 @@ impl Consensus {
         let vote = log.read_vote().await.map_err(storage_err)?;
         let log_state = log.get_log_state().await.map_err(storage_err)?;
         let (snapshot, _) = sm.applied_state().await.map_err(storage_err)?;
-        data_dir::check_opened(&member_dir, found, vote.as_ref(), &log_state, snapshot)?;
+        data_dir::check_opened(
+            &member_dir,
+            found,
+            identity.has_raft_state,
+            vote.as_ref(),
+            &log_state,
+            snapshot,
+        )?;
         // openraft restores a member whose stored vote is a committed vote
         // for itself as leader at once, without asking anyone: a restarted
         // ex-leader would claim a term the cluster has left (two leaders in
@@ -295,6 +302,13 @@ impl Consensus {
             raft.initialize(identity.initial_members.clone())
                 .await
                 .map_err(|e| ConsensusError::Raft(e.to_string()))?;
+        }
+        // Recorded once raft has state (at bootstrap, or on the first
+        // restart of a member that joined and received the log).
+        let mut identity = identity;
+        if !identity.has_raft_state && (initialized || !identity.initial_members.is_empty()) {
+            identity.has_raft_state = true;
+            save_identity(&identity, &identity_path)?;
         }
         // A lone voter restarted on its data dir need not wait an election
         // timeout to lead again (etcd advances its election ticks likewise).
