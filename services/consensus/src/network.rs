@@ -79,7 +79,7 @@ impl PeerError {
             }
             Code::Unavailable if never_connected(&s) => PeerError::Undelivered {
                 url,
-                message: format!("{message} ({})", source_chain(&s)),
+                message: format!("{message}: {}", innermost_cause(&s)),
             },
             Code::Unavailable if message.starts_with(NOT_SENT) => {
                 PeerError::Undelivered { url, message }
@@ -90,15 +90,16 @@ impl PeerError {
     }
 }
 
-/// The causes under a status, innermost last.
-fn source_chain(s: &Status) -> String {
-    let mut out = Vec::new();
+/// The innermost cause under a status (tonic and hyper wrap the same
+/// connect error three times; the last one says why).
+fn innermost_cause(s: &Status) -> String {
+    let mut last = None;
     let mut next = std::error::Error::source(s);
     while let Some(e) = next {
-        out.push(e.to_string());
+        last = Some(e.to_string());
         next = e.source();
     }
-    out.join(": ")
+    last.unwrap_or_default()
 }
 
 /// True if the call failed because no connection to the peer could be
