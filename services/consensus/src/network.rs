@@ -36,6 +36,7 @@ use crate::ids::hex;
 use crate::peer_stats::PeerStats;
 use crate::state_machine::Shared;
 use crate::types::{LeaderReply, LeaderRequest, MemberNode, MembershipInfo, TypeConfig};
+use concord_rpc::endpoints::never_sent;
 
 /// Largest gRPC message between members (a batch of entries, a snapshot chunk).
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
@@ -77,7 +78,7 @@ impl PeerError {
             Code::FailedPrecondition if message.starts_with(CLUSTER_MISMATCH_STATUS) => {
                 PeerError::ClusterMismatch { url, message }
             }
-            Code::Unavailable if never_connected(&s) => PeerError::Undelivered {
+            Code::Unavailable if never_sent(&s) => PeerError::Undelivered {
                 url,
                 message: format!("{message}: {}", innermost_cause(&s)),
             },
@@ -100,24 +101,6 @@ fn innermost_cause(s: &Status) -> String {
         next = e.source();
     }
     last.unwrap_or_default()
-}
-
-/// True if the call failed because no connection to the peer could be
-/// made (refused, or the connect timed out): nothing was sent.
-fn never_connected(s: &Status) -> bool {
-    let mut next = std::error::Error::source(s);
-    while let Some(e) = next {
-        if e.to_string().contains("tcp connect error") {
-            return true;
-        }
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            if io.kind() == std::io::ErrorKind::ConnectionRefused {
-                return true;
-            }
-        }
-        next = e.source();
-    }
-    s.message().contains("tcp connect error")
 }
 
 /// A connection to one peer URL, usable outside raft (forwarding, joining).

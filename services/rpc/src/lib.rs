@@ -13,7 +13,8 @@
 //! - [`cluster`]: members, leadership, member changes and raft statistics.
 //!
 //! [`codec`] converts between these messages and Concord's Rust types, in
-//! one place for every service and client.
+//! one place for every service and client; [`endpoints`] is how a client
+//! of a tier picks a member and moves on from one that is gone.
 
 pub mod peer {
     tonic::include_proto!("concord.peer");
@@ -43,3 +44,4 @@ pub mod cluster {
 }
 
 pub mod codec;
+pub mod endpoints;
