@@ -126,7 +126,7 @@ impl Endpoints {
             }
             self.failed(i);
             tried += 1;
-            if tried % self.channels.len() == 0 {
+            if tried.is_multiple_of(self.channels.len()) {
                 let pause = ROUND_PAUSE.min(deadline.saturating_duration_since(Instant::now()));
                 tokio::time::sleep(pause).await;
             }
