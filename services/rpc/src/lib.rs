@@ -14,7 +14,9 @@
 //!
 //! [`codec`] converts between these messages and Concord's Rust types, in
 //! one place for every service and client; [`endpoints`] is how a client
-//! of a tier picks a member and moves on from one that is gone.
+//! of a tier picks a member and moves on from one that is gone;
+//! [`kv_grpc`] and [`cluster_grpc`] serve the `Kv` and `Cluster` traits on
+//! the wire and implement them for callers in other processes.
 
 pub mod peer {
     tonic::include_proto!("concord.peer");
@@ -43,5 +45,7 @@ pub mod cluster {
     tonic::include_proto!("concord.cluster");
 }
 
+pub mod cluster_grpc;
 pub mod codec;
 pub mod endpoints;
+pub mod kv_grpc;

@@ -1,0 +1,238 @@
+//! The KV contract over gRPC, both ends: [`KvService`] serves any
+//! `concord_api::Kv` (a consensus member) on the wire, and [`GrpcKv`] is a
+//! `concord_api::Kv` for a gateway that talks to consensus members.
+//!
+//! Read-your-writes across processes: [`GrpcKv`] remembers the highest raft
+//! index and store index it answered a write with, sends the raft index as
+//! the floor of every read (the member waits until it has applied it) and
+//! hands the store index to watches ([`Kv::answered_store_index`]), instead
+//! of relying on one member's memory.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use concord_api::{ApiError, Kv, KvResponse, RaftPosition, ReadRequest};
+use concord_store::{Command, StoreStats};
+use tonic::{Request, Response, Status};
+
+use crate::codec;
+use crate::endpoints::Endpoints;
+use crate::kv::{self as pk, kv_client::KvClient, kv_server};
+
+/// How long a gateway waits for a member's answer; longer than a member's
+/// own request timeout (5 s + 2 election timeouts), so that the member's
+/// answer (etcd's "request timed out") is what the client sees.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves a `Kv` (a consensus member) over gRPC.
+pub struct KvService {
+    kv: Arc<dyn Kv>,
+}
+
+impl KvService {
+    pub fn new(kv: Arc<dyn Kv>) -> KvService {
+        KvService { kv }
+    }
+
+    /// The tonic service, ready to be added to a server.
+    pub fn server(kv: Arc<dyn Kv>) -> kv_server::KvServer<KvService> {
+        kv_server::KvServer::new(KvService::new(kv))
+    }
+}
+
+fn reply(r: Result<KvResponse, ApiError>) -> pk::KvReply {
+    match r {
+        Ok(r) => pk::KvReply {
+            result: Some(pk::kv_reply::Result::Event(codec::event_to_proto(&r.event))),
+            raft: Some(codec::raft_to_proto(r.raft)),
+        },
+        Err(e) => pk::KvReply {
+            result: Some(pk::kv_reply::Result::Error(codec::api_error_to_proto(&e))),
+            raft: None,
+        },
+    }
+}
+
+#[tonic::async_trait]
+impl kv_server::Kv for KvService {
+    async fn write(&self, req: Request<pk::WriteRequest>) -> Result<Response<pk::KvReply>, Status> {
+        let Some(command) = req.into_inner().command else {
+            return Err(Status::invalid_argument("no command"));
+        };
+        let command = codec::command_from_proto(command)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        Ok(Response::new(reply(self.kv.write(command).await)))
+    }
+
+    async fn read(&self, req: Request<pk::ReadRequest>) -> Result<Response<pk::KvReply>, Status> {
+        let r = req.into_inner();
+        if r.min_index > 0 {
+            if let Err(e) = self.kv.wait_applied(r.min_index).await {
+                return Ok(Response::new(reply(Err(e))));
+            }
+        }
+        let read = ReadRequest {
+            key: r.key,
+            recursive: r.recursive,
+            sorted: r.sorted,
+            quorum: r.quorum,
+        };
+        Ok(Response::new(reply(self.kv.read(read).await)))
+    }
+
+    async fn store_stats(
+        &self,
+        _: Request<pk::Empty>,
+    ) -> Result<Response<pk::StoreStatsReply>, Status> {
+        Ok(Response::new(match self.kv.store_stats().await {
+            Ok(s) => pk::StoreStatsReply {
+                stats: Some(codec::store_stats_to_proto(&s)),
+                error: None,
+            },
+            Err(e) => pk::StoreStatsReply {
+                stats: None,
+                error: Some(codec::api_error_to_proto(&e)),
+            },
+        }))
+    }
+
+    async fn position(&self, _: Request<pk::Empty>) -> Result<Response<pk::PositionReply>, Status> {
+        Ok(Response::new(pk::PositionReply {
+            store_index: self.kv.store_index(),
+            raft: Some(codec::raft_to_proto(self.kv.raft_position())),
+        }))
+    }
+}
+
+/// A `Kv` whose writes and reads go to consensus members over gRPC.
+pub struct GrpcKv {
+    endpoints: Endpoints,
+    /// Highest raft index / store index this client answered a write with.
+    answered_raft: AtomicU64,
+    answered_store: AtomicU64,
+    /// The last position a member reported (for headers of answers that do
+    /// not come from the store).
+    last_store: AtomicU64,
+    last_raft: parking_lot::Mutex<RaftPosition>,
+}
+
+/// A failed call: the member's own error, or the transport's as etcd's
+/// errorCode 300.
+fn transport(s: Status) -> ApiError {
+    if s.code() == tonic::Code::DeadlineExceeded {
+        ApiError::Internal("etcdserver: request timed out".into())
+    } else {
+        ApiError::Internal(format!("no consensus member answered: {}", s.message()))
+    }
+}
+
+impl GrpcKv {
+    pub fn new(endpoints: Endpoints) -> GrpcKv {
+        GrpcKv {
+            endpoints,
+            answered_raft: AtomicU64::new(0),
+            answered_store: AtomicU64::new(0),
+            last_store: AtomicU64::new(0),
+            last_raft: parking_lot::Mutex::new(RaftPosition::default()),
+        }
+    }
+
+    fn seen(&self, r: &KvResponse) {
+        self.last_store
+            .fetch_max(r.event.etcd_index, Ordering::AcqRel);
+        let mut last = self.last_raft.lock();
+        if r.raft.index >= last.index {
+            *last = r.raft;
+        }
+    }
+
+    fn answer(&self, reply: pk::KvReply) -> Result<KvResponse, ApiError> {
+        let raft = codec::raft_from_proto(reply.raft);
+        match reply.result {
+            Some(pk::kv_reply::Result::Event(e)) => {
+                let r = KvResponse {
+                    event: codec::event_from_proto(e)?,
+                    raft,
+                };
+                self.seen(&r);
+                Ok(r)
+            }
+            Some(pk::kv_reply::Result::Error(e)) => Err(codec::api_error_from_proto(e)),
+            None => Err(ApiError::Internal("malformed message: no result".into())),
+        }
+    }
+}
+
+#[async_trait]
+impl Kv for GrpcKv {
+    async fn write(&self, cmd: Command) -> Result<KvResponse, ApiError> {
+        let req = pk::WriteRequest {
+            command: Some(codec::command_to_proto(&cmd)),
+        };
+        // Sent elsewhere only if it surely did not reach a member.
+        let reply = self
+            .endpoints
+            .call(false, CALL_TIMEOUT, |ch| {
+                let req = req.clone();
+                async move { KvClient::new(ch).write(req).await.map(Response::into_inner) }
+            })
+            .await
+            .map_err(transport)?;
+        let r = self.answer(reply)?;
+        self.answered_raft.fetch_max(r.raft.index, Ordering::AcqRel);
+        self.answered_store
+            .fetch_max(r.event.etcd_index, Ordering::AcqRel);
+        Ok(r)
+    }
+
+    async fn read(&self, req: ReadRequest) -> Result<KvResponse, ApiError> {
+        let req = pk::ReadRequest {
+            key: req.key,
+            recursive: req.recursive,
+            sorted: req.sorted,
+            quorum: req.quorum,
+            min_index: self.answered_raft.load(Ordering::Acquire),
+        };
+        let reply = self
+            .endpoints
+            .call(true, CALL_TIMEOUT, |ch| {
+                let req = req.clone();
+                async move { KvClient::new(ch).read(req).await.map(Response::into_inner) }
+            })
+            .await
+            .map_err(transport)?;
+        self.answer(reply)
+    }
+
+    fn store_index(&self) -> u64 {
+        self.last_store.load(Ordering::Acquire)
+    }
+
+    fn raft_position(&self) -> RaftPosition {
+        *self.last_raft.lock()
+    }
+
+    fn answered_store_index(&self) -> u64 {
+        self.answered_store.load(Ordering::Acquire)
+    }
+
+    async fn store_stats(&self) -> Result<StoreStats, ApiError> {
+        let reply = self
+            .endpoints
+            .call(true, CALL_TIMEOUT, |ch| async move {
+                KvClient::new(ch)
+                    .store_stats(pk::Empty {})
+                    .await
+                    .map(Response::into_inner)
+            })
+            .await
+            .map_err(transport)?;
+        match (reply.stats, reply.error) {
+            (_, Some(e)) => Err(codec::api_error_from_proto(e)),
+            (Some(s), None) => Ok(codec::store_stats_from_proto(s)),
+            (None, None) => Err(ApiError::Internal("malformed message: no stats".into())),
+        }
+    }
+}
