@@ -1,4 +1,4 @@
-//! Starting the embedded parts, serving the client URLs, clean shutdown.
+//! Starting a member's parts, serving its client URLs, clean shutdown.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,12 +8,25 @@ use anyhow::{anyhow, Context};
 use concord_api::{Cluster, EventSink, Kv, Watch};
 use concord_consensus::{Consensus, ConsensusConfig};
 use concord_gateway::GatewayState;
-use concord_watch::WatchHub;
+use concord_rpc::cluster_grpc::ClusterService;
+use concord_rpc::kv_grpc::KvService;
+use concord_watch::{EventLog, WatchHub};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::{debug, info};
 
 use crate::config::{ClusterState, ServerConfig};
+
+/// What a member serves on its client URLs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// `concord`: the v2 HTTP API, with the gateway and the watch hub in
+    /// this process.
+    AllInOne,
+    /// `concord-consensus`: the KV, cluster and committed-events gRPC
+    /// contracts, for gateways and watch services in other processes.
+    Consensus,
+}
 
 /// The default filter at `level`, which the config has checked.
 fn default_filter(level: &str) -> String {
@@ -109,11 +122,19 @@ pub fn listen_addr(url: &str) -> anyhow::Result<SocketAddr> {
 }
 
 /// Runs the member until SIGTERM or SIGINT.
-pub async fn run(cfg: ServerConfig) -> anyhow::Result<()> {
+pub async fn run(cfg: ServerConfig, role: Role) -> anyhow::Result<()> {
+    let what = match role {
+        Role::AllInOne => "concord",
+        Role::Consensus => "concord-consensus",
+    };
+    let api = match role {
+        Role::AllInOne => "etcd v2 API",
+        Role::Consensus => "gRPC KV, cluster and events contracts",
+    };
     info!(
         name = %cfg.name,
         data_dir = %cfg.data_dir.display(),
-        "starting concord {} (etcd v2 API)",
+        "starting {what} {} ({api})",
         env!("CARGO_PKG_VERSION")
     );
     debug!("effective configuration: {cfg:?}");
@@ -144,8 +165,14 @@ pub async fn run(cfg: ServerConfig) -> anyhow::Result<()> {
         peer_listeners.push(l);
     }
 
+    // Committed events go to the watch hub in this process, or to the log
+    // that watch services follow.
     let hub = Arc::new(WatchHub::new(0));
-    let sink: Arc<dyn EventSink> = hub.clone();
+    let log = Arc::new(EventLog::new(0));
+    let sink: Arc<dyn EventSink> = match role {
+        Role::AllInOne => hub.clone(),
+        Role::Consensus => log.clone(),
+    };
     let consensus_cfg = ConsensusConfig {
         name: cfg.name.clone(),
         data_dir: cfg.data_dir.clone(),
@@ -164,21 +191,44 @@ pub async fn run(cfg: ServerConfig) -> anyhow::Result<()> {
         .context("cannot start consensus")?;
     let kv: Arc<dyn Kv> = consensus.clone();
     let cluster: Arc<dyn Cluster> = consensus.clone();
-    let watch: Arc<dyn Watch> = hub;
-    let app = concord_gateway::router(GatewayState { kv, watch, cluster });
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut servers = Vec::new();
-    for l in listeners {
-        let app = app.clone();
-        let mut stop = stop_rx.clone();
-        servers.push(tokio::spawn(async move {
-            axum::serve(l, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                })
-                .await
-        }));
+    match role {
+        Role::AllInOne => {
+            let watch: Arc<dyn Watch> = hub;
+            let app = concord_gateway::router(GatewayState { kv, watch, cluster });
+            for l in listeners {
+                let app = app.clone();
+                let mut stop = stop_rx.clone();
+                servers.push(tokio::spawn(async move {
+                    axum::serve(l, app)
+                        .with_graceful_shutdown(async move {
+                            let _ = stop.wait_for(|s| *s).await;
+                        })
+                        .await
+                        .map_err(anyhow::Error::from)
+                }));
+            }
+        }
+        Role::Consensus => {
+            for l in listeners {
+                let grpc = tonic::transport::Server::builder()
+                    .add_service(KvService::server(kv.clone()))
+                    .add_service(ClusterService::server(cluster.clone()));
+                let incoming =
+                    tonic::transport::server::TcpIncoming::from(l).with_nodelay(Some(true));
+                let mut stop = stop_rx.clone();
+                servers.push(tokio::spawn(async move {
+                    grpc.serve_with_incoming_shutdown(incoming, async move {
+                        let _ = stop.wait_for(|s| *s).await;
+                    })
+                    .await
+                    .map_err(anyhow::Error::from)
+                }));
+            }
+            drop(log);
+        }
     }
 
     let mut removed = consensus.removed_signal();

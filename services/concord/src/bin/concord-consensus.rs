@@ -1,0 +1,9 @@
+//! `concord-consensus`: a cluster member without the v2 HTTP API. It takes
+//! the same flags as `concord` (etcd's) and serves, on its client URLs, the
+//! KV, cluster and committed-events gRPC contracts (`proto/`) to
+//! `concord-gateway` and `concord-watch`; its peer URLs speak the raft
+//! protocol as `concord`'s do.
+
+fn main() -> std::process::ExitCode {
+    concord::cli::main(concord::server::Role::Consensus)
+}

@@ -1,0 +1,23 @@
+//! # concord: Concord's members, all-in-one or consensus-only
+//!
+//! The `concord` binary is one process with consensus (openraft + SQLite),
+//! the v2 gateway and the watch fan-out, wired in-process through the same
+//! traits (`concord_api::{Kv, Watch, Cluster}`) that the split services
+//! implement over gRPC. `concord-consensus` is the same member without the
+//! v2 HTTP API: it serves the KV, cluster and committed-events contracts on
+//! its client URLs to gateways and watch services. Both take etcd's flags
+//! ([`config`]), so `concord` can stand in for `etcd --enable-v2` in
+//! scripts and walkthroughs.
+//!
+//! - `config.rs`: flags, environment and YAML, layered into `ServerConfig`;
+//! - `help.rs`: `--help`, and the etcd flags not supported yet;
+//! - `server.rs`: starting the parts, serving the client URLs, shutdown;
+//! - `cli.rs`: the command line both binaries share.
+
+pub mod cli;
+pub mod config;
+pub mod help;
+pub mod server;
+
+/// The etcd release whose v2 API Concord speaks.
+pub const ETCD_COMPAT_VERSION: &str = "3.4.23";
