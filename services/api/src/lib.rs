@@ -276,6 +276,9 @@ pub trait EventSource: Send + Sync + 'static {
     /// the subscriber falls too far behind (it subscribes again from the
     /// last index it saw).
     fn subscribe(&self, after_index: u64) -> mpsc::Receiver<Committed>;
+    /// Every event from now on, after a [`Committed::Reset`] at the current
+    /// store index (a subscriber with no history of its own starts here).
+    fn subscribe_from_now(&self) -> mpsc::Receiver<Committed>;
 }
 
 /// Go's `strconv.ParseBool`: the spellings etcd accepts for a boolean flag

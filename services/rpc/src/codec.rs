@@ -2,13 +2,15 @@
 //! `proto/`: every service and every client converts through here, so a
 //! field is mapped in exactly one place.
 
+use std::sync::Arc;
+
 use concord_api::{
-    ApiError, CountStats, FollowerStats, LatencyStats, LeaderInfo, LeaderStats, Member,
-    MembershipError, RaftPosition, SelfStats,
+    ApiError, Committed, CountStats, FollowerStats, LatencyStats, LeaderInfo, LeaderStats, Member,
+    MembershipError, RaftPosition, SelfStats, WatchRequest,
 };
 use concord_store::{Action, Command, ErrorCode, Event, NodeExtern, StoreStats};
 
-use crate::{cluster as pc, kv as pk, store as ps};
+use crate::{cluster as pc, events as pe, kv as pk, store as ps, watch as pw};
 
 /// A message that arrived without a field it must have.
 #[derive(Debug, thiserror::Error)]
@@ -452,6 +454,45 @@ pub fn leader_stats_from_proto(s: pc::LeaderStats) -> LeaderStats {
     }
 }
 
+// --- committed events and watches ----------------------------------------
+
+pub fn committed_to_proto(c: &Committed) -> pe::EventsReply {
+    use pe::events_reply::Kind;
+    let kind = match c {
+        Committed::Event(e) => Kind::Event(event_to_proto(e)),
+        Committed::Reset(i) => Kind::Reset(pe::Reset { store_index: *i }),
+    };
+    pe::EventsReply { kind: Some(kind) }
+}
+
+pub fn committed_from_proto(r: pe::EventsReply) -> Result<Committed, Malformed> {
+    use pe::events_reply::Kind;
+    Ok(match r.kind.ok_or(Malformed("events reply kind"))? {
+        Kind::Event(e) => Committed::Event(Arc::new(event_from_proto(e)?)),
+        Kind::Reset(r) => Committed::Reset(r.store_index),
+    })
+}
+
+pub fn watch_request_to_proto(r: &WatchRequest) -> pw::WatchRequest {
+    pw::WatchRequest {
+        key: r.key.clone(),
+        recursive: r.recursive,
+        stream: r.stream,
+        since_index: r.since_index,
+        after_index: r.after_index,
+    }
+}
+
+pub fn watch_request_from_proto(r: pw::WatchRequest) -> WatchRequest {
+    WatchRequest {
+        key: r.key,
+        recursive: r.recursive,
+        stream: r.stream,
+        since_index: r.since_index,
+        after_index: r.after_index,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -546,5 +587,42 @@ mod tests {
         let removed = MembershipError::Removed("8e9e05c52164694d".into());
         let back = membership_error_from_proto(membership_error_to_proto(&removed));
         assert_eq!(back.to_string(), removed.to_string());
+    }
+
+    #[test]
+    fn committed_and_watch_requests_round_trip() {
+        let e = Event {
+            action: Action::Set,
+            node: node("/a", Some("v"), vec![]),
+            prev_node: None,
+            etcd_index: 9,
+            refresh: false,
+        };
+        match committed_from_proto(committed_to_proto(&Committed::Event(Arc::new(e.clone())))) {
+            Ok(Committed::Event(back)) => assert_eq!(*back, e),
+            other => panic!("{other:?}"),
+        }
+        match committed_from_proto(committed_to_proto(&Committed::Reset(40))) {
+            Ok(Committed::Reset(40)) => {}
+            other => panic!("{other:?}"),
+        }
+        let r = WatchRequest {
+            key: "/d".into(),
+            recursive: true,
+            stream: true,
+            since_index: Some(3),
+            after_index: 12,
+        };
+        let back = watch_request_from_proto(watch_request_to_proto(&r));
+        assert_eq!(
+            (
+                back.key,
+                back.recursive,
+                back.stream,
+                back.since_index,
+                back.after_index
+            ),
+            ("/d".to_string(), true, true, Some(3), 12)
+        );
     }
 }

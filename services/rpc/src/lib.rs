@@ -16,7 +16,10 @@
 //! one place for every service and client; [`endpoints`] is how a client
 //! of a tier picks a member and moves on from one that is gone;
 //! [`kv_grpc`] and [`cluster_grpc`] serve the `Kv` and `Cluster` traits on
-//! the wire and implement them for callers in other processes.
+//! the wire and implement them for callers in other processes;
+//! [`events_grpc`] serves a member's committed events and follows them
+//! from the watch tier; [`watch_grpc`] serves a watch hub and implements
+//! the `Watch` trait over the watch replicas.
 
 pub mod peer {
     tonic::include_proto!("concord.peer");
@@ -48,4 +51,6 @@ pub mod cluster {
 pub mod cluster_grpc;
 pub mod codec;
 pub mod endpoints;
+pub mod events_grpc;
 pub mod kv_grpc;
+pub mod watch_grpc;

@@ -26,7 +26,16 @@ struct Inner {
     events: VecDeque<Arc<Event>>,
     /// The store index of the last event (or of the last reset).
     current: u64,
-    subscribers: Vec<mpsc::Sender<Committed>>,
+    subscribers: Vec<Subscriber>,
+}
+
+struct Subscriber {
+    tx: mpsc::Sender<Committed>,
+    /// Events up to this index are not sent: a subscriber that saw more
+    /// than this member has applied yet (it followed a member further
+    /// ahead) waits for this one to catch up instead of seeing an event
+    /// twice.
+    skip_to: u64,
 }
 
 /// A member's recent committed events and their live subscribers.
@@ -62,18 +71,19 @@ impl EventSink for EventLog {
         }
         inner.events.push_back(event.clone());
         // Full or gone: dropped; a full one resubscribes from its index.
-        inner
-            .subscribers
-            .retain(|s| s.try_send(Committed::Event(event.clone())).is_ok());
+        inner.subscribers.retain(|s| {
+            event.etcd_index <= s.skip_to || s.tx.try_send(Committed::Event(event.clone())).is_ok()
+        });
     }
 
     fn reset(&self, store_index: u64) {
         let mut inner = self.inner.lock();
         inner.events.clear();
         inner.current = store_index;
-        inner
-            .subscribers
-            .retain(|s| s.try_send(Committed::Reset(store_index)).is_ok());
+        inner.subscribers.retain_mut(|s| {
+            s.skip_to = 0;
+            s.tx.try_send(Committed::Reset(store_index)).is_ok()
+        });
     }
 }
 
@@ -95,14 +105,31 @@ impl EventSource for EventLog {
             // subscriber restarts its history from here.
             vec![Committed::Reset(inner.current)]
         };
-        let (tx, rx) = mpsc::channel(replay.len() + SUBSCRIBER_BUFFER);
-        for c in replay {
-            // The channel has room for the whole replay.
-            let _ = tx.try_send(c);
-        }
-        inner.subscribers.push(tx);
-        rx
+        let skip_to = after_index.max(inner.current);
+        add_subscriber(&mut inner, replay, skip_to)
     }
+
+    fn subscribe_from_now(&self) -> mpsc::Receiver<Committed> {
+        let mut inner = self.inner.lock();
+        let current = inner.current;
+        add_subscriber(&mut inner, vec![Committed::Reset(current)], current)
+    }
+}
+
+/// Registers a subscriber that first gets `replay`, then the events above
+/// `skip_to` (called under the log's lock, so nothing falls in between).
+fn add_subscriber(
+    inner: &mut Inner,
+    replay: Vec<Committed>,
+    skip_to: u64,
+) -> mpsc::Receiver<Committed> {
+    let (tx, rx) = mpsc::channel(replay.len() + SUBSCRIBER_BUFFER);
+    for c in replay {
+        // The channel has room for the whole replay.
+        let _ = tx.try_send(c);
+    }
+    inner.subscribers.push(Subscriber { tx, skip_to });
+    rx
 }
 
 #[cfg(test)]
@@ -179,5 +206,30 @@ mod tests {
         assert!(rx.try_recv().is_err());
         let last = SUBSCRIBER_BUFFER as u64;
         assert_eq!(indexes(&mut log.subscribe(last)), [(last + 1).to_string()]);
+    }
+
+    #[test]
+    fn from_now_starts_with_a_reset_at_the_current_index() {
+        let log = EventLog::with_capacity(0, 5);
+        for i in 1..=3 {
+            log.publish(ev(i));
+        }
+        let mut rx = log.subscribe_from_now();
+        log.publish(ev(4));
+        assert_eq!(indexes(&mut rx), ["reset 3", "4"]);
+    }
+
+    #[test]
+    fn a_subscriber_ahead_of_the_member_waits_for_it() {
+        // It saw up to 5 on another member; this one has applied 3.
+        let log = EventLog::with_capacity(0, 10);
+        for i in 1..=3 {
+            log.publish(ev(i));
+        }
+        let mut rx = log.subscribe(5);
+        for i in 4..=7 {
+            log.publish(ev(i));
+        }
+        assert_eq!(indexes(&mut rx), ["6", "7"]);
     }
 }

@@ -1,0 +1,223 @@
+//! The watch service on the wire (proto/watch.proto): a watch replica
+//! serves its hub as [`WatchService`], and a gateway uses any number of
+//! replicas through [`GrpcWatch`], which implements the same
+//! [`concord_api::Watch`] trait as the in-process hub.
+//!
+//! A watch is sent again to another replica only until it has started
+//! (the replica answered `Started`): before that nothing was registered,
+//! so nothing can be seen twice. After it, a broken stream only closes the
+//! watcher's channel; the gateway answers its client from there, never
+//! with a wrong or duplicated event.
+
+// tonic's streams carry `Result<_, Status>`, whatever Status weighs.
+#![allow(clippy::result_large_err)]
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use concord_api::{ApiError, Watch, WatchRequest, Watcher};
+use concord_store::Event;
+use tokio::sync::mpsc;
+use tokio_stream::{Stream, StreamExt};
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::codec::{
+    api_error_from_proto, api_error_to_proto, event_from_proto, event_to_proto,
+    watch_request_from_proto, watch_request_to_proto,
+};
+use crate::endpoints::Endpoints;
+use crate::kv::Empty;
+use crate::watch::watch_client::WatchClient;
+use crate::watch::watch_reply::Kind;
+use crate::watch::watch_server::{Watch as WatchRpc, WatchServer};
+use crate::watch::{Started, WatchReply, WatcherCountReply};
+
+/// A streaming watcher's buffer on the gateway's side, as the hub's
+/// (etcd's 100 events); a long poll needs room for its one event.
+const STREAM_BUFFER: usize = 100;
+/// How long a watch may take to start, over every replica tried (the hub
+/// itself waits up to 5 s for a gateway's `after_index`).
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+const COUNT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Serves a watch hub to the gateways.
+pub struct WatchService {
+    watch: Arc<dyn Watch>,
+    /// False while the replica has not yet caught up with consensus: it
+    /// then answers Unavailable, so a gateway tries another replica.
+    ready: Option<tokio::sync::watch::Receiver<bool>>,
+}
+
+impl WatchService {
+    pub fn new(watch: Arc<dyn Watch>) -> WatchService {
+        WatchService { watch, ready: None }
+    }
+
+    /// Refuses watches (Unavailable) while `ready` holds false.
+    pub fn with_readiness(mut self, ready: tokio::sync::watch::Receiver<bool>) -> WatchService {
+        self.ready = Some(ready);
+        self
+    }
+
+    /// The tonic service, ready for `Server::add_service`.
+    pub fn into_server(self) -> WatchServer<WatchService> {
+        WatchServer::new(self)
+    }
+}
+
+type ReplyStream = Pin<Box<dyn Stream<Item = Result<WatchReply, Status>> + Send>>;
+
+fn reply(kind: Kind) -> Result<WatchReply, Status> {
+    Ok(WatchReply { kind: Some(kind) })
+}
+
+#[tonic::async_trait]
+impl WatchRpc for WatchService {
+    type WatchStream = ReplyStream;
+
+    async fn watch(
+        &self,
+        request: Request<crate::watch::WatchRequest>,
+    ) -> Result<Response<ReplyStream>, Status> {
+        if let Some(ready) = &self.ready {
+            if !*ready.borrow() {
+                return Err(Status::unavailable(
+                    "this watch service has not caught up with consensus yet",
+                ));
+            }
+        }
+        let req = watch_request_from_proto(request.into_inner());
+        let stream: ReplyStream = match self.watch.watch(req).await {
+            Ok(w) => {
+                let started = Started {
+                    start_index: w.start_index,
+                };
+                // Ends when the hub drops the watcher (a long poll after its
+                // event, a stream that fell behind, a reset); a gateway that
+                // goes away drops this stream and so the hub's receiver.
+                let events = tokio_stream::wrappers::ReceiverStream::new(w.events)
+                    .map(|e| reply(Kind::Event(event_to_proto(&e))));
+                Box::pin(tokio_stream::once(reply(Kind::Started(started))).chain(events))
+            }
+            Err(e) => Box::pin(tokio_stream::once(reply(Kind::Error(api_error_to_proto(
+                &e,
+            ))))),
+        };
+        Ok(Response::new(stream))
+    }
+
+    async fn watcher_count(
+        &self,
+        _: Request<Empty>,
+    ) -> Result<Response<WatcherCountReply>, Status> {
+        let count = self
+            .watch
+            .watcher_count()
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?;
+        Ok(Response::new(WatcherCountReply { count }))
+    }
+}
+
+/// [`Watch`] over the watch replicas of `endpoints`.
+pub struct GrpcWatch {
+    endpoints: Endpoints,
+}
+
+impl GrpcWatch {
+    pub fn new(endpoints: Endpoints) -> GrpcWatch {
+        GrpcWatch { endpoints }
+    }
+}
+
+/// A failed call to the watch tier, as etcd's errorCode 300.
+fn transport(s: Status) -> ApiError {
+    if s.code() == tonic::Code::DeadlineExceeded {
+        ApiError::Internal("etcdserver: request timed out".into())
+    } else {
+        ApiError::Internal(format!("no watch service answered: {}", s.message()))
+    }
+}
+
+/// Forwards a started watch's events to its watcher until the stream ends
+/// or breaks, or the watcher is dropped (which drops the stream, and so
+/// the replica's registration).
+async fn forward(mut stream: Streaming<WatchReply>, tx: mpsc::Sender<Arc<Event>>) {
+    let mut last = 0u64;
+    loop {
+        let message = tokio::select! {
+            m = stream.message() => m,
+            _ = tx.closed() => return,
+        };
+        let e = match message {
+            Ok(Some(WatchReply {
+                kind: Some(Kind::Event(e)),
+            })) => e,
+            // The end, a broken stream, or a reply out of place: close the
+            // watcher's channel rather than guess.
+            _ => return,
+        };
+        let Ok(e) = event_from_proto(e) else { return };
+        // A watcher's events come in index order; anything else would be a
+        // duplicate.
+        if e.etcd_index <= last {
+            return;
+        }
+        last = e.etcd_index;
+        if tx.send(Arc::new(e)).await.is_err() {
+            return;
+        }
+    }
+}
+
+#[async_trait]
+impl Watch for GrpcWatch {
+    async fn watch(&self, req: WatchRequest) -> Result<Watcher, ApiError> {
+        let request = watch_request_to_proto(&req);
+        // Idempotent until Started: the call covers the first reply, so a
+        // replica that dies before it is left for the next one.
+        let opened = self
+            .endpoints
+            .call(true, START_TIMEOUT, |channel| {
+                let request = request.clone();
+                async move {
+                    let mut client =
+                        WatchClient::new(channel).max_decoding_message_size(usize::MAX);
+                    let mut stream = client.watch(request).await?.into_inner();
+                    match stream.message().await? {
+                        Some(WatchReply {
+                            kind: Some(Kind::Started(s)),
+                        }) => Ok(Ok((s.start_index, stream))),
+                        Some(WatchReply {
+                            kind: Some(Kind::Error(e)),
+                        }) => Ok(Err(api_error_from_proto(e))),
+                        Some(_) => Err(Status::internal("watch: the first reply is not Started")),
+                        None => Err(Status::unavailable(
+                            "watch: the stream ended before it started",
+                        )),
+                    }
+                }
+            })
+            .await
+            .map_err(transport)?;
+        let (start_index, stream) = opened?;
+        let (tx, rx) = mpsc::channel(if req.stream { STREAM_BUFFER } else { 1 });
+        tokio::spawn(forward(stream, tx));
+        Ok(Watcher {
+            start_index,
+            events: rx,
+        })
+    }
+
+    async fn watcher_count(&self) -> Result<u64, ApiError> {
+        self.endpoints
+            .call(true, COUNT_TIMEOUT, |channel| async move {
+                let mut client = WatchClient::new(channel);
+                Ok(client.watcher_count(Empty {}).await?.into_inner().count)
+            })
+            .await
+            .map_err(transport)
+    }
+}
