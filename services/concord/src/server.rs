@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
-use concord_api::{Cluster, EventSink, Kv, Watch};
+use concord_api::{Cluster, EventSink, EventSource, Kv, Watch};
 use concord_consensus::{Consensus, ConsensusConfig};
 use concord_gateway::GatewayState;
 use concord_rpc::cluster_grpc::ClusterService;
+use concord_rpc::events_grpc::EventsService;
 use concord_rpc::kv_grpc::KvService;
 use concord_watch::{EventLog, WatchHub};
 use tokio::net::TcpListener;
@@ -213,9 +214,11 @@ pub async fn run(cfg: ServerConfig, role: Role) -> anyhow::Result<()> {
         }
         Role::Consensus => {
             for l in listeners {
+                let events: Arc<dyn EventSource> = log.clone();
                 let grpc = tonic::transport::Server::builder()
                     .add_service(KvService::server(kv.clone()))
-                    .add_service(ClusterService::server(cluster.clone()));
+                    .add_service(ClusterService::server(cluster.clone()))
+                    .add_service(EventsService::server(events));
                 let incoming =
                     tonic::transport::server::TcpIncoming::from(l).with_nodelay(Some(true));
                 let mut stop = stop_rx.clone();
@@ -227,7 +230,6 @@ pub async fn run(cfg: ServerConfig, role: Role) -> anyhow::Result<()> {
                     .map_err(anyhow::Error::from)
                 }));
             }
-            drop(log);
         }
     }
 
@@ -277,7 +279,7 @@ pub fn check_initial_cluster(name: &str, cluster: &[(String, Vec<String>)]) -> a
     Ok(())
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = match signal(SignalKind::terminate()) {
         Ok(s) => s,

@@ -1,0 +1,132 @@
+//! `concord-gateway`: the stateless v2 HTTP face of a split cluster. It
+//! serves the whole etcd v2 API (the same router as `concord`) and keeps no
+//! keys: writes, reads, members and stats go to `concord-consensus`
+//! members, watches to `concord-watch` replicas, all over gRPC. Any number
+//! of gateways serve one cluster; each moves on from a member or replica
+//! that dies without a restart.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use concord::server::{init_logging, listen_addr};
+use concord_api::{Cluster, Kv, Watch};
+use concord_gateway::GatewayState;
+use concord_rpc::cluster_grpc::GrpcCluster;
+use concord_rpc::endpoints::Endpoints;
+use concord_rpc::kv_grpc::GrpcKv;
+use concord_rpc::watch_grpc::GrpcWatch;
+use tracing::info;
+
+/// How long the gateway looks for a consensus member at start-up.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "concord-gateway",
+    version,
+    about = "Concord's stateless etcd v2 HTTP gateway (talks gRPC to concord-consensus and concord-watch)"
+)]
+struct Flags {
+    /// Name shown on every log line.
+    #[arg(long, env = "CONCORD_NAME", default_value = "gateway")]
+    name: String,
+    /// URLs to serve the v2 API on (comma-separated).
+    #[arg(
+        long,
+        env = "CONCORD_LISTEN_CLIENT_URLS",
+        default_value = "http://127.0.0.1:2379",
+        value_delimiter = ','
+    )]
+    listen_client_urls: Vec<String>,
+    /// Client URLs of concord-consensus members (comma-separated).
+    #[arg(
+        long,
+        env = "CONCORD_CONSENSUS_ENDPOINTS",
+        value_delimiter = ',',
+        required = true
+    )]
+    consensus_endpoints: Vec<String>,
+    /// URLs of concord-watch replicas (comma-separated).
+    #[arg(
+        long,
+        env = "CONCORD_WATCH_ENDPOINTS",
+        value_delimiter = ',',
+        required = true
+    )]
+    watch_endpoints: Vec<String>,
+    /// debug, info, warn, error, panic or fatal.
+    #[arg(long, env = "CONCORD_LOG_LEVEL", default_value = "info")]
+    log_level: String,
+}
+
+fn main() -> ExitCode {
+    let flags = Flags::parse();
+    init_logging(&flags.name, &flags.log_level);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!("cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(flags)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(flags: Flags) -> anyhow::Result<()> {
+    info!(
+        "starting concord-gateway {} (etcd v2 API; consensus {:?}, watch {:?})",
+        env!("CARGO_PKG_VERSION"),
+        flags.consensus_endpoints,
+        flags.watch_endpoints
+    );
+    let mut listeners = Vec::new();
+    for url in &flags.listen_client_urls {
+        let l = tokio::net::TcpListener::bind(listen_addr(url)?)
+            .await
+            .with_context(|| format!("cannot listen for clients on {url}"))?;
+        info!("listening for client requests on {url}");
+        listeners.push(l);
+    }
+    let consensus = Endpoints::new(&flags.consensus_endpoints)?;
+    let cluster = GrpcCluster::connect(consensus.clone(), CONNECT_TIMEOUT).await?;
+    info!("attached to cluster {}", cluster.cluster_id());
+    let kv: Arc<dyn Kv> = Arc::new(GrpcKv::new(consensus));
+    let cluster: Arc<dyn Cluster> = Arc::new(cluster);
+    let watch: Arc<dyn Watch> = Arc::new(GrpcWatch::new(Endpoints::new(&flags.watch_endpoints)?));
+    let app = concord_gateway::router(GatewayState { kv, watch, cluster });
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut servers = Vec::new();
+    for l in listeners {
+        let app = app.clone();
+        let mut stop = stop_rx.clone();
+        servers.push(tokio::spawn(async move {
+            axum::serve(l, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await
+        }));
+    }
+    concord::server::shutdown_signal().await;
+    info!("received a stop signal, shutting down");
+    let _ = stop_tx.send(true);
+    // Long-poll watches never finish on their own.
+    for s in servers {
+        let _ = tokio::time::timeout(Duration::from_secs(2), s).await;
+    }
+    info!("concord-gateway stopped");
+    Ok(())
+}
