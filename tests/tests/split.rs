@@ -1,0 +1,348 @@
+//! The split deployment with real processes on 127.0.0.1: three
+//! `concord-consensus` members, two `concord-watch` replicas and two
+//! `concord-gateway`s, all talking gRPC. The v2 API answers through either
+//! gateway; a client reads and watches its own writes through its gateway;
+//! a gateway moves on when the member it is attached to is killed -9, and
+//! watches move on when a watch replica is killed.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use concord_tests::cluster::request;
+use concord_tests::{concord_bin, free_port, Response, READY_TIMEOUT};
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+fn bin(name: &str) -> PathBuf {
+    concord_bin().with_file_name(name)
+}
+
+/// The processes of one split cluster, killed when dropped.
+struct Split {
+    dir: tempfile::TempDir,
+    procs: Vec<(String, Child)>,
+    consensus_clients: Vec<u16>,
+    watch_ports: Vec<u16>,
+    gateway_ports: Vec<u16>,
+}
+
+impl Drop for Split {
+    fn drop(&mut self) {
+        for (_, c) in &mut self.procs {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn urls(ports: &[u16]) -> String {
+    ports
+        .iter()
+        .map(|p| format!("http://127.0.0.1:{p}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+impl Split {
+    fn spawn(&mut self, name: &str, program: &Path, args: &[String]) {
+        let log = std::fs::File::create(self.dir.path().join(format!("{name}.log"))).unwrap();
+        let child = Command::new(program)
+            .args(args)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+        self.procs.push((name.to_string(), child));
+    }
+
+    fn kill9(&mut self, name: &str) {
+        let (_, c) = self
+            .procs
+            .iter_mut()
+            .find(|(n, _)| n == name)
+            .expect("no such process");
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+
+    fn logs(&self) -> String {
+        let mut out = String::new();
+        for (name, _) in &self.procs {
+            let text = std::fs::read_to_string(self.dir.path().join(format!("{name}.log")))
+                .unwrap_or_default();
+            out.push_str(&format!("--- {name} ---\n{text}\n"));
+        }
+        out
+    }
+
+    fn start() -> Split {
+        let mut s = Split {
+            dir: tempfile::tempdir().unwrap(),
+            procs: Vec::new(),
+            consensus_clients: (0..3).map(|_| free_port()).collect(),
+            watch_ports: (0..2).map(|_| free_port()).collect(),
+            gateway_ports: (0..2).map(|_| free_port()).collect(),
+        };
+        let peers: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let cluster = (0..3)
+            .map(|i| format!("c{}=http://127.0.0.1:{}", i + 1, peers[i]))
+            .collect::<Vec<_>>()
+            .join(",");
+        for (i, peer_port) in peers.iter().enumerate() {
+            let client = format!("http://127.0.0.1:{}", s.consensus_clients[i]);
+            let peer = format!("http://127.0.0.1:{peer_port}");
+            let data = s.dir.path().join(format!("c{}.data", i + 1));
+            let args: Vec<String> = vec![
+                "--name".into(),
+                format!("c{}", i + 1),
+                "--data-dir".into(),
+                data.display().to_string(),
+                "--listen-client-urls".into(),
+                client.clone(),
+                "--advertise-client-urls".into(),
+                client,
+                "--listen-peer-urls".into(),
+                peer.clone(),
+                "--initial-advertise-peer-urls".into(),
+                peer,
+                "--initial-cluster".into(),
+                cluster.clone(),
+            ];
+            s.spawn(&format!("c{}", i + 1), &bin("concord-consensus"), &args);
+        }
+        let consensus = urls(&s.consensus_clients);
+        for i in 0..2 {
+            let args = vec![
+                "--listen-url".into(),
+                format!("http://127.0.0.1:{}", s.watch_ports[i]),
+                "--consensus-endpoints".into(),
+                consensus.clone(),
+            ];
+            s.spawn(&format!("w{}", i + 1), &bin("concord-watch"), &args);
+        }
+        for i in 0..2 {
+            // The gateways list the watch replicas in different orders.
+            let mut watches = s.watch_ports.clone();
+            if i == 1 {
+                watches.reverse();
+            }
+            let args = vec![
+                "--name".into(),
+                format!("g{}", i + 1),
+                "--listen-client-urls".into(),
+                format!("http://127.0.0.1:{}", s.gateway_ports[i]),
+                "--consensus-endpoints".into(),
+                consensus.clone(),
+                "--watch-endpoints".into(),
+                urls(&watches),
+            ];
+            s.spawn(&format!("g{}", i + 1), &bin("concord-gateway"), &args);
+        }
+        for g in 0..2 {
+            s.wait_healthy(g);
+        }
+        s
+    }
+
+    fn wait_healthy(&mut self, g: usize) {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            let r = request(self.gateway_ports[g], "GET", "/health", None, b"", TIMEOUT);
+            if r.is_ok_and(|r| r.status == 200) {
+                return;
+            }
+            let exited = self
+                .procs
+                .iter_mut()
+                .find_map(|(name, c)| Some((name.clone(), c.try_wait().ok()??)));
+            if let Some((name, st)) = exited {
+                panic!("{name} exited with {st}:\n{}", self.logs());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "gateway g{} not healthy:\n{}",
+                g + 1,
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn req(&self, g: usize, method: &str, path: &str, body: &str) -> Response {
+        let ct = (!body.is_empty()).then_some("application/x-www-form-urlencoded");
+        request(
+            self.gateway_ports[g],
+            method,
+            path,
+            ct,
+            body.as_bytes(),
+            TIMEOUT,
+        )
+        .unwrap_or_else(|e| panic!("{method} {path} via g{}: {e}\n{}", g + 1, self.logs()))
+    }
+
+    fn put(&self, g: usize, key: &str, value: &str) -> Response {
+        self.req(
+            g,
+            "PUT",
+            &format!("/v2/keys/{key}"),
+            &format!("value={value}"),
+        )
+    }
+}
+
+fn value(r: &Response) -> String {
+    r.json()["node"]["value"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Reads a `stream=true` watch until `n` events arrived; their indexes.
+fn stream_indexes(port: u16, path: &str, n: usize) -> Vec<u64> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(TIMEOUT)).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    let mut buf = [0u8; 65536];
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let found: Vec<u64> = text
+            .match_indices("\"modifiedIndex\":")
+            .filter_map(|(i, m)| {
+                let rest = &text[i + m.len()..];
+                let end = rest.find(|c: char| !c.is_ascii_digit())?;
+                rest[..end].parse().ok()
+            })
+            .collect();
+        if found.len() >= n || Instant::now() > deadline {
+            return found;
+        }
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => return found,
+            Ok(k) => text.push_str(&String::from_utf8_lossy(&buf[..k])),
+        }
+    }
+}
+
+#[test]
+fn split_cluster_serves_v2_through_any_gateway_and_survives_member_loss() {
+    let mut s = Split::start();
+
+    // A write through one gateway, read back through it (its own write)
+    // and through the other with a quorum read.
+    let r = s.put(0, "split/a", "1");
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(value(&s.req(0, "GET", "/v2/keys/split/a", "")), "1");
+    assert_eq!(
+        value(&s.req(1, "GET", "/v2/keys/split/a?quorum=true", "")),
+        "1"
+    );
+    let members = s.req(1, "GET", "/v2/members", "").json();
+    assert_eq!(
+        members["members"].as_array().map(Vec::len),
+        Some(3),
+        "{members}"
+    );
+
+    // A long poll through g2 sees a write through g1.
+    let g2 = s.gateway_ports[1];
+    let poll = std::thread::spawn(move || {
+        request(g2, "GET", "/v2/keys/split/w?wait=true", None, b"", TIMEOUT)
+    });
+    // The watch is registered once its headers could be sent; a write
+    // before that is still seen thanks to waitIndex below, so retry the
+    // long poll's own check instead of sleeping.
+    let deadline = Instant::now() + TIMEOUT;
+    let mut written = None;
+    while !poll.is_finished() && Instant::now() < deadline {
+        let r = s.put(0, "split/w", "seen");
+        written = Some(r.json()["node"]["modifiedIndex"].as_u64().unwrap());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let got = poll.join().unwrap().expect("long poll");
+    assert_eq!(got.status, 200, "{}", got.text());
+    assert_eq!(got.json()["node"]["value"], "seen");
+    assert!(written.is_some());
+
+    // A recursive stream through g1 sees 50 writes through g2, once each,
+    // in index order.
+    let start = s
+        .req(0, "GET", "/v2/keys/split", "")
+        .header("X-Etcd-Index")
+        .unwrap()
+        .parse::<u64>()
+        .unwrap();
+    let g1 = s.gateway_ports[0];
+    let path = format!(
+        "/v2/keys/stream?wait=true&recursive=true&stream=true&waitIndex={}",
+        start + 1
+    );
+    let watcher = std::thread::spawn(move || stream_indexes(g1, &path, 50));
+    for i in 0..50 {
+        let r = s.put(1, &format!("stream/k{i}"), "v");
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+    let seen = watcher.join().unwrap();
+    assert_eq!(seen.len(), 50, "{seen:?}");
+    assert!(
+        seen.windows(2).all(|w| w[0] < w[1]),
+        "out of order or twice: {seen:?}"
+    );
+
+    // The member both gateways are attached to (the first endpoint) dies:
+    // they move on; every write after the first that succeeds succeeds.
+    s.kill9("c1");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = s.put(0, "split/after", "x");
+        if r.status == 200 || r.status == 201 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no write after c1 died: {}\n{}",
+            r.text(),
+            s.logs()
+        );
+    }
+    for i in 0..20 {
+        let r = s.put(i % 2, &format!("split/after{i}"), "y");
+        assert!(
+            r.status == 201,
+            "write {i} after c1 died: {} {}",
+            r.status,
+            r.text()
+        );
+        assert_eq!(
+            value(&s.req(i % 2, "GET", &format!("/v2/keys/split/after{i}"), "")),
+            "y"
+        );
+    }
+
+    // A watch replica dies: new watches go to the other one.
+    s.kill9("w1");
+    let g1 = s.gateway_ports[0];
+    let idx = s.put(1, "split/late", "z").json()["node"]["modifiedIndex"]
+        .as_u64()
+        .unwrap();
+    let r = request(
+        g1,
+        "GET",
+        &format!("/v2/keys/split/late?wait=true&waitIndex={idx}"),
+        None,
+        b"",
+        TIMEOUT,
+    )
+    .expect("watch after w1 died");
+    assert_eq!(r.status, 200, "{}\n{}", r.text(), s.logs());
+    assert_eq!(r.json()["node"]["value"], "z");
+}
