@@ -16,7 +16,12 @@
 //! deployment: its recent committed events, served as "everything after
 //! index N" to the watch services that feed their hubs from it.
 
+//!
+//! [`follower`] feeds a hub from the consensus members' committed events
+//! over gRPC; the `concord-watch` binary serves it to the gateways.
+
 mod event_log;
+pub mod follower;
 mod hub;
 
 pub use event_log::{EventLog, EVENT_LOG_CAPACITY, SUBSCRIBER_BUFFER};
