@@ -16,6 +16,13 @@ use concord_tests::{concord_bin, free_port, Response, READY_TIMEOUT};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
+/// One split cluster at a time: seven processes per test on 2 cores.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn bin(name: &str) -> PathBuf {
     concord_bin().with_file_name(name)
 }
@@ -67,6 +74,27 @@ impl Split {
             .expect("no such process");
         let _ = c.kill();
         let _ = c.wait();
+    }
+
+    /// The consensus member that logged "became leader" at the highest
+    /// term ("c1".."c3").
+    fn leader(&self) -> Option<String> {
+        let mut best: Option<(u64, String)> = None;
+        for i in 1..=3 {
+            let name = format!("c{i}");
+            let text = std::fs::read_to_string(self.dir.path().join(format!("{name}.log")))
+                .unwrap_or_default();
+            for line in text.lines() {
+                let Some(rest) = line.split("became leader at term ").nth(1) else {
+                    continue;
+                };
+                let term: u64 = rest.trim().parse().unwrap_or(0);
+                if best.as_ref().is_none_or(|(t, _)| term > *t) {
+                    best = Some((term, name.clone()));
+                }
+            }
+        }
+        best.map(|(_, n)| n)
     }
 
     fn logs(&self) -> String {
@@ -235,6 +263,7 @@ fn stream_indexes(port: u16, path: &str, n: usize) -> Vec<u64> {
 
 #[test]
 fn split_cluster_serves_v2_through_any_gateway_and_survives_member_loss() {
+    let _one = serial();
     let mut s = Split::start();
 
     // A write through one gateway, read back through it (its own write)
@@ -345,4 +374,244 @@ fn split_cluster_serves_v2_through_any_gateway_and_survives_member_loss() {
     .expect("watch after w1 died");
     assert_eq!(r.status, 200, "{}\n{}", r.text(), s.logs());
     assert_eq!(r.json()["node"]["value"], "z");
+}
+
+/// A client writes through a gateway and at once reads and watches through
+/// the same gateway: it sees its write, every time, whichever member or
+/// replica answers.
+#[test]
+fn read_and_watch_your_own_writes_through_one_gateway() {
+    let _one = serial();
+    let s = Split::start();
+    for round in 0..200 {
+        let g = round % 2;
+        let r = s.put(g, &format!("ryw/k{}", round % 7), &format!("v{round}"));
+        assert!(r.status == 200 || r.status == 201, "{}", r.text());
+        let index = r.json()["node"]["modifiedIndex"].as_u64().unwrap();
+        let read = s.req(g, "GET", &format!("/v2/keys/ryw/k{}", round % 7), "");
+        assert_eq!(
+            value(&read),
+            format!("v{round}"),
+            "round {round}: stale read"
+        );
+        let w = s.req(
+            g,
+            "GET",
+            &format!("/v2/keys/ryw/k{}?wait=true&waitIndex={index}", round % 7),
+            "",
+        );
+        assert_eq!(w.status, 200, "round {round}: {}", w.text());
+        assert_eq!(
+            w.json()["node"]["value"],
+            format!("v{round}"),
+            "round {round}"
+        );
+    }
+}
+
+/// Killing a gateway does not disturb the other's clients; killing the
+/// watch replica a waiting client is on ends its wait cleanly (or with its
+/// event), never with a wrong or a duplicated event.
+#[test]
+fn losing_a_gateway_or_a_watch_replica_mid_wait() {
+    let _one = serial();
+    let mut s = Split::start();
+    // Long polls through g2 on keys nobody writes yet.
+    let g2 = s.gateway_ports[1];
+    let waits: Vec<_> = (0..20)
+        .map(|i| {
+            std::thread::spawn(move || {
+                request(
+                    g2,
+                    "GET",
+                    &format!("/v2/keys/mid/k{i}?wait=true"),
+                    None,
+                    b"",
+                    TIMEOUT,
+                )
+            })
+        })
+        .collect();
+    // g1 dies: g2 goes on serving.
+    s.kill9("g1");
+    let r = s.put(1, "mid/other", "1");
+    assert_eq!(r.status, 201, "{}", r.text());
+    // w1, the replica g2 lists last, and w2, the one it lists first: kill
+    // w2 so the waiting clients lose theirs.
+    s.kill9("w2");
+    for i in 0..20 {
+        let r = s.put(1, &format!("mid/k{i}"), &format!("v{i}"));
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+    for (i, w) in waits.into_iter().enumerate() {
+        match w.join().unwrap() {
+            // Its own event, never another key's.
+            Ok(r) if r.status == 200 && !r.body.is_empty() => {
+                assert_eq!(
+                    r.json()["node"]["key"],
+                    format!("/mid/k{i}"),
+                    "{}",
+                    r.text()
+                );
+                assert_eq!(r.json()["node"]["value"], format!("v{i}"), "{}", r.text());
+            }
+            // A clean end: headers sent, then the stream closed.
+            Ok(r) => assert!(
+                r.status == 200 || r.status >= 500,
+                "{} {}",
+                r.status,
+                r.text()
+            ),
+            Err(e) => panic!("wait {i}: {e}"),
+        }
+    }
+    // New watches go to the surviving replica.
+    let idx = s.put(1, "mid/after", "x").json()["node"]["modifiedIndex"]
+        .as_u64()
+        .unwrap();
+    let w = s.req(
+        1,
+        "GET",
+        &format!("/v2/keys/mid/after?wait=true&waitIndex={idx}"),
+        "",
+    );
+    assert_eq!(w.json()["node"]["value"], "x", "{}", w.text());
+}
+
+/// 10,000 writes through both gateways while the leader is killed -9: a
+/// recursive stream watcher on each gateway sees every event exactly once,
+/// in index order, the same sequence on both, with every acknowledged write.
+#[test]
+fn stream_watchers_see_every_event_once_through_a_leader_change() {
+    let _one = serial();
+    let mut s = Split::start();
+    const WRITES: usize = 10_000;
+    let start = s.put(0, "load0/start", "x").json()["node"]["modifiedIndex"]
+        .as_u64()
+        .unwrap();
+    let path = format!(
+        "/v2/keys/load?wait=true&recursive=true&stream=true&waitIndex={}",
+        start + 1
+    );
+    let watchers: Vec<_> = s
+        .gateway_ports
+        .clone()
+        .into_iter()
+        .map(|port| {
+            let path = path.clone();
+            std::thread::spawn(move || stream_indexes_until(port, &path, Duration::from_secs(240)))
+        })
+        .collect();
+    let ports = s.gateway_ports.clone();
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let ports = ports.clone();
+            let acked = acked.clone();
+            std::thread::spawn(move || {
+                for i in (w..WRITES).step_by(4) {
+                    let body = format!("value=v{i}");
+                    let r = request(
+                        ports[i % 2],
+                        "PUT",
+                        &format!("/v2/keys/load/k{i}"),
+                        Some("application/x-www-form-urlencoded"),
+                        body.as_bytes(),
+                        TIMEOUT,
+                    );
+                    if let Ok(r) = r {
+                        if r.status == 201 {
+                            acked
+                                .lock()
+                                .unwrap()
+                                .push(r.json()["node"]["modifiedIndex"].as_u64().unwrap());
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    // The leader dies once a third of the writes are in.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while acked.lock().unwrap().len() < WRITES / 3 {
+        assert!(Instant::now() < deadline, "writes too slow:\n{}", s.logs());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let leader = s.leader().expect("no leader logged");
+    s.kill9(&leader);
+    for w in writers {
+        w.join().unwrap();
+    }
+    // The last event: a marker written after all others.
+    let last = s.put(0, "load/zz-end", "end").json()["node"]["modifiedIndex"]
+        .as_u64()
+        .unwrap();
+    let mut acked = acked.lock().unwrap().clone();
+    acked.sort_unstable();
+    let mut seen_by = Vec::new();
+    for w in watchers {
+        let seen = w.join().unwrap();
+        let upto: Vec<u64> = seen.iter().copied().filter(|i| *i <= last).collect();
+        assert!(
+            upto.windows(2).all(|p| p[0] < p[1]),
+            "out of order or twice"
+        );
+        assert_eq!(
+            upto.last(),
+            Some(&last),
+            "the stream ended early at {:?}\n{}",
+            upto.last(),
+            s.logs()
+        );
+        let missing: Vec<u64> = acked
+            .iter()
+            .copied()
+            .filter(|i| upto.binary_search(i).is_err())
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "acknowledged writes not seen: {:?}",
+            &missing[..missing.len().min(10)]
+        );
+        seen_by.push(upto);
+    }
+    assert_eq!(
+        seen_by[0], seen_by[1],
+        "the two gateways' watchers saw different events"
+    );
+    eprintln!(
+        "{} writes acknowledged of {WRITES}, leader {leader} killed; {} events seen by each watcher",
+        acked.len(),
+        seen_by[0].len()
+    );
+}
+
+/// Reads a `stream=true` watch until the key `zz-end` shows up or `limit`
+/// passes; the modifiedIndex of every event.
+fn stream_indexes_until(port: u16, path: &str, limit: Duration) -> Vec<u64> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    let mut buf = [0u8; 65536];
+    let deadline = Instant::now() + limit;
+    while !text.contains("zz-end") && Instant::now() < deadline {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => text.push_str(&String::from_utf8_lossy(&buf[..k])),
+        }
+    }
+    // Only the events' nodes: a write here never replaces a key, so no
+    // event has a prevNode.
+    text.match_indices("\"modifiedIndex\":")
+        .filter_map(|(i, m)| {
+            let rest = &text[i + m.len()..];
+            let end = rest.find(|c: char| !c.is_ascii_digit())?;
+            rest[..end].parse().ok()
+        })
+        .collect()
 }
