@@ -78,7 +78,7 @@ pub enum Start {
 /// Why a subscription failed or its stream broke.
 #[derive(Debug, thiserror::Error)]
 pub enum EventsError {
-    #[error("events stream: {0}")]
+    #[error("events stream: {} ({:?})", .0.message(), .0.code())]
     Status(#[from] Status),
     #[error(transparent)]
     Malformed(#[from] Malformed),

@@ -61,7 +61,12 @@ impl WatchService {
         self
     }
 
-    /// The tonic service, ready for `Server::add_service`.
+    /// The tonic service over `watch`, ready for `Server::add_service`.
+    pub fn server(watch: Arc<dyn Watch>) -> WatchServer<WatchService> {
+        WatchService::new(watch).into_server()
+    }
+
+    /// This service as a tonic service, ready for `Server::add_service`.
     pub fn into_server(self) -> WatchServer<WatchService> {
         WatchServer::new(self)
     }

@@ -96,6 +96,13 @@ async fn main() -> anyhow::Result<()> {
     let flags = Flags::parse();
     init_logging(&flags.log_level);
     let addr = listen_addr(&flags.listen_url)?;
+    if let Some(bad) = flags
+        .consensus_endpoints
+        .iter()
+        .find(|u| !u.starts_with("http://") && !u.starts_with("https://"))
+    {
+        bail!("--consensus-endpoints {bad:?}: expected http://host:port");
+    }
     let endpoints = Endpoints::new(&flags.consensus_endpoints)
         .map_err(|e| anyhow::anyhow!("--consensus-endpoints: {e}"))?;
 

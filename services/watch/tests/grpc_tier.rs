@@ -335,6 +335,9 @@ async fn the_follower_resumes_on_another_member_with_no_gap_and_no_duplicate() {
     let expected: Vec<u64> = (101..=400).collect();
     assert_eq!(seen, expected);
     assert!(all.events.try_recv().is_err(), "an event too many");
+    for line in tier.log.lock().unwrap().iter() {
+        println!("concord-watch: {line}");
+    }
     assert!(tier.logged(&format!("following committed events from {}", second.url)));
     assert!(tier.logged(&format!("following committed events from {}", first.url)));
 }
@@ -387,6 +390,47 @@ async fn a_gateway_moves_to_another_watch_replica() {
     assert_eq!(next(&mut w).await.unwrap().etcd_index, 1);
     assert!(next(&mut w).await.is_none());
     drop(two);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_that_does_not_follow_consensus_yet_is_passed_over() {
+    // Nothing listens on this port: the first replica never gets a
+    // starting index, so it refuses watches (Unavailable).
+    let nobody = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nowhere = format!("http://{}", nobody.local_addr().unwrap());
+    drop(nobody);
+    let member = Member::start(30);
+    let lost = WatchProc::start(&[&nowhere]);
+    let fine = WatchProc::start(&[&member.url]);
+    let watch = grpc_watch(&[&lost.url, &fine.url]);
+    synced(&watch, 30).await;
+    let mut w = watch.watch(req("/a", false, false, None)).await.unwrap();
+    assert_eq!(w.start_index, 30);
+    member.publish("/a", 31);
+    assert_eq!(next(&mut w).await.unwrap().etcd_index, 31);
+    poll_until("a warning about the member", || async {
+        lost.logged(&format!("consensus member {nowhere} cannot be reached"))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_from_consensus_clears_the_watchers() {
+    let member = Member::start(10);
+    let tier = WatchProc::start(&[&member.url]);
+    let watch = grpc_watch(&[&tier.url]);
+    synced(&watch, 10).await;
+    member.publish("/a", 11);
+    synced(&watch, 11).await;
+    let mut waiting = watch.watch(req("/b", true, true, None)).await.unwrap();
+    // A snapshot replaced the member's store.
+    member.log.reset(500);
+    assert!(next(&mut waiting).await.is_none(), "watchers are cleared");
+    synced(&watch, 500).await;
+    let mut w = watch.watch(req("/a", false, false, None)).await.unwrap();
+    assert_eq!(w.start_index, 500);
+    member.publish("/a", 501);
+    assert_eq!(next(&mut w).await.unwrap().etcd_index, 501);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
