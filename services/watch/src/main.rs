@@ -21,33 +21,115 @@ const STOP_GRACE: Duration = Duration::from_secs(1);
 /// HTTP/2 connection window: room for ~70,000 watch requests in flight on
 /// one gateway's connection (see the server below).
 const CONNECTION_WINDOW: u32 = 32 << 20;
+const DEFAULT_LISTEN_URL: &str = "http://127.0.0.1:2480";
 
 /// Concord's watch fan-out: serves v2 watches (long polls, streams,
 /// waitIndex) to the gateways over gRPC, fed by the consensus members'
 /// committed events.
+///
+/// Settings come from, weakest first: the defaults, the config file
+/// (YAML with the flags' names as keys), CONCORD_* environment variables,
+/// flags.
 #[derive(Parser, Debug)]
 #[command(name = "concord-watch", version)]
 struct Flags {
     /// URL to serve the gRPC Watch service on, as http://host:port (port 0
-    /// picks a free port; the one bound is logged).
-    #[arg(
-        long = "listen-url",
-        env = "CONCORD_LISTEN_URL",
-        default_value = "http://127.0.0.1:2480"
-    )]
-    listen_url: String,
+    /// picks a free port; the one bound is logged) [default:
+    /// http://127.0.0.1:2480].
+    #[arg(long = "listen-url", env = "CONCORD_LISTEN_URL")]
+    listen_url: Option<String>,
     /// Client URLs of the consensus members serving the Events service,
-    /// comma-separated; one is followed at a time, the next when it fails.
-    #[arg(
-        long = "consensus-endpoints",
-        env = "CONCORD_CONSENSUS_ENDPOINTS",
-        value_delimiter = ',',
-        required = true
-    )]
+    /// comma-separated; one is followed at a time, the next when it fails
+    /// (required, here or in the config file).
+    #[arg(long = "consensus-endpoints", env = "CONCORD_CONSENSUS_ENDPOINTS")]
+    consensus_endpoints: Option<String>,
+    /// Log level: debug, info, warn, error or off (or a tracing filter)
+    /// [default: info].
+    #[arg(long = "log-level", env = "CONCORD_LOG_LEVEL")]
+    log_level: Option<String>,
+    /// A YAML file with any of the settings above (keys listen-url,
+    /// consensus-endpoints as a list or a comma-separated string,
+    /// log-level).
+    #[arg(long = "config-file", env = "CONCORD_CONFIG_FILE")]
+    config_file: Option<std::path::PathBuf>,
+}
+
+/// The effective settings.
+struct Settings {
+    listen_url: String,
     consensus_endpoints: Vec<String>,
-    /// Log level: debug, info, warn, error or off (or a tracing filter).
-    #[arg(long = "log-level", env = "CONCORD_LOG_LEVEL", default_value = "info")]
     log_level: String,
+}
+
+fn split_urls(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// Flags (and their environment variables) over the config file over the
+/// defaults.
+fn settings(flags: Flags) -> anyhow::Result<Settings> {
+    let file = match &flags.config_file {
+        Some(path) => config::Config::builder()
+            .add_source(config::File::from(path.as_path()).format(config::FileFormat::Yaml))
+            .build()
+            .with_context(|| format!("--config-file {}", path.display()))?,
+        None => config::Config::default(),
+    };
+    let text = |key: &str| -> anyhow::Result<Option<String>> {
+        match file.get::<config::Value>(key) {
+            Ok(v) => {
+                Ok(Some(v.into_string().with_context(|| {
+                    format!("config file: {key} is not a string")
+                })?))
+            }
+            Err(config::ConfigError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("config file: {key}")),
+        }
+    };
+    let file_endpoints = match file.get::<config::Value>("consensus-endpoints") {
+        Ok(v) => match v.clone().into_array() {
+            Ok(list) => Some(
+                list.into_iter()
+                    .map(|u| u.into_string())
+                    .collect::<Result<Vec<_>, _>>()
+                    .context("config file: consensus-endpoints")?,
+            ),
+            Err(_) => Some(split_urls(
+                &v.into_string()
+                    .context("config file: consensus-endpoints")?,
+            )),
+        },
+        Err(config::ConfigError::NotFound(_)) => None,
+        Err(e) => return Err(e).context("config file: consensus-endpoints"),
+    };
+    let consensus_endpoints = match flags.consensus_endpoints {
+        Some(s) => split_urls(&s),
+        None => file_endpoints.unwrap_or_default(),
+    };
+    if consensus_endpoints.is_empty() {
+        bail!("no consensus members: give --consensus-endpoints URL[,URL...]");
+    }
+    if let Some(bad) = consensus_endpoints
+        .iter()
+        .find(|u| !u.starts_with("http://") && !u.starts_with("https://"))
+    {
+        bail!("--consensus-endpoints {bad:?}: expected http://host:port");
+    }
+    Ok(Settings {
+        listen_url: match flags.listen_url {
+            Some(u) => u,
+            None => text("listen-url")?.unwrap_or_else(|| DEFAULT_LISTEN_URL.into()),
+        },
+        consensus_endpoints,
+        log_level: match flags.log_level {
+            Some(l) => l,
+            None => text("log-level")?.unwrap_or_else(|| "info".into()),
+        },
+    })
 }
 
 /// `http://host:port` as an address to bind (`localhost` is 127.0.0.1).
@@ -93,16 +175,9 @@ async fn stop_signal() {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let flags = Flags::parse();
+    let flags = settings(Flags::parse())?;
     init_logging(&flags.log_level);
     let addr = listen_addr(&flags.listen_url)?;
-    if let Some(bad) = flags
-        .consensus_endpoints
-        .iter()
-        .find(|u| !u.starts_with("http://") && !u.starts_with("https://"))
-    {
-        bail!("--consensus-endpoints {bad:?}: expected http://host:port");
-    }
     let endpoints = Endpoints::new(&flags.consensus_endpoints)
         .map_err(|e| anyhow::anyhow!("--consensus-endpoints: {e}"))?;
 

@@ -119,15 +119,19 @@ struct WatchProc {
 
 impl WatchProc {
     fn start(members: &[&str]) -> WatchProc {
+        WatchProc::start_with(&[
+            "--listen-url",
+            "http://127.0.0.1:0",
+            "--consensus-endpoints",
+            &members.join(","),
+            "--log-level",
+            "info",
+        ])
+    }
+
+    fn start_with(args: &[&str]) -> WatchProc {
         let mut child = Command::new(env!("CARGO_BIN_EXE_concord-watch"))
-            .args([
-                "--listen-url",
-                "http://127.0.0.1:0",
-                "--consensus-endpoints",
-                &members.join(","),
-                "--log-level",
-                "info",
-            ])
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -431,6 +435,31 @@ async fn a_reset_from_consensus_clears_the_watchers() {
     assert_eq!(w.start_index, 500);
     member.publish("/a", 501);
     assert_eq!(next(&mut w).await.unwrap().etcd_index, 501);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_file_gives_the_settings_flags_override() {
+    let member = Member::start(3);
+    let path = std::env::temp_dir().join(format!("concord-watch-test-{}.yaml", std::process::id()));
+    std::fs::write(
+        &path,
+        format!(
+            "listen-url: http://127.0.0.1:1\nconsensus-endpoints:\n  - {}\nlog-level: info\n",
+            member.url
+        ),
+    )
+    .unwrap();
+    // The flag wins over the file's (unusable) listen URL.
+    let tier = WatchProc::start_with(&[
+        "--config-file",
+        path.to_str().unwrap(),
+        "--listen-url",
+        "http://127.0.0.1:0",
+    ]);
+    std::fs::remove_file(&path).unwrap();
+    let watch = grpc_watch(&[&tier.url]);
+    synced(&watch, 3).await;
+    assert!(tier.logged(&format!("following consensus at {}", member.url)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
