@@ -12,12 +12,15 @@
 //! - `config.rs`: flags, environment and YAML, layered into `ServerConfig`;
 //! - `help.rs`: `--help`, and the etcd flags not supported yet;
 //! - `server.rs`: starting the parts, serving the client URLs, shutdown;
-//! - `cli.rs`: the command line both binaries share.
+//! - `cli.rs`: the command line both member binaries share;
+//! - `service_config.rs`: the layered settings of the gateway and watch
+//!   binaries (defaults < YAML file < `CONCORD_*` < flags).
 
 pub mod cli;
 pub mod config;
 pub mod help;
 pub mod server;
+pub mod service_config;
 
 /// The etcd release whose v2 API Concord speaks.
 pub const ETCD_COMPAT_VERSION: &str = "3.4.23";

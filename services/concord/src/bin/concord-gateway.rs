@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use concord::server::{init_logging, listen_addr};
 use concord_api::{Cluster, Kv, Watch};
 use concord_gateway::GatewayState;
@@ -23,13 +23,19 @@ use tracing::info;
 /// How long the gateway looks for a consensus member at start-up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The flags (and their `CONCORD_*` variables); see [`Settings`].
 #[derive(Parser, Debug)]
 #[command(
     name = "concord-gateway",
     version,
-    about = "Concord's stateless etcd v2 HTTP gateway (talks gRPC to concord-consensus and concord-watch)"
+    about = "Concord's stateless etcd v2 HTTP gateway (talks gRPC to concord-consensus and concord-watch). \
+             Settings: defaults < --config-file (YAML, keys as the flags; see config/concord-gateway.yaml) \
+             < CONCORD_* environment < flags."
 )]
 struct Flags {
+    /// A YAML file with any of the settings below (keys as the flags).
+    #[arg(long, env = "CONCORD_CONFIG_FILE")]
+    config_file: Option<String>,
     /// Name shown on every log line.
     #[arg(long, env = "CONCORD_NAME", default_value = "gateway")]
     name: String,
@@ -41,30 +47,52 @@ struct Flags {
         value_delimiter = ','
     )]
     listen_client_urls: Vec<String>,
-    /// Client URLs of concord-consensus members (comma-separated).
-    #[arg(
-        long,
-        env = "CONCORD_CONSENSUS_ENDPOINTS",
-        value_delimiter = ',',
-        required = true
-    )]
+    /// Client URLs of concord-consensus members (comma-separated; required
+    /// here or in the file).
+    #[arg(long, env = "CONCORD_CONSENSUS_ENDPOINTS", value_delimiter = ',')]
     consensus_endpoints: Vec<String>,
-    /// URLs of concord-watch replicas (comma-separated).
-    #[arg(
-        long,
-        env = "CONCORD_WATCH_ENDPOINTS",
-        value_delimiter = ',',
-        required = true
-    )]
+    /// URLs of concord-watch replicas (comma-separated; required here or in
+    /// the file).
+    #[arg(long, env = "CONCORD_WATCH_ENDPOINTS", value_delimiter = ',')]
     watch_endpoints: Vec<String>,
     /// debug, info, warn, error, panic or fatal.
     #[arg(long, env = "CONCORD_LOG_LEVEL", default_value = "info")]
     log_level: String,
 }
 
+/// The gateway's settings, layered by [`concord::service_config`].
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct Settings {
+    name: String,
+    listen_client_urls: Vec<String>,
+    #[serde(default)]
+    consensus_endpoints: Vec<String>,
+    #[serde(default)]
+    watch_endpoints: Vec<String>,
+    log_level: String,
+}
+
 fn main() -> ExitCode {
-    let flags = Flags::parse();
-    init_logging(&flags.name, &flags.log_level);
+    let settings: Settings = match concord::service_config::load(Flags::command()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("concord-gateway: {e:#}");
+            return ExitCode::from(1);
+        }
+    };
+    for (what, list) in [
+        ("--consensus-endpoints", &settings.consensus_endpoints),
+        ("--watch-endpoints", &settings.watch_endpoints),
+    ] {
+        if list.is_empty() {
+            eprintln!(
+                "concord-gateway: {what} is required (flag, CONCORD_* variable or config file)"
+            );
+            return ExitCode::from(1);
+        }
+    }
+    init_logging(&settings.name, &settings.log_level);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -75,7 +103,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(flags)) {
+    match runtime.block_on(run(settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
@@ -84,7 +112,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(flags: Flags) -> anyhow::Result<()> {
+async fn run(flags: Settings) -> anyhow::Result<()> {
     info!(
         "starting concord-gateway {} (etcd v2 API; consensus {:?}, watch {:?})",
         env!("CARGO_PKG_VERSION"),
