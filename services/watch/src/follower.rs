@@ -4,7 +4,7 @@
 //! It subscribes "after the last index the hub has seen" to the member in
 //! use and applies what arrives only if each event's index is exactly the
 //! last one plus one: a gap or a duplicate drops the stream and it
-//! subscribes again from the last index, so a resume on another member
+//! subscribes again from the last index (on the next member), so a resume on another member
 //! (after a disconnect, a leader change, a member that dies) never loses or
 //! repeats an event. A fresh follower starts "from now" (the member's
 //! current index), not with the member's whole recent history.
@@ -32,8 +32,12 @@ enum Ended {
     /// The member is unreachable or the stream broke: try the next one.
     Failed,
     /// The member ended the stream (this follower fell behind, or the
-    /// member is stopping), or sent an index out of order: subscribe again.
+    /// member is stopping): subscribe again.
     Resubscribe,
+    /// The member sent an index out of order (a gap or a duplicate): the
+    /// stream is dropped and the next member asked from the last index
+    /// (with one member, the same one again).
+    OutOfOrder,
 }
 
 /// Follows the members of `endpoints` forever, publishing into `hub`;
@@ -95,12 +99,13 @@ pub async fn follow(hub: Arc<WatchHub>, endpoints: Endpoints, ready: watch::Send
                 }
                 Some(Ok(Committed::Event(e))) => {
                     let Some(l) = last else {
-                        warn!("{url} sent an event before its starting index; subscribing again");
-                        break Ended::Resubscribe;
+                        warn!("{url} sent an event before its starting index; dropping its stream");
+                        break Ended::OutOfOrder;
                     };
                     if e.etcd_index != l + 1 {
                         warn!(
-                            "{url} sent index {} after {l} ({}); subscribing again after {l}",
+                            "{url} sent index {} after {l} ({}): dropping its stream, \
+                             subscribing again after {l}",
                             e.etcd_index,
                             if e.etcd_index > l {
                                 "a gap"
@@ -108,7 +113,7 @@ pub async fn follow(hub: Arc<WatchHub>, endpoints: Endpoints, ready: watch::Send
                                 "a duplicate"
                             }
                         );
-                        break Ended::Resubscribe;
+                        break Ended::OutOfOrder;
                     }
                     hub.publish(e);
                     last = Some(l + 1);
@@ -125,6 +130,10 @@ pub async fn follow(hub: Arc<WatchHub>, endpoints: Endpoints, ready: watch::Send
             Ended::Failed => {
                 endpoints.failed(i);
                 down[i] = true;
+                tokio::time::sleep(NEXT_MEMBER_PAUSE).await;
+            }
+            Ended::OutOfOrder => {
+                endpoints.failed(i);
                 tokio::time::sleep(NEXT_MEMBER_PAUSE).await;
             }
             Ended::Resubscribe if applied == 0 => tokio::time::sleep(ROUND_PAUSE).await,

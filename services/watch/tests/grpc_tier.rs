@@ -347,6 +347,31 @@ async fn the_follower_resumes_on_another_member_with_no_gap_and_no_duplicate() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gap_from_a_member_is_never_passed_on() {
+    // The first member skips index 102; the second has every event.
+    let first = Member::start(100);
+    let second = Member::start(100);
+    let tier = WatchProc::start(&[&first.url, &second.url]);
+    let watch = grpc_watch(&[&tier.url]);
+    synced(&watch, 100).await;
+    let mut all = watch.watch(req("/", true, true, None)).await.unwrap();
+    for i in [101, 103, 104] {
+        first.publish(&format!("/g/{i}"), i);
+    }
+    for i in 101..=104 {
+        second.publish(&format!("/g/{i}"), i);
+    }
+    for i in 101..=104 {
+        assert_eq!(next(&mut all).await.unwrap().etcd_index, i);
+    }
+    assert!(tier.logged("sent index 103 after 101 (a gap)"));
+    assert!(tier.logged(&format!(
+        "following committed events from {} after index 101",
+        second.url
+    )));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watcher_count_follows_registrations_and_departures() {
     let member = Member::start(7);
     let tier = WatchProc::start(&[&member.url]);
