@@ -12,8 +12,10 @@
 // tonic's streams carry `Result<_, Status>`, whatever Status weighs.
 #![allow(clippy::result_large_err)]
 
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -21,6 +23,9 @@ use concord_api::{ApiError, Watch, WatchRequest, Watcher};
 use concord_store::Event;
 use tokio::sync::mpsc;
 use tokio_stream::{Stream, StreamExt};
+use tonic::codec::{BufferSettings, Codec, ProstCodec};
+use tonic::codegen::{http, Body, BoxFuture, Service, StdError};
+use tonic::server::NamedService;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::codec::{
@@ -62,13 +67,17 @@ impl WatchService {
     }
 
     /// The tonic service over `watch`, ready for `Server::add_service`.
-    pub fn server(watch: Arc<dyn Watch>) -> WatchServer<WatchService> {
+    pub fn server(watch: Arc<dyn Watch>) -> LeanWatchServer {
         WatchService::new(watch).into_server()
     }
 
     /// This service as a tonic service, ready for `Server::add_service`.
-    pub fn into_server(self) -> WatchServer<WatchService> {
-        WatchServer::new(self)
+    pub fn into_server(self) -> LeanWatchServer {
+        let service = Arc::new(self);
+        LeanWatchServer {
+            generated: WatchServer::new(ArcWatchService(service.clone())),
+            service,
+        }
     }
 }
 
@@ -123,6 +132,124 @@ impl WatchRpc for WatchService {
             .await
             .map_err(|e| Status::internal(e.to_string()))?;
         Ok(Response::new(WatcherCountReply { count }))
+    }
+}
+
+// --- lean buffers for long-lived watch streams ----------------------------
+//
+// tonic gives every call an 8 KiB encode (server) and decode (client)
+// buffer that lives as long as the stream; a watch stream carries a few
+// small messages over minutes, and there are tens of thousands of them.
+// The Watch rpc therefore runs with small buffers (they grow for a large
+// event), on both ends; everything else is the generated code's.
+
+/// Buffers of a watch stream: 256 bytes to start.
+fn lean_buffers() -> BufferSettings {
+    BufferSettings::new(256, 32 * 1024)
+}
+
+/// Prost encoding with [`lean_buffers`].
+struct LeanCodec<T, U>(PhantomData<(T, U)>);
+
+impl<T, U> Default for LeanCodec<T, U> {
+    fn default() -> Self {
+        LeanCodec(PhantomData)
+    }
+}
+
+impl<T, U> Codec for LeanCodec<T, U>
+where
+    T: prost::Message + Send + 'static,
+    U: prost::Message + Default + Send + 'static,
+{
+    type Encode = T;
+    type Decode = U;
+    type Encoder = <ProstCodec<T, U> as Codec>::Encoder;
+    type Decoder = <ProstCodec<T, U> as Codec>::Decoder;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        ProstCodec::<T, U>::raw_encoder(lean_buffers())
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        ProstCodec::<T, U>::raw_decoder(lean_buffers())
+    }
+}
+
+const WATCH_PATH: &str = "/concord.watch.Watch/Watch";
+
+/// The Watch rpc of [`WatchService`] as a tonic server-streaming method.
+struct WatchMethod(Arc<WatchService>);
+
+impl tonic::server::ServerStreamingService<crate::watch::WatchRequest> for WatchMethod {
+    type Response = WatchReply;
+    type ResponseStream = ReplyStream;
+    type Future = BoxFuture<Response<ReplyStream>, Status>;
+
+    fn call(&mut self, request: Request<crate::watch::WatchRequest>) -> Self::Future {
+        let service = self.0.clone();
+        Box::pin(async move { WatchRpc::watch(&*service, request).await })
+    }
+}
+
+/// The Watch service for `Server::add_service`: the generated server, but
+/// with [`LeanCodec`] for the Watch rpc.
+#[derive(Clone)]
+pub struct LeanWatchServer {
+    service: Arc<WatchService>,
+    generated: WatchServer<ArcWatchService>,
+}
+
+/// [`WatchService`] shared between the generated server (WatcherCount)
+/// and the lean Watch method.
+#[derive(Clone)]
+pub struct ArcWatchService(Arc<WatchService>);
+
+#[tonic::async_trait]
+impl WatchRpc for ArcWatchService {
+    type WatchStream = ReplyStream;
+
+    async fn watch(
+        &self,
+        request: Request<crate::watch::WatchRequest>,
+    ) -> Result<Response<ReplyStream>, Status> {
+        WatchRpc::watch(&*self.0, request).await
+    }
+
+    async fn watcher_count(
+        &self,
+        request: Request<Empty>,
+    ) -> Result<Response<WatcherCountReply>, Status> {
+        WatchRpc::watcher_count(&*self.0, request).await
+    }
+}
+
+impl NamedService for LeanWatchServer {
+    const NAME: &'static str = <WatchServer<ArcWatchService> as NamedService>::NAME;
+}
+
+impl<B> Service<http::Request<B>> for LeanWatchServer
+where
+    B: Body + Send + 'static,
+    B::Error: Into<StdError> + Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = BoxFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        if req.uri().path() != WATCH_PATH {
+            return self.generated.call(req);
+        }
+        let method = WatchMethod(self.service.clone());
+        Box::pin(async move {
+            let mut grpc = tonic::server::Grpc::new(LeanCodec::default());
+            Ok(grpc.server_streaming(method, req).await)
+        })
     }
 }
 
@@ -188,9 +315,17 @@ impl Watch for GrpcWatch {
             .call(true, START_TIMEOUT, |channel| {
                 let request = request.clone();
                 async move {
-                    let mut client =
-                        WatchClient::new(channel).max_decoding_message_size(usize::MAX);
-                    let mut stream = client.watch(request).await?.into_inner();
+                    // The generated client's call, with LeanCodec.
+                    let mut grpc =
+                        tonic::client::Grpc::new(channel).max_decoding_message_size(usize::MAX);
+                    grpc.ready()
+                        .await
+                        .map_err(|e| Status::unknown(format!("service was not ready: {e}")))?;
+                    let path = http::uri::PathAndQuery::from_static(WATCH_PATH);
+                    let mut stream = grpc
+                        .server_streaming(Request::new(request), path, LeanCodec::default())
+                        .await?
+                        .into_inner();
                     match stream.message().await? {
                         Some(WatchReply {
                             kind: Some(Kind::Started(s)),
