@@ -144,23 +144,27 @@ fn listen_addr(url: &str) -> anyhow::Result<SocketAddr> {
         .with_context(|| format!("--listen-url {url:?}: expected http://host:port"))
 }
 
-fn init_logging(level: &str) {
+fn init_logging(level: &str) -> anyhow::Result<()> {
     let filter = match level {
-        "debug" | "info" | "warn" | "error" | "off" | "trace" => {
-            // Our lines at the level asked for; the libraries' only when
-            // they are warnings or worse.
+        // etcd's names for "errors only".
+        "panic" | "fatal" => "error".to_string(),
+        // Our lines at the level asked for; the libraries' only when they
+        // are warnings or worse (or not at all, below that).
+        "error" | "off" => level.to_string(),
+        "trace" | "debug" | "info" | "warn" => {
             format!("warn,concord_watch={level},concord_rpc={level}")
         }
-        other => other.to_string(),
+        directives => directives.to_string(),
     };
     let filter = tracing_subscriber::EnvFilter::try_new(&filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,concord_watch=info"));
+        .with_context(|| format!("--log-level {level:?}: not a level or a tracing filter"))?;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
+    Ok(())
 }
 
 /// Resolves on SIGTERM or SIGINT.
@@ -176,7 +180,7 @@ async fn stop_signal() {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let flags = settings(Flags::parse())?;
-    init_logging(&flags.log_level);
+    init_logging(&flags.log_level)?;
     let addr = listen_addr(&flags.listen_url)?;
     let endpoints = Endpoints::new(&flags.consensus_endpoints)
         .map_err(|e| anyhow::anyhow!("--consensus-endpoints: {e}"))?;
