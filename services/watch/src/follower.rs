@@ -16,6 +16,7 @@ use concord_api::{Committed, EventSink};
 use concord_rpc::endpoints::Endpoints;
 use concord_rpc::events_grpc::{subscribe, Start};
 use tokio::sync::watch;
+use tonic::Status;
 use tracing::{info, warn};
 
 use crate::WatchHub;
@@ -26,6 +27,8 @@ const NEXT_MEMBER_PAUSE: Duration = Duration::from_millis(50);
 /// stream without giving anything), so a cluster that is down is not
 /// hammered.
 const ROUND_PAUSE: Duration = Duration::from_millis(500);
+/// How long a member may take to start a subscription.
+const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How one subscription ended.
 enum Ended {
@@ -57,7 +60,14 @@ pub async fn follow(hub: Arc<WatchHub>, endpoints: Endpoints, ready: watch::Send
             None => Start::Now,
             Some(l) => Start::After(l),
         };
-        let mut stream = match subscribe(channel, start).await {
+        // A member that takes the connection but never answers counts as
+        // unreachable (a broken stream later is caught by HTTP/2 pings).
+        let subscribed =
+            match tokio::time::timeout(SUBSCRIBE_TIMEOUT, subscribe(channel, start)).await {
+                Ok(r) => r,
+                Err(_) => Err(Status::deadline_exceeded("no answer in time").into()),
+            };
+        let mut stream = match subscribed {
             Ok(s) => s,
             Err(e) => {
                 if !std::mem::replace(&mut down[i], true) {
