@@ -132,7 +132,12 @@ pub async fn follow(hub: Arc<WatchHub>, endpoints: Endpoints, ready: watch::Send
                     warn!("lost the committed events stream from {url}: {e}");
                     break Ended::Failed;
                 }
-                None => break Ended::Resubscribe,
+                None => {
+                    if let Some(l) = last {
+                        info!("{url} ended the events stream; subscribing again after {l}");
+                    }
+                    break Ended::Resubscribe;
+                }
             }
             applied += 1;
         };

@@ -372,6 +372,35 @@ async fn a_gap_from_a_member_is_never_passed_on() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_reaches_the_hub_whole() {
+    // More than a subscriber's buffer at once: if the member drops the
+    // follower for falling behind, it resumes from its last index.
+    let member = Member::start(0);
+    let tier = WatchProc::start(&[&member.url]);
+    let watch = grpc_watch(&[&tier.url]);
+    synced(&watch, 0).await;
+    let n = 3 * concord_watch::SUBSCRIBER_BUFFER as u64;
+    for i in 1..=n {
+        member.publish(&format!("/burst/{}", i % 10), i);
+    }
+    // The hub only moves to index i after i - 1.
+    synced(&watch, n).await;
+    let mut w = watch
+        .watch(req("/burst", true, true, Some(n - 999)))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut w).await.unwrap().etcd_index, n - 999);
+    let resumed = tier
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.contains("subscribing again"))
+        .count();
+    println!("burst of {n} events: the follower resubscribed {resumed} times");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watcher_count_follows_registrations_and_departures() {
     let member = Member::start(7);
     let tier = WatchProc::start(&[&member.url]);
