@@ -435,8 +435,11 @@ async fn a_gateway_moves_to_another_watch_replica() {
     let member = Member::start(0);
     let mut one = WatchProc::start(&[&member.url]);
     let two = WatchProc::start(&[&member.url]);
+    // Both follow consensus before the gateway uses them (one that does
+    // not yet would be passed over, and the watch below start on two).
+    synced(&grpc_watch(&[&one.url]), 0).await;
+    synced(&grpc_watch(&[&two.url]), 0).await;
     let watch = grpc_watch(&[&one.url, &two.url]);
-    synced(&watch, 0).await;
     let mut waiting = watch.watch(req("/a", false, false, None)).await.unwrap();
     one.kill();
     // The watch that had started on the dead replica ends without an
