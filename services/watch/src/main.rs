@@ -21,7 +21,7 @@ const STOP_GRACE: Duration = Duration::from_secs(1);
 /// HTTP/2 connection window: room for ~70,000 watch requests in flight on
 /// one gateway's connection (see the server below).
 const CONNECTION_WINDOW: u32 = 32 << 20;
-const DEFAULT_LISTEN_URL: &str = "http://127.0.0.1:2480";
+const DEFAULT_LISTEN_URL: &str = "http://127.0.0.1:2680";
 
 /// Concord's watch fan-out: serves v2 watches (long polls, streams,
 /// waitIndex) to the gateways over gRPC, fed by the consensus members'
@@ -35,7 +35,7 @@ const DEFAULT_LISTEN_URL: &str = "http://127.0.0.1:2480";
 struct Flags {
     /// URL to serve the gRPC Watch service on, as http://host:port (port 0
     /// picks a free port; the one bound is logged) [default:
-    /// http://127.0.0.1:2480].
+    /// http://127.0.0.1:2680, where scripts/split-local puts it].
     #[arg(long = "listen-url", env = "CONCORD_LISTEN_URL")]
     listen_url: Option<String>,
     /// Client URLs of the consensus members serving the Events service,
