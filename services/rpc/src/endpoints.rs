@@ -45,6 +45,16 @@ pub fn never_sent(s: &Status) -> bool {
 #[error("bad endpoint {0}")]
 pub struct BadEndpoint(pub String);
 
+/// True for the ways a call fails when its server is gone (refused, reset,
+/// a connection that broke under it: hyper reports the last as "operation
+/// was canceled"), as opposed to an answer from the server.
+fn transport_failure(s: &Status) -> bool {
+    matches!(
+        s.code(),
+        Code::Unavailable | Code::Cancelled | Code::Unknown
+    )
+}
+
 /// A lazily connected channel to `url` (connects on first use).
 pub fn channel(url: &str) -> Result<Channel, BadEndpoint> {
     let endpoint =
@@ -120,7 +130,7 @@ impl Endpoints {
                 Ok(Err(s)) => s,
                 Err(_) => return Err(Status::deadline_exceeded("no answer in time")),
             };
-            let again = never_sent(&err) || (idempotent && err.code() == Code::Unavailable);
+            let again = never_sent(&err) || (idempotent && transport_failure(&err));
             if !again || Instant::now() >= deadline {
                 return Err(err);
             }

@@ -165,6 +165,20 @@ impl WatchProc {
         self.log.lock().unwrap().iter().any(|l| l.contains(text))
     }
 
+    /// Polls the log for `text`: the line is written before the events go
+    /// out, but read from the child's stderr by another thread, which may
+    /// lag on a busy machine.
+    fn wait_logged(&self, text: &str) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
+            if self.logged(text) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        false
+    }
+
     fn rss_kb(&self) -> u64 {
         rss_kb(&format!("/proc/{}/status", self.child.id()))
     }
@@ -342,8 +356,8 @@ async fn the_follower_resumes_on_another_member_with_no_gap_and_no_duplicate() {
     for line in tier.log.lock().unwrap().iter() {
         println!("concord-watch: {line}");
     }
-    assert!(tier.logged(&format!("following committed events from {}", second.url)));
-    assert!(tier.logged(&format!("following committed events from {}", first.url)));
+    assert!(tier.wait_logged(&format!("following committed events from {}", second.url)));
+    assert!(tier.wait_logged(&format!("following committed events from {}", first.url)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -364,8 +378,8 @@ async fn a_gap_from_a_member_is_never_passed_on() {
     for i in 101..=104 {
         assert_eq!(next(&mut all).await.unwrap().etcd_index, i);
     }
-    assert!(tier.logged("sent index 103 after 101 (a gap)"));
-    assert!(tier.logged(&format!(
+    assert!(tier.wait_logged("sent index 103 after 101 (a gap)"));
+    assert!(tier.wait_logged(&format!(
         "following committed events from {} after index 101",
         second.url
     )));
@@ -516,7 +530,7 @@ async fn a_config_file_gives_the_settings_flags_override() {
     std::fs::remove_file(&path).unwrap();
     let watch = grpc_watch(&[&tier.url]);
     synced(&watch, 3).await;
-    assert!(tier.logged(&format!("following consensus at {}", member.url)));
+    assert!(tier.wait_logged(&format!("following consensus at {}", member.url)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -541,7 +555,7 @@ async fn sigterm_stops_it_cleanly() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert!(status.success(), "{status}");
-    assert!(tier.logged("SIGTERM: stopping"));
+    assert!(tier.wait_logged("SIGTERM: stopping"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
