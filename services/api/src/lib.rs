@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use concord_store::{Command, Event, StoreStats};
+use concord_store::{Command, Event, StoreStats, UnixNanos};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
@@ -137,36 +137,38 @@ pub struct Member {
     pub client_urls: Vec<String>,
 }
 
-/// `/v2/stats/self`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct SelfStats {
-    pub name: String,
-    pub id: String,
-    pub state: String,
-    #[serde(rename = "startTime")]
-    pub start_time: String,
-    #[serde(rename = "leaderInfo")]
-    pub leader_info: LeaderInfo,
-    #[serde(rename = "recvAppendRequestCnt")]
-    pub recv_append_request_cnt: u64,
-    #[serde(rename = "recvPkgRate", skip_serializing_if = "Option::is_none")]
-    pub recv_pkg_rate: Option<f64>,
-    #[serde(rename = "recvBandwidthRate", skip_serializing_if = "Option::is_none")]
-    pub recv_bandwidth_rate: Option<f64>,
-    #[serde(rename = "sendAppendRequestCnt")]
-    pub send_append_request_cnt: u64,
-    #[serde(rename = "sendPkgRate", skip_serializing_if = "Option::is_none")]
-    pub send_pkg_rate: Option<f64>,
-    #[serde(rename = "sendBandwidthRate", skip_serializing_if = "Option::is_none")]
-    pub send_bandwidth_rate: Option<f64>,
+/// A member's raft role.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RaftRole {
+    #[default]
+    Follower,
+    Candidate,
+    Leader,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct LeaderInfo {
-    pub leader: String,
-    pub uptime: String,
-    #[serde(rename = "startTime")]
-    pub start_time: String,
+/// The leader a member knows, and since when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnownLeader {
+    pub id: u64,
+    /// When this member first saw it lead (the member's clock).
+    pub since: UnixNanos,
+    /// How long it has led, as the member measures it (so that a reader on
+    /// another host with another clock need not subtract times).
+    pub uptime_nanos: i64,
+}
+
+/// One member's raft statistics, as data; the gateway renders them as
+/// etcd's `/v2/stats/self` (hex IDs, "StateLeader", RFC 3339 times, Go
+/// durations).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SelfStats {
+    pub name: String,
+    pub id: u64,
+    pub role: RaftRole,
+    pub start_time: UnixNanos,
+    pub leader: Option<KnownLeader>,
+    pub recv_append_request_cnt: u64,
+    pub send_append_request_cnt: u64,
 }
 
 /// `/v2/stats/leader`, served by the leader only.

@@ -8,7 +8,8 @@
 //! - `lib.rs`: routing (Go `ServeMux` behaviour: clean-path redirects, 404s,
 //!   405 with `Allow`), the keys handler, members, stats, version, health;
 //! - [`params`]: the form and `/v2/keys` parameter parsing;
-//! - [`error`]: the one place where errors become etcd's JSON.
+//! - [`error`]: the one place where errors become etcd's JSON;
+//! - [`stats`]: etcd's presentation of a member's raft statistics.
 
 // Handlers return a ready `Response` as their error: it is built once and
 // sent at once, so its size does not matter.
@@ -16,6 +17,7 @@
 
 pub mod error;
 pub mod params;
+pub mod stats;
 
 use std::sync::Arc;
 
@@ -616,7 +618,7 @@ async fn stats_self(st: GatewayState, req: Request) -> Response {
         return r;
     }
     match st.cluster.self_stats().await {
-        Ok(s) => json_response(StatusCode::OK, serde_json::to_vec(&s).unwrap_or_default()),
+        Ok(s) => json_response(StatusCode::OK, stats::self_stats_json(&s)),
         Err(e) => GatewayError::from(e).into_response(),
     }
 }

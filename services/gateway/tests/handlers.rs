@@ -109,8 +109,7 @@ impl Cluster for FakeCluster {
     async fn self_stats(&self) -> Result<SelfStats, ApiError> {
         Ok(SelfStats {
             name: "a".into(),
-            id: "8e9e05c52164694d".into(),
-            state: "StateFollower".into(),
+            id: 0x8e9e05c52164694d,
             ..Default::default()
         })
     }

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use concord_api::{
-    ApiError, Committed, CountStats, FollowerStats, LatencyStats, LeaderInfo, LeaderStats, Member,
-    MembershipError, RaftPosition, SelfStats, WatchRequest,
+    ApiError, Committed, CountStats, FollowerStats, KnownLeader, LatencyStats, LeaderStats, Member,
+    MembershipError, RaftPosition, RaftRole, SelfStats, WatchRequest,
 };
 use concord_store::{Action, Command, ErrorCode, Event, NodeExtern, StoreStats};
 
@@ -364,41 +364,40 @@ pub fn membership_error_from_proto(e: pc::MembershipError) -> MembershipError {
 pub fn self_stats_to_proto(s: &SelfStats) -> pc::SelfStatsReply {
     pc::SelfStatsReply {
         name: s.name.clone(),
-        id: s.id.clone(),
-        state: s.state.clone(),
-        start_time: s.start_time.clone(),
-        leader_info: Some(pc::LeaderInfo {
-            leader: s.leader_info.leader.clone(),
-            uptime: s.leader_info.uptime.clone(),
-            start_time: s.leader_info.start_time.clone(),
+        id: s.id,
+        role: match s.role {
+            RaftRole::Follower => pc::RaftRole::Follower,
+            RaftRole::Candidate => pc::RaftRole::Candidate,
+            RaftRole::Leader => pc::RaftRole::Leader,
+        } as i32,
+        start_time: s.start_time,
+        leader: s.leader.map(|l| pc::KnownLeader {
+            id: l.id,
+            since: l.since,
+            uptime_nanos: l.uptime_nanos,
         }),
         recv_append_request_cnt: s.recv_append_request_cnt,
-        recv_pkg_rate: s.recv_pkg_rate,
-        recv_bandwidth_rate: s.recv_bandwidth_rate,
         send_append_request_cnt: s.send_append_request_cnt,
-        send_pkg_rate: s.send_pkg_rate,
-        send_bandwidth_rate: s.send_bandwidth_rate,
     }
 }
 
 pub fn self_stats_from_proto(s: pc::SelfStatsReply) -> SelfStats {
-    let li = s.leader_info.unwrap_or_default();
     SelfStats {
         name: s.name,
         id: s.id,
-        state: s.state,
-        start_time: s.start_time,
-        leader_info: LeaderInfo {
-            leader: li.leader,
-            uptime: li.uptime,
-            start_time: li.start_time,
+        role: match pc::RaftRole::try_from(s.role).unwrap_or(pc::RaftRole::Follower) {
+            pc::RaftRole::Follower => RaftRole::Follower,
+            pc::RaftRole::Candidate => RaftRole::Candidate,
+            pc::RaftRole::Leader => RaftRole::Leader,
         },
+        start_time: s.start_time,
+        leader: s.leader.map(|l| KnownLeader {
+            id: l.id,
+            since: l.since,
+            uptime_nanos: l.uptime_nanos,
+        }),
         recv_append_request_cnt: s.recv_append_request_cnt,
-        recv_pkg_rate: s.recv_pkg_rate,
-        recv_bandwidth_rate: s.recv_bandwidth_rate,
         send_append_request_cnt: s.send_append_request_cnt,
-        send_pkg_rate: s.send_pkg_rate,
-        send_bandwidth_rate: s.send_bandwidth_rate,
     }
 }
 

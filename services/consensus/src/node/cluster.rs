@@ -14,31 +14,6 @@ impl Consensus {
     }
 }
 
-/// Go's `time.Duration.String()`, as etcd prints `uptime`.
-pub fn go_duration(nanos: i64) -> String {
-    if nanos <= 0 {
-        return "0s".into();
-    }
-    let secs_total = nanos / 1_000_000_000;
-    let frac = nanos % 1_000_000_000;
-    let (h, m, s) = (secs_total / 3600, (secs_total % 3600) / 60, secs_total % 60);
-    let mut out = String::new();
-    if h > 0 {
-        out.push_str(&format!("{h}h"));
-    }
-    if h > 0 || m > 0 {
-        out.push_str(&format!("{m}m"));
-    }
-    out.push_str(&s.to_string());
-    if frac > 0 {
-        let f = format!("{frac:09}");
-        out.push('.');
-        out.push_str(f.trim_end_matches('0'));
-    }
-    out.push('s');
-    out
-}
-
 #[async_trait]
 impl Cluster for Consensus {
     fn cluster_id(&self) -> String {
@@ -109,24 +84,22 @@ impl Cluster for Consensus {
         let now = now_nanos();
         Ok(SelfStats {
             name: self.identity.name.clone(),
-            id: hex(self.identity.member_id),
-            state: match state {
-                ServerState::Leader => "StateLeader",
-                ServerState::Candidate => "StateCandidate",
-                _ => "StateFollower",
-            }
-            .into(),
-            start_time: format_rfc3339_nano(self.start_time),
-            leader_info: LeaderInfo {
-                leader: leader.map(hex).unwrap_or_default(),
-                uptime: since.map(|(_, t)| go_duration(now - t)).unwrap_or_default(),
-                start_time: since
-                    .map(|(_, t)| format_rfc3339_nano(t))
-                    .unwrap_or_default(),
+            id: self.identity.member_id,
+            role: match state {
+                ServerState::Leader => RaftRole::Leader,
+                ServerState::Candidate => RaftRole::Candidate,
+                _ => RaftRole::Follower,
             },
+            start_time: self.start_time,
+            leader: leader.and_then(|id| {
+                since.map(|(_, t)| KnownLeader {
+                    id,
+                    since: t,
+                    uptime_nanos: now - t,
+                })
+            }),
             recv_append_request_cnt: self.net.stats.received_appends(),
             send_append_request_cnt: self.net.stats.sent_appends(),
-            ..Default::default()
         })
     }
 
@@ -153,18 +126,5 @@ impl Cluster for Consensus {
             return false;
         }
         self.linearizable_barrier(timeout).await.is_ok()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::go_duration;
-
-    #[test]
-    fn go_durations() {
-        assert_eq!(go_duration(2_826_385_412), "2.826385412s");
-        assert_eq!(go_duration(62_500_000_000), "1m2.5s");
-        assert_eq!(go_duration(3_723_000_000_000), "1h2m3s");
-        assert_eq!(go_duration(0), "0s");
     }
 }

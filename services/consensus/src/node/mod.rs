@@ -20,11 +20,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use concord_api::{
-    ApiError, Cluster, EventSink, Kv, KvResponse, LeaderInfo, LeaderStats, Member, MembershipError,
-    RaftPosition, ReadRequest, SelfStats,
+    ApiError, Cluster, EventSink, KnownLeader, Kv, KvResponse, LeaderStats, Member,
+    MembershipError, RaftPosition, RaftRole, ReadRequest, SelfStats,
 };
 use concord_rpc::peer::peer_server::PeerServer;
-use concord_store::time::format_rfc3339_nano;
 use concord_store::{Command, StoreStats, UnixNanos};
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::storage::{RaftLogStorage, RaftStateMachine};
