@@ -3,14 +3,15 @@
 //! Each boundary of the architecture is one trait here:
 //! - [`Kv`]: writes (through consensus) and reads of the v2 store;
 //! - [`Watch`]: long-poll and streaming watches over committed events;
-//! - [`Cluster`]: the member registry, leadership and raft statistics.
+//! - [`Cluster`]: the member registry and leadership;
+//! - [`RaftStats`]: one member's raft statistics.
 //!
 //! It also holds [`parse_go_bool`], Go's boolean syntax, which etcd's flags
 //! and its v2 query parameters share.
 //!
 //! The embedded `concord` server implements them in-process; the split
 //! services implement the same traits over gRPC. The gateway only ever sees
-//! `Arc<dyn Kv>`, `Arc<dyn Watch>` and `Arc<dyn Cluster>`.
+//! `Arc<dyn Kv>`, `Arc<dyn Watch>`, `Arc<dyn Cluster>` and `Arc<dyn RaftStats>`.
 
 use std::sync::Arc;
 
@@ -227,7 +228,7 @@ pub enum MembershipError {
     Internal(String),
 }
 
-/// The member registry and raft statistics.
+/// The member registry: members, leadership, member changes, health.
 #[async_trait]
 pub trait Cluster: Send + Sync + 'static {
     /// The cluster ID in hex, as etcd prints it (`X-Etcd-Cluster-ID`).
@@ -238,11 +239,18 @@ pub trait Cluster: Send + Sync + 'static {
     async fn add_member(&self, peer_urls: Vec<String>) -> Result<Member, MembershipError>;
     async fn remove_member(&self, id: u64) -> Result<(), MembershipError>;
     async fn update_member(&self, id: u64, peer_urls: Vec<String>) -> Result<(), MembershipError>;
+    /// True if there is a leader and a quorum read succeeds.
+    async fn healthy(&self) -> bool;
+}
+
+/// One member's raft statistics (`/v2/stats/self`, `/v2/stats/leader`):
+/// always of the member answering, unlike the registry, which every member
+/// answers alike.
+#[async_trait]
+pub trait RaftStats: Send + Sync + 'static {
     async fn self_stats(&self) -> Result<SelfStats, ApiError>;
     /// `None` when this member is not the leader.
     async fn leader_stats(&self) -> Result<Option<LeaderStats>, ApiError>;
-    /// True if there is a leader and a quorum read succeeds.
-    async fn healthy(&self) -> bool;
 }
 
 /// Where the state machine delivers committed events, in index order.

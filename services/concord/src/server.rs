@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
-use concord_api::{Cluster, EventSink, EventSource, Kv, Watch};
+use concord_api::{Cluster, EventSink, EventSource, Kv, RaftStats, Watch};
 use concord_consensus::{Consensus, ConsensusConfig};
 use concord_gateway::GatewayState;
-use concord_rpc::cluster_grpc::ClusterService;
+use concord_rpc::cluster_grpc::{ClusterService, RaftStatsService};
 use concord_rpc::events_grpc::EventsService;
 use concord_rpc::kv_grpc::KvService;
 use concord_watch::{EventLog, WatchHub};
@@ -192,13 +192,19 @@ pub async fn run(cfg: ServerConfig, role: Role) -> anyhow::Result<()> {
         .context("cannot start consensus")?;
     let kv: Arc<dyn Kv> = consensus.clone();
     let cluster: Arc<dyn Cluster> = consensus.clone();
+    let stats: Arc<dyn RaftStats> = consensus.clone();
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut servers = Vec::new();
     match role {
         Role::AllInOne => {
             let watch: Arc<dyn Watch> = hub;
-            let app = concord_gateway::router(GatewayState { kv, watch, cluster });
+            let app = concord_gateway::router(GatewayState {
+                kv,
+                watch,
+                cluster,
+                stats,
+            });
             for l in listeners {
                 let app = app.clone();
                 let mut stop = stop_rx.clone();
@@ -218,6 +224,7 @@ pub async fn run(cfg: ServerConfig, role: Role) -> anyhow::Result<()> {
                 let grpc = tonic::transport::Server::builder()
                     .add_service(KvService::server(kv.clone()))
                     .add_service(ClusterService::server(cluster.clone()))
+                    .add_service(RaftStatsService::server(stats.clone()))
                     .add_service(EventsService::server(events));
                 let incoming =
                     tonic::transport::server::TcpIncoming::from(l).with_nodelay(Some(true));

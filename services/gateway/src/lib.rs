@@ -27,7 +27,9 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use bytes::Bytes;
-use concord_api::{ApiError, Cluster, Kv, MembershipError, ReadRequest, Watch, WatchRequest};
+use concord_api::{
+    ApiError, Cluster, Kv, MembershipError, RaftStats, ReadRequest, Watch, WatchRequest,
+};
 use concord_store::{Command, Event};
 use futures_util::stream;
 
@@ -49,6 +51,7 @@ pub struct GatewayState {
     pub kv: Arc<dyn Kv>,
     pub watch: Arc<dyn Watch>,
     pub cluster: Arc<dyn Cluster>,
+    pub stats: Arc<dyn RaftStats>,
 }
 
 /// The whole v2 API as one axum router.
@@ -617,7 +620,7 @@ async fn stats_self(st: GatewayState, req: Request) -> Response {
     if let Some(r) = allow(&req, &["GET"]) {
         return r;
     }
-    match st.cluster.self_stats().await {
+    match st.stats.self_stats().await {
         Ok(s) => json_response(StatusCode::OK, stats::self_stats_json(&s)),
         Err(e) => GatewayError::from(e).into_response(),
     }
@@ -643,7 +646,7 @@ async fn stats_leader(st: GatewayState, req: Request) -> Response {
     if let Some(r) = allow(&req, &["GET"]) {
         return r;
     }
-    match st.cluster.leader_stats().await {
+    match st.stats.leader_stats().await {
         Ok(Some(s)) => json_response(StatusCode::OK, serde_json::to_vec(&s).unwrap_or_default()),
         Ok(None) => http_error(StatusCode::FORBIDDEN, "not current leader"),
         Err(e) => GatewayError::from(e).into_response(),

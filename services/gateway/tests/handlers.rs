@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use concord_api::{
     ApiError, Cluster, EventSink, Kv, KvResponse, LeaderStats, Member, MembershipError,
-    RaftPosition, ReadRequest, SelfStats, Watch,
+    RaftPosition, RaftStats, ReadRequest, SelfStats, Watch,
 };
 use concord_gateway::GatewayState;
 use concord_store::store::Applied;
@@ -69,7 +69,7 @@ impl Kv for FakeKv {
     }
 }
 
-/// Two members; this one follows, or leads with `leads`.
+/// Two members; this one follows, or leads with `leads` (also its stats).
 struct FakeCluster {
     leads: bool,
 }
@@ -106,6 +106,13 @@ impl Cluster for FakeCluster {
     async fn update_member(&self, _: u64, _: Vec<String>) -> Result<(), MembershipError> {
         Ok(())
     }
+    async fn healthy(&self) -> bool {
+        true
+    }
+}
+
+#[async_trait]
+impl RaftStats for FakeCluster {
     async fn self_stats(&self) -> Result<SelfStats, ApiError> {
         Ok(SelfStats {
             name: "a".into(),
@@ -119,9 +126,6 @@ impl Cluster for FakeCluster {
             followers: Default::default(),
         }))
     }
-    async fn healthy(&self) -> bool {
-        true
-    }
 }
 
 fn gateway(leads: bool) -> axum::Router {
@@ -131,8 +135,15 @@ fn gateway(leads: bool) -> axum::Router {
         hub: hub.clone(),
     });
     let watch: Arc<dyn Watch> = hub;
-    let cluster: Arc<dyn Cluster> = Arc::new(FakeCluster { leads });
-    concord_gateway::router(GatewayState { kv, watch, cluster })
+    let fake = Arc::new(FakeCluster { leads });
+    let cluster: Arc<dyn Cluster> = fake.clone();
+    let stats: Arc<dyn RaftStats> = fake;
+    concord_gateway::router(GatewayState {
+        kv,
+        watch,
+        cluster,
+        stats,
+    })
 }
 
 async fn call(

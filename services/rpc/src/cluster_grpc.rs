@@ -1,6 +1,7 @@
-//! The cluster contract over gRPC, both ends: [`ClusterService`] serves any
-//! `concord_api::Cluster` (a consensus member), and [`GrpcCluster`] is a
-//! `concord_api::Cluster` for a gateway. Member changes are sent to another
+//! The cluster contracts over gRPC, both ends: [`ClusterService`] and
+//! [`RaftStatsService`] serve a consensus member's `concord_api::Cluster`
+//! and `concord_api::RaftStats`; [`GrpcCluster`] and [`GrpcRaftStats`]
+//! implement them for a gateway. Member changes are sent to another
 //! member only if they surely did not reach the first; lookups and stats
 //! move on from a member that cannot be reached. `/v2/stats/self` and
 //! `/v2/stats/leader` answer for the member the gateway is attached to, as
@@ -9,10 +10,13 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use concord_api::{ApiError, Cluster, LeaderStats, Member, MembershipError, SelfStats};
+use concord_api::{ApiError, Cluster, LeaderStats, Member, MembershipError, RaftStats, SelfStats};
 use tonic::{Request, Response, Status};
 
-use crate::cluster::{self as pc, cluster_client::ClusterClient, cluster_server};
+use crate::cluster::raft_stats_client::RaftStatsClient;
+use crate::cluster::{
+    self as pc, cluster_client::ClusterClient, cluster_server, raft_stats_server,
+};
 use crate::codec;
 use crate::endpoints::{BadEndpoint, Endpoints};
 use crate::kv::Empty;
@@ -106,9 +110,31 @@ impl cluster_server::Cluster for ClusterService {
         )))
     }
 
+    async fn health(&self, _: Request<Empty>) -> Result<Response<pc::HealthReply>, Status> {
+        Ok(Response::new(pc::HealthReply {
+            healthy: self.cluster.healthy().await,
+        }))
+    }
+}
+
+/// Serves a member's `RaftStats` over gRPC.
+pub struct RaftStatsService {
+    stats: Arc<dyn RaftStats>,
+}
+
+impl RaftStatsService {
+    pub fn server(
+        stats: Arc<dyn RaftStats>,
+    ) -> raft_stats_server::RaftStatsServer<RaftStatsService> {
+        raft_stats_server::RaftStatsServer::new(RaftStatsService { stats })
+    }
+}
+
+#[tonic::async_trait]
+impl raft_stats_server::RaftStats for RaftStatsService {
     async fn self_stats(&self, _: Request<Empty>) -> Result<Response<pc::SelfStatsReply>, Status> {
         let s = self
-            .cluster
+            .stats
             .self_stats()
             .await
             .map_err(|e| Status::unavailable(e.to_string()))?;
@@ -120,18 +146,12 @@ impl cluster_server::Cluster for ClusterService {
         _: Request<Empty>,
     ) -> Result<Response<pc::LeaderStatsReply>, Status> {
         let s = self
-            .cluster
+            .stats
             .leader_stats()
             .await
             .map_err(|e| Status::unavailable(e.to_string()))?;
         Ok(Response::new(pc::LeaderStatsReply {
             stats: s.as_ref().map(codec::leader_stats_to_proto),
-        }))
-    }
-
-    async fn health(&self, _: Request<Empty>) -> Result<Response<pc::HealthReply>, Status> {
-        Ok(Response::new(pc::HealthReply {
-            healthy: self.cluster.healthy().await,
         }))
     }
 }
@@ -276,11 +296,39 @@ impl Cluster for GrpcCluster {
         .map(|_| ())
     }
 
-    async fn self_stats(&self) -> Result<SelfStats, ApiError> {
+    async fn healthy(&self) -> bool {
         let reply = self
             .endpoints
             .call(true, CALL_TIMEOUT, |ch| async move {
                 ClusterClient::new(ch)
+                    .health(Empty {})
+                    .await
+                    .map(Response::into_inner)
+            })
+            .await;
+        reply.is_ok_and(|r| r.healthy)
+    }
+}
+
+/// The `RaftStats` of the member a gateway is attached to (the one its
+/// endpoints use now), as etcd's v2 proxy answers for its member.
+pub struct GrpcRaftStats {
+    endpoints: Endpoints,
+}
+
+impl GrpcRaftStats {
+    pub fn new(endpoints: Endpoints) -> GrpcRaftStats {
+        GrpcRaftStats { endpoints }
+    }
+}
+
+#[async_trait]
+impl RaftStats for GrpcRaftStats {
+    async fn self_stats(&self) -> Result<SelfStats, ApiError> {
+        let reply = self
+            .endpoints
+            .call(true, CALL_TIMEOUT, |ch| async move {
+                RaftStatsClient::new(ch)
                     .self_stats(Empty {})
                     .await
                     .map(Response::into_inner)
@@ -294,7 +342,7 @@ impl Cluster for GrpcCluster {
         let reply = self
             .endpoints
             .call(true, CALL_TIMEOUT, |ch| async move {
-                ClusterClient::new(ch)
+                RaftStatsClient::new(ch)
                     .leader_stats(Empty {})
                     .await
                     .map(Response::into_inner)
@@ -302,18 +350,5 @@ impl Cluster for GrpcCluster {
             .await
             .map_err(unreachable)?;
         Ok(reply.stats.map(codec::leader_stats_from_proto))
-    }
-
-    async fn healthy(&self) -> bool {
-        let reply = self
-            .endpoints
-            .call(true, CALL_TIMEOUT, |ch| async move {
-                ClusterClient::new(ch)
-                    .health(Empty {})
-                    .await
-                    .map(Response::into_inner)
-            })
-            .await;
-        reply.is_ok_and(|r| r.healthy)
     }
 }

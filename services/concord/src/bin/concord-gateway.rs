@@ -12,9 +12,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{CommandFactory, Parser};
 use concord::server::{init_logging, listen_addr};
-use concord_api::{Cluster, Kv, Watch};
+use concord_api::{Cluster, Kv, RaftStats, Watch};
 use concord_gateway::GatewayState;
-use concord_rpc::cluster_grpc::GrpcCluster;
+use concord_rpc::cluster_grpc::{GrpcCluster, GrpcRaftStats};
 use concord_rpc::endpoints::Endpoints;
 use concord_rpc::kv_grpc::GrpcKv;
 use concord_rpc::watch_grpc::GrpcWatch;
@@ -130,10 +130,16 @@ async fn run(flags: Settings) -> anyhow::Result<()> {
     let consensus = Endpoints::new(&flags.consensus_endpoints)?;
     let cluster = GrpcCluster::connect(consensus.clone(), CONNECT_TIMEOUT).await?;
     info!("attached to cluster {}", cluster.cluster_id());
+    let stats: Arc<dyn RaftStats> = Arc::new(GrpcRaftStats::new(consensus.clone()));
     let kv: Arc<dyn Kv> = Arc::new(GrpcKv::new(consensus));
     let cluster: Arc<dyn Cluster> = Arc::new(cluster);
     let watch: Arc<dyn Watch> = Arc::new(GrpcWatch::new(Endpoints::new(&flags.watch_endpoints)?));
-    let app = concord_gateway::router(GatewayState { kv, watch, cluster });
+    let app = concord_gateway::router(GatewayState {
+        kv,
+        watch,
+        cluster,
+        stats,
+    });
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut servers = Vec::new();

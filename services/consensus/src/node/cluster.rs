@@ -1,5 +1,6 @@
-//! The `Cluster` contract on a member: the member list, the leader, member
-//! changes (sent to the leader) and this member's raft statistics.
+//! The `Cluster` and `RaftStats` contracts on a member: the member list,
+//! the leader, member changes (sent to the leader), and this member's raft
+//! statistics.
 
 use super::*;
 
@@ -74,6 +75,17 @@ impl Cluster for Consensus {
         }
     }
 
+    async fn healthy(&self) -> bool {
+        let timeout = (2 * self.election_timeout).min(Duration::from_secs(5));
+        if self.leader_id().is_none() || !self.published.load(Ordering::Acquire) {
+            return false;
+        }
+        self.linearizable_barrier(timeout).await.is_ok()
+    }
+}
+
+#[async_trait]
+impl RaftStats for Consensus {
     async fn self_stats(&self) -> Result<SelfStats, ApiError> {
         let (state, leader) = {
             let metrics = self.raft.metrics();
@@ -118,13 +130,5 @@ impl Cluster for Consensus {
             leader: hex(me),
             followers: self.net.stats.followers(&followers),
         }))
-    }
-
-    async fn healthy(&self) -> bool {
-        let timeout = (2 * self.election_timeout).min(Duration::from_secs(5));
-        if self.leader_id().is_none() || !self.published.load(Ordering::Acquire) {
-            return false;
-        }
-        self.linearizable_barrier(timeout).await.is_ok()
     }
 }

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use concord_api::{
     ApiError, Cluster, EventSink, KnownLeader, Kv, KvResponse, LeaderStats, Member,
-    MembershipError, RaftPosition, RaftRole, ReadRequest, SelfStats,
+    MembershipError, RaftPosition, RaftRole, RaftStats, ReadRequest, SelfStats,
 };
 use concord_rpc::peer::peer_server::PeerServer;
 use concord_store::{Command, StoreStats, UnixNanos};
