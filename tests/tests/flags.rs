@@ -233,6 +233,26 @@ fn initial_cluster_with_a_duplicate_url_is_refused_as_etcd_does() {
 }
 
 #[test]
+fn initial_cluster_not_matching_the_advertised_peer_urls_is_refused_as_etcd_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = format!("http://127.0.0.1:{}", free_port());
+    let flags = member_flags("a", &format!("a={elsewhere}"));
+    let o = concord(dir.path(), &strs(&flags), &[]);
+    let err = assert_refused(&o, "--initial-cluster has a=");
+    let ours = excerpt(&err, "--initial-cluster has", "(resolved urls").expect("message");
+    let Some(o) = etcd(dir.path(), &strs(&flags)) else {
+        return;
+    };
+    let theirs = stderr(&o);
+    assert_ne!(o.status.code(), Some(0));
+    assert_eq!(
+        Some(ours),
+        excerpt(&theirs, "--initial-cluster has", "(resolved urls"),
+        "etcd:\n{theirs}"
+    );
+}
+
+#[test]
 fn initial_cluster_without_the_local_name_is_refused_as_etcd_does() {
     let dir = tempfile::tempdir().unwrap();
     let other = format!("http://127.0.0.1:{}", free_port());

@@ -143,6 +143,13 @@ pub async fn run(cfg: ServerConfig, role: Role) -> anyhow::Result<()> {
     // yet (no WAL); Concord's mark of a started member is its identity.
     if !cfg.data_dir.join("member").join("identity.json").exists() {
         check_initial_cluster(&cfg.name, &cfg.initial_cluster)?;
+        if cfg.initial_cluster_state == ClusterState::New {
+            check_advertised_peer_urls(
+                &cfg.name,
+                &cfg.initial_cluster,
+                &cfg.initial_advertise_peer_urls,
+            )?;
+        }
     }
     // Bind the client URLs first, so a port clash is reported before any
     // state is created.
@@ -286,6 +293,63 @@ pub fn check_initial_cluster(name: &str, cluster: &[(String, Vec<String>)]) -> a
     Ok(())
 }
 
+/// etcd's `advertiseMatchesCluster` (bootstrap only): this member's URLs in
+/// `--initial-cluster` must be its `--initial-advertise-peer-urls`, or the
+/// others would reach it nowhere. In etcd's words.
+pub fn check_advertised_peer_urls(
+    name: &str,
+    cluster: &[(String, Vec<String>)],
+    advertised: &[String],
+) -> anyhow::Result<()> {
+    let mut initial: Vec<&str> = cluster
+        .iter()
+        .filter(|(n, _)| n == name)
+        .flat_map(|(_, urls)| urls.iter().map(String::as_str))
+        .collect();
+    let mut ap: Vec<&str> = advertised.iter().map(String::as_str).collect();
+    initial.sort_unstable();
+    ap.sort_unstable();
+    // etcd compares the URLs once resolved: `localhost` is 127.0.0.1.
+    let resolved = |urls: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = urls
+            .iter()
+            .map(|u| u.replacen("://localhost:", "://127.0.0.1:", 1))
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    if resolved(&initial) == resolved(&ap) {
+        return Ok(());
+    }
+    let missing: Vec<String> = initial
+        .iter()
+        .filter(|u| !ap.contains(u))
+        .map(|u| format!("{name}={u}"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(anyhow!(
+            "--initial-cluster has {} but missing from --initial-advertise-peer-urls={} (resolved urls: {:?} != {:?})",
+            missing.join(","),
+            ap.join(","),
+            ap.join(","),
+            initial.join(",")
+        ));
+    }
+    let extra: Vec<&str> = ap
+        .iter()
+        .copied()
+        .filter(|u| !initial.contains(u))
+        .collect();
+    Err(anyhow!(
+        "--initial-advertise-peer-urls has {} but missing from --initial-cluster={}",
+        extra.join(","),
+        ap.iter()
+            .map(|u| format!("{name}={u}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    ))
+}
+
 pub async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = match signal(SignalKind::terminate()) {
@@ -317,6 +381,18 @@ mod tests {
         assert_eq!(
             check_initial_cluster("x", &ok).unwrap_err().to_string(),
             "couldn't find local name \"x\" in the initial cluster configuration"
+        );
+        let urls = |v: &[&str]| v.iter().map(|u| u.to_string()).collect::<Vec<_>>();
+        assert!(check_advertised_peer_urls("a", &ok, &urls(&["http://1:2380"])).is_ok());
+        let local = c(&[("a", "http://127.0.0.1:2380")]);
+        assert!(check_advertised_peer_urls("a", &local, &urls(&["http://localhost:2380"])).is_ok());
+        assert_eq!(
+            check_advertised_peer_urls("a", &ok, &urls(&["http://9:2380"]))
+                .unwrap_err()
+                .to_string(),
+            "--initial-cluster has a=http://1:2380 but missing from \
+             --initial-advertise-peer-urls=http://9:2380 \
+             (resolved urls: \"http://9:2380\" != \"http://1:2380\")"
         );
         let dup = c(&[("b", "http://1:2380"), ("a", "http://1:2380")]);
         assert_eq!(
