@@ -42,6 +42,8 @@ use crate::watch::{Started, WatchReply, WatcherCountReply};
 /// A streaming watcher's buffer on the gateway's side, as the hub's
 /// (etcd's 100 events); a long poll needs room for its one event.
 const STREAM_BUFFER: usize = 100;
+/// Events relayed from the hub to one gRPC watch stream ahead of the wire.
+const RELAY_BUFFER: usize = 4096;
 /// How long a watch may take to start, over every replica tried (the hub
 /// itself waits up to 5 s for a gateway's `after_index`).
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -103,6 +105,7 @@ impl WatchRpc for WatchService {
             }
         }
         let req = watch_request_from_proto(request.into_inner());
+        let stream = req.stream;
         let stream: ReplyStream = match self.watch.watch(req).await {
             Ok(w) => {
                 let started = Started {
@@ -111,7 +114,34 @@ impl WatchRpc for WatchService {
                 // Ends when the hub drops the watcher (a long poll after its
                 // event, a stream that fell behind, a reset); a gateway that
                 // goes away drops this stream and so the hub's receiver.
-                let events = tokio_stream::wrappers::ReceiverStream::new(w.events)
+                // Between the hub and the wire, a stream gets room for a
+                // burst (a replica catching up from another member publishes
+                // many events at once): etcd's rule, dropping a watcher 100
+                // events behind, is kept where the client is, at the
+                // gateway, not at this internal hop.
+                let from_hub = if stream {
+                    let mut from_hub = w.events;
+                    let (tx, rx) = tokio::sync::mpsc::channel(RELAY_BUFFER);
+                    tokio::spawn(async move {
+                        loop {
+                            tokio::select! {
+                                e = from_hub.recv() => {
+                                    let Some(e) = e else { return };
+                                    if tx.send(e).await.is_err() {
+                                        return;
+                                    }
+                                }
+                                // The gateway went away: drop the hub's
+                                // watcher now, not at the next event.
+                                _ = tx.closed() => return,
+                            }
+                        }
+                    });
+                    rx
+                } else {
+                    w.events
+                };
+                let events = tokio_stream::wrappers::ReceiverStream::new(from_hub)
                     .map(|e| reply(Kind::Event(event_to_proto(&e))));
                 Box::pin(tokio_stream::once(reply(Kind::Started(started))).chain(events))
             }
