@@ -22,6 +22,7 @@
 mod client;
 mod http;
 mod output;
+mod probe;
 
 use std::io::Read;
 use std::process::ExitCode;
@@ -215,6 +216,17 @@ enum Cmd {
         #[arg(long, short = 'f')]
         forever: bool,
     },
+    /// Concord's own container healthcheck (not etcdctl's, hence hidden):
+    /// `probe URL` checks a v2 endpoint's /health, `probe --grpc URL` a
+    /// gRPC endpoint's grpc.health.v1 service; exit 0 healthy, 1 not;
+    /// bounded by --timeout. See probe.rs.
+    #[command(hide = true)]
+    Probe {
+        /// the endpoint speaks gRPC (concord-consensus, concord-watch)
+        #[arg(long)]
+        grpc: bool,
+        url: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -396,6 +408,7 @@ fn run(g: &Globals, cmd: Cmd) -> Result<ExitCode, ExitCode> {
     match cmd {
         Cmd::Member { action } => return member(g, action).map(|_| ExitCode::SUCCESS),
         Cmd::ClusterHealth { forever } => return Ok(cluster_health(g, forever)),
+        Cmd::Probe { grpc, url } => return Ok(probe::run(&url, grpc, g.timeout)),
         _ => {}
     }
     // Every keys command builds (and syncs) its client before it looks at
@@ -531,7 +544,9 @@ fn run(g: &Globals, cmd: Cmd) -> Result<ExitCode, ExitCode> {
         } => {
             return exec_watch(c, after_index, recursive, args);
         }
-        Cmd::Member { .. } | Cmd::ClusterHealth { .. } => unreachable!("handled above"),
+        Cmd::Member { .. } | Cmd::ClusterHealth { .. } | Cmd::Probe { .. } => {
+            unreachable!("handled above")
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
