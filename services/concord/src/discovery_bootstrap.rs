@@ -1,0 +1,198 @@
+//! A member's bootstrap by `--discovery` (etcd's v2 discovery protocol):
+//! what to do before consensus starts, decided from the data dir, the
+//! flags and the discovery service's answer.
+//!
+//! - The data dir already holds a member: the token is ignored (etcd's
+//!   warning); the member restarts from its data and never registers again.
+//! - It holds a proxy's `proxy/cluster` file: the process is a proxy again.
+//! - Otherwise, with `--discovery`: the member registers its ID (computed
+//!   as etcd does, from its peer URLs and the discovery URL as the cluster
+//!   token) and `name=peerURL`, waits for the token's size of members, and
+//!   bootstraps with the first `size` registrations as its initial cluster
+//!   and the discovery URL as its initial cluster token, as etcd does, so
+//!   that the member and cluster IDs are the ones etcd would compute.
+//!   A member beyond `size` serves as a v2 proxy to the cluster
+//!   (`--discovery-fallback proxy`, the default; `concord` only) or stops
+//!   with "discovery: cluster is full" (`exit`).
+//!
+//! Failures are logged with etcd's lines (its words, its order) and end the
+//! start with [`Reported`], which the command line does not print again.
+
+use std::path::{Path, PathBuf};
+
+use concord_consensus::ids::member_id;
+use concord_discovery::client::{self, DiscoveryError};
+use tracing::{error, info, warn};
+
+use crate::config::{parse_initial_cluster, ClusterState, DiscoveryFallback, ServerConfig};
+use crate::server::Role;
+
+/// How the process starts once discovery (if any) has run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Start {
+    /// As a member (bootstrapping with the configuration's initial
+    /// cluster, which discovery may have filled in, or restarting).
+    Member,
+    /// As a v2 proxy to the members at these peer URLs.
+    Proxy {
+        peer_urls: Vec<String>,
+        /// Read from the data dir's `proxy/cluster` (a restarted proxy).
+        from_file: bool,
+    },
+}
+
+/// Discovery failed; the reasons are already in the log, in etcd's words.
+#[derive(Debug, thiserror::Error)]
+#[error("discovery failed: {0}")]
+pub struct Reported(pub DiscoveryError);
+
+/// A proxy's record of its cluster, as etcd writes it:
+/// `<data-dir>/proxy/cluster` holding `{"PeerURLs":[...]}`.
+pub fn proxy_cluster_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("proxy").join("cluster")
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ProxyCluster {
+    #[serde(rename = "PeerURLs")]
+    peer_urls: Vec<String>,
+}
+
+/// Saves the proxy's peer URLs for its next start (etcd's
+/// `proxy/cluster`).
+pub fn save_proxy_cluster(data_dir: &Path, peer_urls: &[String]) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let path = proxy_cluster_file(data_dir);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let text = serde_json::to_string(&ProxyCluster {
+        peer_urls: peer_urls.to_vec(),
+    })?;
+    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Runs discovery if the configuration and the data dir call for it;
+/// fills in `cfg.initial_cluster` and `cfg.initial_cluster_token` for a
+/// bootstrap by discovery.
+pub async fn prepare(cfg: &mut ServerConfig, role: Role) -> anyhow::Result<Start> {
+    let member_dir = cfg.data_dir.join("member");
+    if member_dir.join("identity.json").exists() {
+        if cfg.discovery.is_some() {
+            warn!(
+                "discovery token ignored since a cluster has already been initialized. Valid log found at {:?}",
+                member_dir.join("raft.db").display().to_string()
+            );
+        }
+        return Ok(Start::Member);
+    }
+    let file = proxy_cluster_file(&cfg.data_dir);
+    if role == Role::AllInOne && file.exists() {
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+        let saved: ProxyCluster =
+            serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        return Ok(Start::Proxy {
+            peer_urls: saved.peer_urls,
+            from_file: true,
+        });
+    }
+    let Some(url) = cfg.discovery.clone() else {
+        return Ok(Start::Member);
+    };
+    if cfg.initial_cluster_state == ClusterState::Existing {
+        // etcd joins an existing cluster through --initial-cluster, never
+        // through a discovery token.
+        return Ok(Start::Member);
+    }
+    info!("discovery URL= {url}");
+    let id = member_id(&cfg.initial_advertise_peer_urls, &url, None);
+    let me = client::member_config(&cfg.name, &cfg.initial_advertise_peer_urls);
+    match client::join_cluster(&url, &cfg.discovery_proxy, id, &me).await {
+        Ok(cluster) => {
+            let initial = parse_initial_cluster(&cluster)?;
+            let mut seen = std::collections::BTreeSet::new();
+            if initial
+                .iter()
+                .flat_map(|(_, urls)| urls)
+                .any(|u| !seen.insert(u.clone()))
+            {
+                let mut pairs: Vec<&str> = cluster.split(',').collect();
+                pairs.sort_unstable();
+                return Err(anyhow::anyhow!(
+                    "discovery cluster {} has duplicate url",
+                    pairs.join(",")
+                ));
+            }
+            cfg.initial_cluster = initial;
+            // etcd: with discovery, the cluster token is the discovery URL
+            // (so are the member and cluster IDs derived from it).
+            cfg.initial_cluster_token = url;
+            Ok(Start::Member)
+        }
+        Err(DiscoveryError::FullCluster)
+            if cfg.discovery_fallback == DiscoveryFallback::Proxy && role == Role::AllInOne =>
+        {
+            info!("discovery cluster full, falling back to proxy");
+            match client::get_cluster(&url, &cfg.discovery_proxy).await {
+                Ok(cluster) => {
+                    let mut peer_urls: Vec<String> = parse_initial_cluster(&cluster)?
+                        .into_iter()
+                        .flat_map(|(_, urls)| urls)
+                        .collect();
+                    peer_urls.sort();
+                    Ok(Start::Proxy {
+                        peer_urls,
+                        from_file: false,
+                    })
+                }
+                Err(e) => Err(report(cfg, &url, e)),
+            }
+        }
+        Err(DiscoveryError::FullCluster) if cfg.discovery_fallback == DiscoveryFallback::Proxy => {
+            error!(
+                "failed to join discovery cluster ({})",
+                DiscoveryError::FullCluster
+            );
+            info!(
+                "concord-consensus cannot fall back to a v2 proxy (it serves no v2 API): \
+                 start a concord-gateway for clients instead, or give --discovery-fallback exit"
+            );
+            Err(Reported(DiscoveryError::FullCluster).into())
+        }
+        Err(e) => Err(report(cfg, &url, e)),
+    }
+}
+
+/// etcd's lines for a failed discovery (`etcdmain.startEtcdOrProxyV2`).
+fn report(cfg: &ServerConfig, url: &str, e: DiscoveryError) -> anyhow::Error {
+    match &e {
+        DiscoveryError::DuplicateId => {
+            error!(
+                "member {:?} has previously registered with discovery service token ({url}).",
+                cfg.name
+            );
+            error!(
+                "But concord could not find valid cluster configuration in the given data dir ({}).",
+                cfg.data_dir.display()
+            );
+            info!("Please check the given data dir path if the previous bootstrap succeeded");
+            info!("or use a new discovery token if the previous bootstrap failed.");
+        }
+        DiscoveryError::DuplicateName => {
+            error!(
+                "member with duplicated name has registered with discovery service token({url})."
+            );
+            error!("please check (cURL) the discovery token for more information.");
+            error!(
+                "please do not reuse the discovery token and generate a new one to bootstrap the cluster."
+            );
+        }
+        _ => {
+            error!("failed to join discovery cluster ({e})");
+            info!("discovery token {url} was used, but failed to bootstrap the cluster.");
+            info!("please generate a new discovery token and try to bootstrap again.");
+        }
+    }
+    Reported(e).into()
+}

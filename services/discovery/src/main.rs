@@ -1,0 +1,162 @@
+//! `concord-discovery`: the discovery service (etcd's v2 discovery
+//! protocol, as discovery.etcd.io served it) with its own SQLite store.
+//! `curl http://127.0.0.1:2382/new?size=3` answers a discovery URL to give
+//! each new member as `--discovery`. See the library's documentation.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{CommandFactory, Parser};
+use concord_discovery::registry::Registry;
+use concord_discovery::{duration, service};
+use concord_process::{init_logging, listen_addr, shutdown_signal};
+use tokio::net::TcpListener;
+use tracing::{error, info};
+
+const DEFAULT_LISTEN_URL: &str = "http://127.0.0.1:2382";
+
+/// The flags (and their `CONCORD_*` variables); see [`Settings`].
+#[derive(Parser, Debug)]
+#[command(
+    name = "concord-discovery",
+    version,
+    about = "Concord's discovery service: `GET /new?size=N` makes a discovery token, and the \
+             v2 keys API under /v2/keys/_etcd/registry/<token> serves etcd's v2 discovery \
+             protocol to new members (`concord --discovery <url>`, or etcd's). Registrations \
+             are kept in SQLite (fsync'd) in --data-dir. \
+             Settings: defaults < --config-file (YAML, keys as the flags; see \
+             config/concord-discovery.yaml) < CONCORD_* environment < flags."
+)]
+struct Flags {
+    /// A YAML file with any of the settings below (keys as the flags).
+    #[arg(long, env = "CONCORD_CONFIG_FILE")]
+    config_file: Option<String>,
+    /// Name shown on every log line.
+    #[arg(long, env = "CONCORD_NAME", default_value = "discovery")]
+    name: String,
+    /// URL to serve on, as http://host:port (port 0 picks a free port; the
+    /// one bound is logged).
+    #[arg(long, env = "CONCORD_LISTEN_URL", default_value = DEFAULT_LISTEN_URL)]
+    listen_url: String,
+    /// The URL members reach this service at: the base of the discovery
+    /// URLs that /new answers with [default: the listen URL, with the port
+    /// bound].
+    #[arg(long, env = "CONCORD_ADVERTISE_URL")]
+    advertise_url: Option<String>,
+    /// Directory of the SQLite store (created if missing).
+    #[arg(
+        long,
+        env = "CONCORD_DATA_DIR",
+        default_value = "concord-discovery.data"
+    )]
+    data_dir: String,
+    /// How long a token lives after its first write, as a Go duration
+    /// (168h, 30m, 90s; also 7d); then it is deleted with its registrations.
+    #[arg(long, env = "CONCORD_TOKEN_TTL", default_value = "168h")]
+    token_ttl: String,
+    /// debug, info, warn, error, panic or fatal.
+    #[arg(long, env = "CONCORD_LOG_LEVEL", default_value = "info")]
+    log_level: String,
+}
+
+/// The service's settings, layered by [`concord_process::settings`].
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct Settings {
+    name: String,
+    listen_url: String,
+    advertise_url: Option<String>,
+    data_dir: String,
+    token_ttl: String,
+    log_level: String,
+}
+
+fn main() -> std::process::ExitCode {
+    let settings: Settings = match concord_process::settings::load(Flags::command()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("concord-discovery: {e:#}");
+            return std::process::ExitCode::from(1);
+        }
+    };
+    // etcd's levels (panic and fatal log as error).
+    if !matches!(
+        settings.log_level.as_str(),
+        "debug" | "info" | "warn" | "error" | "panic" | "fatal"
+    ) {
+        eprintln!(
+            "concord-discovery: unknown level {:?} (--log-level supports debug, info, warn, error, panic, fatal)",
+            settings.log_level
+        );
+        return std::process::ExitCode::from(1);
+    }
+    init_logging(&settings.name, &settings.log_level);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            error!("cannot start the runtime: {e}");
+            return std::process::ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(settings)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            error!("{e:#}");
+            std::process::ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(s: Settings) -> anyhow::Result<()> {
+    let ttl = duration::parse(&s.token_ttl)
+        .map_err(|e| anyhow::anyhow!("--token-ttl {:?}: {e}", s.token_ttl))?;
+    if ttl.is_zero() {
+        bail!("--token-ttl must be more than 0");
+    }
+    let addr = listen_addr(&s.listen_url)?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", s.listen_url))?;
+    let bound = listener.local_addr()?;
+    let listen_url = format!("http://{bound}");
+    let advertise_url = s
+        .advertise_url
+        .clone()
+        .unwrap_or_else(|| listen_url.clone());
+    let data_dir = std::path::PathBuf::from(&s.data_dir);
+    let registry = tokio::task::spawn_blocking(move || Registry::open(&data_dir)).await??;
+    info!(
+        "starting concord-discovery {} (data in {}, tokens live {})",
+        env!("CARGO_PKG_VERSION"),
+        s.data_dir,
+        s.token_ttl
+    );
+    let expiry = tokio::spawn(expire_tokens(registry.clone(), ttl));
+    let app = service::router(registry, &s.name, &advertise_url);
+    info!("listening for discovery requests on {listen_url}, discovery URLs advertise {advertise_url}");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            shutdown_signal().await;
+            info!("received a stop signal, shutting down");
+        })
+        .await?;
+    expiry.abort();
+    info!("concord-discovery stopped");
+    Ok(())
+}
+
+/// Deletes expired tokens, checking every tenth of the TTL (between 1 s
+/// and a minute).
+async fn expire_tokens(registry: Arc<Registry>, ttl: Duration) {
+    let every = (ttl / 10).clamp(Duration::from_secs(1), Duration::from_secs(60));
+    loop {
+        tokio::time::sleep(every).await;
+        let reg = registry.clone();
+        let _ = tokio::task::spawn_blocking(move || reg.expire_tokens(ttl)).await;
+    }
+}
