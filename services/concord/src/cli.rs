@@ -38,7 +38,7 @@ pub fn main(role: Role) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    server::init_logging(&cfg.name, &cfg.log_level);
+    concord_process::init_logging(&cfg.name, &cfg.log_level);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cfg.worker_threads)
         .enable_all()
@@ -52,6 +52,8 @@ pub fn main(role: Role) -> ExitCode {
     };
     match runtime.block_on(server::run(cfg, role)) {
         Ok(()) => ExitCode::SUCCESS,
+        // Discovery logged its failure in etcd's lines already.
+        Err(e) if e.is::<crate::discovery_bootstrap::Reported>() => ExitCode::from(1),
         Err(e) => {
             fatal(&one_line(&e));
             ExitCode::from(1)

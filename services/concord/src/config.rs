@@ -50,6 +50,15 @@ pub struct Flags {
     pub initial_cluster_state: Option<String>,
     #[arg(long = "initial-cluster-token")]
     pub initial_cluster_token: Option<String>,
+    /// etcd's v2 discovery: the token's URL on a discovery service.
+    #[arg(long)]
+    pub discovery: Option<String>,
+    /// `exit` or `proxy` (the default) when the discovered cluster is full.
+    #[arg(long = "discovery-fallback")]
+    pub discovery_fallback: Option<String>,
+    /// An HTTP proxy for the requests to the discovery service.
+    #[arg(long = "discovery-proxy")]
+    pub discovery_proxy: Option<String>,
     #[arg(long = "snapshot-count")]
     pub snapshot_count: Option<String>,
     #[arg(long = "heartbeat-interval")]
@@ -170,6 +179,23 @@ pub struct ServerConfig {
     pub strict_reconfig_check: bool,
     /// Runtime worker threads (`--worker-threads`, resolved from 0 = auto).
     pub worker_threads: usize,
+    /// `--discovery`: bootstrap by etcd's v2 discovery protocol instead of
+    /// `--initial-cluster` (`None` when not given or empty).
+    pub discovery: Option<String>,
+    /// `--discovery-fallback`: what a member beyond the token's size does.
+    pub discovery_fallback: DiscoveryFallback,
+    /// `--discovery-proxy`: an HTTP proxy for discovery requests ("" none).
+    pub discovery_proxy: String,
+}
+
+/// What a member does when discovery finds the cluster full (etcd's
+/// `--discovery-fallback`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiscoveryFallback {
+    /// Stop with "discovery: cluster is full".
+    Exit,
+    /// Serve the v2 API as a proxy to the cluster (etcd's default).
+    Proxy,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,6 +236,9 @@ struct Raw {
     initial_cluster: Option<String>,
     initial_cluster_state: String,
     initial_cluster_token: String,
+    discovery: Option<String>,
+    discovery_fallback: String,
+    discovery_proxy: Option<String>,
     snapshot_count: String,
     heartbeat_interval: String,
     election_timeout: String,
@@ -304,6 +333,7 @@ pub fn layered(flags: &Flags, env: &BTreeMap<String, String>) -> Result<ServerCo
         .set_default("initial_advertise_peer_urls", "http://localhost:2380")?
         .set_default("initial_cluster_state", "new")?
         .set_default("initial_cluster_token", "etcd-cluster")?
+        .set_default("discovery_fallback", "proxy")?
         .set_default("snapshot_count", "100000")?
         .set_default("heartbeat_interval", "100")?
         .set_default("election_timeout", "1000")?
@@ -328,7 +358,7 @@ pub fn layered(flags: &Flags, env: &BTreeMap<String, String>) -> Result<ServerCo
                 .try_parsing(false),
         );
     }
-    let overrides: [(&str, &Option<String>); 16] = [
+    let overrides: [(&str, &Option<String>); 19] = [
         ("name", &flags.name),
         ("data_dir", &flags.data_dir),
         ("listen_client_urls", &flags.listen_client_urls),
@@ -341,6 +371,9 @@ pub fn layered(flags: &Flags, env: &BTreeMap<String, String>) -> Result<ServerCo
         ("initial_cluster", &flags.initial_cluster),
         ("initial_cluster_state", &flags.initial_cluster_state),
         ("initial_cluster_token", &flags.initial_cluster_token),
+        ("discovery", &flags.discovery),
+        ("discovery_fallback", &flags.discovery_fallback),
+        ("discovery_proxy", &flags.discovery_proxy),
         ("snapshot_count", &flags.snapshot_count),
         ("heartbeat_interval", &flags.heartbeat_interval),
         ("election_timeout", &flags.election_timeout),
@@ -376,6 +409,37 @@ pub fn layered(flags: &Flags, env: &BTreeMap<String, String>) -> Result<ServerCo
 
 fn resolve(raw: Raw) -> Result<ServerConfig, ConfigError> {
     let initial_advertise_peer_urls = split_list(&raw.initial_advertise_peer_urls);
+    let discovery = raw
+        .discovery
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(String::from);
+    // etcd: one way to bootstrap (its words; `--discovery-srv` is refused
+    // as unsupported before this).
+    if discovery.is_some()
+        && raw
+            .initial_cluster
+            .as_deref()
+            .is_some_and(|c| !c.trim().is_empty())
+    {
+        return Err(ConfigError::Cluster(
+            "error verifying flags, multiple discovery or bootstrap flags are set. \
+             Choose one of \"initial-cluster\", \"discovery\" or \"discovery-srv\". \
+             See 'concord --help'."
+                .into(),
+        ));
+    }
+    let discovery_fallback = match raw.discovery_fallback.trim() {
+        "exit" => DiscoveryFallback::Exit,
+        "proxy" => DiscoveryFallback::Proxy,
+        other => {
+            // Go's flag package, as etcd reports a bad value.
+            return Err(ConfigError::Cluster(format!(
+                "invalid value {other:?} for flag -discovery-fallback: invalid value"
+            )));
+        }
+    };
     // etcd: without --initial-cluster the member bootstraps alone with its
     // own advertised peer URLs.
     let initial_cluster = match raw.initial_cluster.as_deref() {
@@ -436,6 +500,9 @@ fn resolve(raw: Raw) -> Result<ServerConfig, ConfigError> {
             n => n as usize,
         },
         name: raw.name,
+        discovery,
+        discovery_fallback,
+        discovery_proxy: raw.discovery_proxy.unwrap_or_default().trim().to_string(),
     })
 }
 
@@ -655,6 +722,52 @@ mod tests {
             "unknown level \"verbose\" (--log-level supports debug, info, warn, error, panic, fatal)"
         );
         assert!(parse_err(&[], &[("ETCD_LOG_LEVEL", "DEBUG")]).contains("unknown level"));
+    }
+
+    #[test]
+    fn discovery_flags_and_env() {
+        let c = parse(&[], &[]);
+        assert_eq!(c.discovery, None);
+        assert_eq!(c.discovery_fallback, DiscoveryFallback::Proxy);
+        let c = parse(
+            &[
+                "--discovery",
+                "http://d:2382/v2/keys/_etcd/registry/t",
+                "-discovery-fallback=exit",
+            ],
+            &[("ETCD_DISCOVERY_PROXY", "10.0.0.9:3128")],
+        );
+        assert_eq!(
+            c.discovery.as_deref(),
+            Some("http://d:2382/v2/keys/_etcd/registry/t")
+        );
+        assert_eq!(c.discovery_fallback, DiscoveryFallback::Exit);
+        assert_eq!(c.discovery_proxy, "10.0.0.9:3128");
+        let c = parse(
+            &[],
+            &[
+                ("ETCD_DISCOVERY", "http://d/t"),
+                ("CONCORD_DISCOVERY_FALLBACK", "exit"),
+            ],
+        );
+        assert_eq!(c.discovery.as_deref(), Some("http://d/t"));
+        assert_eq!(c.discovery_fallback, DiscoveryFallback::Exit);
+        assert_eq!(
+            parse_err(
+                &["--discovery", "http://d/t", "--discovery-fallback", "bogus"],
+                &[]
+            ),
+            "invalid value \"bogus\" for flag -discovery-fallback: invalid value"
+        );
+        assert!(parse_err(
+            &["--discovery", "http://d/t"],
+            &[("ETCD_INITIAL_CLUSTER", "a=http://1:2380")]
+        )
+        .starts_with("error verifying flags, multiple discovery or bootstrap flags are set."));
+        assert_eq!(
+            parse_err(&["--discovery-srv", "example.com"], &[]),
+            "this etcd flag is not supported by Concord (yet): --discovery-srv"
+        );
     }
 
     #[test]

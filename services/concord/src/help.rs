@@ -139,6 +139,21 @@ pub const SECTIONS: &[(&str, &[FlagDoc])] = &[
                 "List of this member's client URLs to advertise to the public.",
             ),
             f(
+                "discovery",
+                "''",
+                "Discovery URL used to bootstrap the cluster (etcd's v2 discovery protocol): a URL from concord-discovery's /new, or a key path on any v2 keys API (etcd, concord) holding <path>/_config/size. The member registers there and waits for the token's size of members; the initial cluster token becomes the URL. Ignored once the data dir holds a member.",
+            ),
+            f(
+                "discovery-fallback",
+                "'proxy'",
+                "Expected behavior ('exit' or 'proxy') when discovery services fails: a member beyond the token's size exits with 'discovery: cluster is full', or serves the v2 API as a proxy to the discovered cluster (concord only; concord-consensus exits).",
+            ),
+            f(
+                "discovery-proxy",
+                "''",
+                "HTTP proxy to use for traffic to discovery service.",
+            ),
+            f(
                 "strict-reconfig-check",
                 "'true'",
                 "Reject reconfiguration requests that would cause quorum loss (enforced, as in etcd).",
@@ -193,9 +208,6 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     u("grpc-keepalive-min-time", false, &["5s"], "Minimum duration interval that a client should wait before pinging server."),
     u("grpc-keepalive-interval", false, &["2h", "2h0m0s"], "Frequency duration of server-to-client ping to check if a connection is alive (0 to disable)."),
     u("grpc-keepalive-timeout", false, &["20s"], "Additional duration of wait before closing a non-responsive connection (0 to disable)."),
-    u("discovery", false, &[""], "Discovery URL used to bootstrap the cluster."),
-    u("discovery-fallback", false, &["proxy"], "Expected behavior ('exit' or 'proxy') when discovery services fails."),
-    u("discovery-proxy", false, &[""], "HTTP proxy to use for traffic to discovery service."),
     u("discovery-srv", false, &[""], "DNS srv domain used to bootstrap the cluster."),
     u("discovery-srv-name", false, &[""], "Suffix to the dns srv name queried when bootstrapping."),
     u("pre-vote", true, &["false"], "Enable to run an additional Raft election phase."),

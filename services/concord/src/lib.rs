@@ -12,15 +12,21 @@
 //! - `config.rs`: flags, environment and YAML, layered into `ServerConfig`;
 //! - `help.rs`: `--help`, and the etcd flags not supported yet;
 //! - `server.rs`: starting the parts, serving the client URLs, shutdown;
-//! - `cli.rs`: the command line both member binaries share;
-//! - `service_config.rs`: the layered settings of the gateway and watch
-//!   binaries (defaults < YAML file < `CONCORD_*` < flags).
+//! - `discovery_bootstrap.rs`: `--discovery` (etcd's v2 discovery
+//!   protocol) before consensus starts; `proxy.rs`: the v2 proxy a member
+//!   beyond the token's size becomes (`--discovery-fallback proxy`);
+//! - `cli.rs`: the command line both member binaries share.
+//!
+//! The gateway binary (`src/bin/concord-gateway.rs`) lives here too: it
+//! serves the same v2 router; its settings, logging and signals come from
+//! `concord-process`, as every binary's do.
 
 pub mod cli;
 pub mod config;
+pub mod discovery_bootstrap;
 pub mod help;
+pub mod proxy;
 pub mod server;
-pub mod service_config;
 
 /// The etcd release whose v2 API Concord speaks.
 pub const ETCD_COMPAT_VERSION: &str = "3.4.23";

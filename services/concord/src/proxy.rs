@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use axum::Router;
 use concord_consensus::network::PeerConn;
@@ -323,8 +323,7 @@ async fn send(
     *out.status_mut() = rparts.status;
     for (k, v) in &rparts.headers {
         if !HOP_BY_HOP.contains(&k.as_str()) {
-            out.headers_mut()
-                .append(HeaderName::from(k.clone()), v.clone());
+            out.headers_mut().append(k.clone(), v.clone());
         }
     }
     Ok(out)

@@ -1,6 +1,5 @@
 //! Starting a member's parts, serving its client URLs, clean shutdown.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,6 +15,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::{debug, info};
 
+use concord_process::{listen_addr, shutdown_signal};
+
 use crate::config::{ClusterState, ServerConfig};
 
 /// What a member serves on its client URLs.
@@ -29,101 +30,8 @@ pub enum Role {
     Consensus,
 }
 
-/// The default filter at `level`, which the config has checked.
-fn default_filter(level: &str) -> String {
-    // openraft's replication tasks log every failed retry to a peer that is
-    // down (several lines a second); the consensus crate reports a peer's
-    // state changes itself, in etcd's words, so those are left out, as is
-    // openraft's ERROR for a write that must go to the new leader (the
-    // caller gets that error and retries or answers it). At debug, the
-    // HTTP/2 and gRPC libraries stay at info: debug means Concord's own
-    // DEBUG lines, not every frame.
-    // Never more of openraft than of the rest.
-    let openraft = match level {
-        "off" => return "off".to_string(),
-        "error" => "error",
-        _ => "warn",
-    };
-    let mut f = format!(
-        "{level},openraft={openraft},openraft::replication=off,\
-         openraft::engine::handler::replication_handler=error,openraft::core::raft_core=error,\
-         openraft::raft::impl_raft_blocking_write=off"
-    );
-    if matches!(level, "debug" | "trace") {
-        f.push_str(",h2=info,hyper=info,hyper_util=info,tower=info,tonic=info,axum=info");
-    }
-    f
-}
-
-/// The timestamp, then the member's name: three members logging to one
-/// terminal can be told apart on every line.
-struct NamedTime(String);
-
-impl tracing_subscriber::fmt::time::FormatTime for NamedTime {
-    fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
-        tracing_subscriber::fmt::time::SystemTime.format_time(w)?;
-        write!(w, " [{}]", self.0)
-    }
-}
-
-/// Logs to stderr, one line per event, each with the member's `name`.
-/// `CONCORD_LOG` (else `RUST_LOG`) overrides `level`: a bare level
-/// (`debug`) keeps the default filter at that level, anything else is a
-/// tracing filter (`info,concord_consensus=debug`).
-pub fn init_logging(name: &str, level: &str) {
-    let from_env = ["CONCORD_LOG", "RUST_LOG"]
-        .iter()
-        .filter_map(|k| std::env::var(k).ok())
-        .map(|v| v.trim().to_string())
-        .find(|v| !v.is_empty());
-    let filter = match from_env.as_deref() {
-        Some(l @ ("trace" | "debug" | "info" | "warn" | "error" | "off")) => default_filter(l),
-        Some(directives) => directives.to_string(),
-        None => default_filter(level),
-    };
-    let (filter, bad) = match tracing_subscriber::EnvFilter::try_new(&filter) {
-        Ok(f) => (f, None),
-        Err(e) => (
-            tracing_subscriber::EnvFilter::new(default_filter(level)),
-            Some(format!("{filter:?}: {e}")),
-        ),
-    };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_timer(NamedTime(name.to_string()))
-        .with_target(false)
-        .try_init();
-    if let Some(bad) = bad {
-        tracing::warn!("ignored CONCORD_LOG/RUST_LOG, not a log filter: {bad}; logging at {level}");
-    }
-}
-
-/// `http://host:port` -> a socket address to bind (`localhost` is 127.0.0.1).
-pub fn listen_addr(url: &str) -> anyhow::Result<SocketAddr> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| anyhow!("unsupported URL scheme in {url:?} (only http:// is served)"))?;
-    let hostport = rest.split('/').next().unwrap_or(rest);
-    let (host, port) = hostport
-        .rsplit_once(':')
-        .ok_or_else(|| anyhow!("URL {url:?} has no port"))?;
-    let host = match host {
-        "localhost" => "127.0.0.1",
-        h => h.trim_start_matches('[').trim_end_matches(']'),
-    };
-    let port: u16 = port
-        .parse()
-        .with_context(|| format!("bad port in {url:?}"))?;
-    let ip = host
-        .parse()
-        .with_context(|| format!("listen URL {url:?} must use an IP address or localhost"))?;
-    Ok(SocketAddr::new(ip, port))
-}
-
 /// Runs the member until SIGTERM or SIGINT.
-pub async fn run(cfg: ServerConfig, role: Role) -> anyhow::Result<()> {
+pub async fn run(mut cfg: ServerConfig, role: Role) -> anyhow::Result<()> {
     let what = match role {
         Role::AllInOne => "concord",
         Role::Consensus => "concord-consensus",
@@ -139,6 +47,9 @@ pub async fn run(cfg: ServerConfig, role: Role) -> anyhow::Result<()> {
         env!("CARGO_PKG_VERSION")
     );
     debug!("effective configuration: {cfg:?}");
+    // Bootstrap by discovery token (--discovery): fills in the initial
+    // cluster, or makes this process a v2 proxy (discovery_bootstrap.rs).
+    let start = crate::discovery_bootstrap::prepare(&mut cfg, role).await?;
     // etcd checks the initial cluster only where the member has no state
     // yet (no WAL); Concord's mark of a started member is its identity.
     if !cfg.data_dir.join("member").join("identity.json").exists() {
@@ -161,6 +72,14 @@ pub async fn run(cfg: ServerConfig, role: Role) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen for clients on {url}"))?;
         info!("listening for client requests on {url}");
         listeners.push(l);
+    }
+
+    if let crate::discovery_bootstrap::Start::Proxy {
+        peer_urls,
+        from_file,
+    } = start
+    {
+        return crate::proxy::run(&cfg, peer_urls, from_file, listeners).await;
     }
 
     let mut peer_listeners = Vec::new();
@@ -232,7 +151,8 @@ pub async fn run(cfg: ServerConfig, role: Role) -> anyhow::Result<()> {
                     .add_service(KvService::server(kv.clone()))
                     .add_service(ClusterService::server(cluster.clone()))
                     .add_service(RaftStatsService::server(stats.clone()))
-                    .add_service(EventsService::server(events));
+                    .add_service(EventsService::server(events))
+                    .add_service(concord_rpc::health::service());
                 let incoming =
                     tonic::transport::server::TcpIncoming::from(l).with_nodelay(Some(true));
                 let mut stop = stop_rx.clone();
@@ -350,21 +270,6 @@ pub fn check_advertised_peer_urls(
     ))
 }
 
-pub async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -399,28 +304,5 @@ mod tests {
             check_initial_cluster("a", &dup).unwrap_err().to_string(),
             "initial cluster a=http://1:2380,b=http://1:2380 has duplicate url"
         );
-    }
-
-    #[test]
-    fn default_filter_never_shows_more_of_openraft() {
-        assert_eq!(default_filter("off"), "off");
-        assert!(default_filter("error").starts_with("error,openraft=error,"));
-        assert!(default_filter("info").starts_with("info,openraft=warn,"));
-        assert!(default_filter("debug").contains(",h2=info"));
-        assert!(!default_filter("info").contains("h2="));
-    }
-
-    #[test]
-    fn listen_addresses() {
-        assert_eq!(
-            listen_addr("http://localhost:2379").unwrap(),
-            "127.0.0.1:2379".parse().unwrap()
-        );
-        assert_eq!(
-            listen_addr("http://0.0.0.0:2379").unwrap(),
-            "0.0.0.0:2379".parse().unwrap()
-        );
-        assert!(listen_addr("https://127.0.0.1:2379").is_err());
-        assert!(listen_addr("http://127.0.0.1").is_err());
     }
 }

@@ -19,7 +19,9 @@
 //! the wire and implement them for callers in other processes;
 //! [`events_grpc`] serves a member's committed events and follows them
 //! from the watch tier; [`watch_grpc`] serves a watch hub and implements
-//! the `Watch` trait over the watch replicas.
+//! the `Watch` trait over the watch replicas; [`health`] is the standard
+//! `grpc.health.v1` service every gRPC server of Concord answers (container
+//! healthchecks probe it with `concordctl probe --grpc`).
 
 pub mod peer {
     tonic::include_proto!("concord.peer");
@@ -52,5 +54,6 @@ pub mod cluster_grpc;
 pub mod codec;
 pub mod endpoints;
 pub mod events_grpc;
+pub mod health;
 pub mod kv_grpc;
 pub mod watch_grpc;

@@ -4,12 +4,12 @@
 //! gateways' watches on its listen URL (gRPC Watch service). Any number
 //! of replicas can run; each follows consensus on its own.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use clap::Parser;
+use clap::{CommandFactory, Parser};
+use concord_process::{init_logging, listen_addr, shutdown_signal};
 use concord_rpc::endpoints::Endpoints;
 use concord_rpc::watch_grpc::WatchService;
 use concord_watch::{follower, WatchHub};
@@ -23,164 +23,73 @@ const STOP_GRACE: Duration = Duration::from_secs(1);
 const CONNECTION_WINDOW: u32 = 32 << 20;
 const DEFAULT_LISTEN_URL: &str = "http://127.0.0.1:2680";
 
-/// Concord's watch fan-out: serves v2 watches (long polls, streams,
-/// waitIndex) to the gateways over gRPC, fed by the consensus members'
-/// committed events.
-///
-/// Settings come from, weakest first: the defaults, the config file
-/// (YAML with the flags' names as keys), CONCORD_* environment variables,
-/// flags.
+/// The flags (and their `CONCORD_*` variables); see [`Settings`].
 #[derive(Parser, Debug)]
-#[command(name = "concord-watch", version)]
+#[command(
+    name = "concord-watch",
+    version,
+    about = "Concord's watch fan-out: serves v2 watches (long polls, streams, waitIndex) to the \
+             gateways over gRPC, fed by the consensus members' committed events. \
+             Settings: defaults < --config-file (YAML, keys as the flags; see config/concord-watch.yaml) \
+             < CONCORD_* environment < flags."
+)]
 struct Flags {
+    /// A YAML file with any of the settings below (keys as the flags).
+    #[arg(long, env = "CONCORD_CONFIG_FILE")]
+    config_file: Option<String>,
+    /// Name shown on every log line.
+    #[arg(long, env = "CONCORD_NAME", default_value = "watch")]
+    name: String,
     /// URL to serve the gRPC Watch service on, as http://host:port (port 0
-    /// picks a free port; the one bound is logged) [default:
-    /// http://127.0.0.1:2680, where scripts/split-local puts it].
-    #[arg(long = "listen-url", env = "CONCORD_LISTEN_URL")]
-    listen_url: Option<String>,
-    /// Client URLs of the consensus members serving the Events service,
-    /// comma-separated; one is followed at a time, the next when it fails
-    /// (required, here or in the config file).
-    #[arg(long = "consensus-endpoints", env = "CONCORD_CONSENSUS_ENDPOINTS")]
-    consensus_endpoints: Option<String>,
-    /// Log level: debug, info, warn, error or off (or a tracing filter)
-    /// [default: info].
-    #[arg(long = "log-level", env = "CONCORD_LOG_LEVEL")]
-    log_level: Option<String>,
-    /// A YAML file with any of the settings above (keys listen-url,
-    /// consensus-endpoints as a list or a comma-separated string,
-    /// log-level).
-    #[arg(long = "config-file", env = "CONCORD_CONFIG_FILE")]
-    config_file: Option<std::path::PathBuf>,
+    /// picks a free port; the one bound is logged).
+    #[arg(long, env = "CONCORD_LISTEN_URL", default_value = DEFAULT_LISTEN_URL)]
+    listen_url: String,
+    /// Client URLs of the consensus members serving the Events service
+    /// (comma-separated; required here or in the file); one is followed
+    /// at a time, the next when it fails.
+    #[arg(long, env = "CONCORD_CONSENSUS_ENDPOINTS", value_delimiter = ',')]
+    consensus_endpoints: Vec<String>,
+    /// debug, info, warn, error, panic or fatal.
+    #[arg(long, env = "CONCORD_LOG_LEVEL", default_value = "info")]
+    log_level: String,
 }
 
-/// The effective settings.
+/// The watch service's settings, layered by [`concord_process::settings`].
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct Settings {
+    name: String,
     listen_url: String,
+    #[serde(default)]
     consensus_endpoints: Vec<String>,
     log_level: String,
 }
 
-fn split_urls(s: &str) -> Vec<String> {
-    s.split(',')
-        .map(str::trim)
-        .filter(|u| !u.is_empty())
-        .map(String::from)
-        .collect()
-}
-
-/// Flags (and their environment variables) over the config file over the
-/// defaults.
-fn settings(flags: Flags) -> anyhow::Result<Settings> {
-    let file = match &flags.config_file {
-        Some(path) => config::Config::builder()
-            .add_source(config::File::from(path.as_path()).format(config::FileFormat::Yaml))
-            .build()
-            .with_context(|| format!("--config-file {}", path.display()))?,
-        None => config::Config::default(),
-    };
-    let text = |key: &str| -> anyhow::Result<Option<String>> {
-        match file.get::<config::Value>(key) {
-            Ok(v) => {
-                Ok(Some(v.into_string().with_context(|| {
-                    format!("config file: {key} is not a string")
-                })?))
-            }
-            Err(config::ConfigError::NotFound(_)) => Ok(None),
-            Err(e) => Err(e).with_context(|| format!("config file: {key}")),
-        }
-    };
-    let file_endpoints = match file.get::<config::Value>("consensus-endpoints") {
-        Ok(v) => match v.clone().into_array() {
-            Ok(list) => Some(
-                list.into_iter()
-                    .map(|u| u.into_string())
-                    .collect::<Result<Vec<_>, _>>()
-                    .context("config file: consensus-endpoints")?,
-            ),
-            Err(_) => Some(split_urls(
-                &v.into_string()
-                    .context("config file: consensus-endpoints")?,
-            )),
-        },
-        Err(config::ConfigError::NotFound(_)) => None,
-        Err(e) => return Err(e).context("config file: consensus-endpoints"),
-    };
-    let consensus_endpoints = match flags.consensus_endpoints {
-        Some(s) => split_urls(&s),
-        None => file_endpoints.unwrap_or_default(),
-    };
-    if consensus_endpoints.is_empty() {
-        bail!("no consensus members: give --consensus-endpoints URL[,URL...]");
+fn settings() -> anyhow::Result<Settings> {
+    let s: Settings = concord_process::settings::load(Flags::command())?;
+    if s.consensus_endpoints.is_empty() {
+        bail!("no consensus members: give --consensus-endpoints URL[,URL...] (flag, CONCORD_* variable or config file)");
     }
-    if let Some(bad) = consensus_endpoints
+    if let Some(bad) = s
+        .consensus_endpoints
         .iter()
         .find(|u| !u.starts_with("http://") && !u.starts_with("https://"))
     {
         bail!("--consensus-endpoints {bad:?}: expected http://host:port");
     }
-    Ok(Settings {
-        listen_url: match flags.listen_url {
-            Some(u) => u,
-            None => text("listen-url")?.unwrap_or_else(|| DEFAULT_LISTEN_URL.into()),
-        },
-        consensus_endpoints,
-        log_level: match flags.log_level {
-            Some(l) => l,
-            None => text("log-level")?.unwrap_or_else(|| "info".into()),
-        },
-    })
-}
-
-/// `http://host:port` as an address to bind (`localhost` is 127.0.0.1).
-fn listen_addr(url: &str) -> anyhow::Result<SocketAddr> {
-    let Some(rest) = url.strip_prefix("http://") else {
-        bail!("--listen-url {url:?}: expected http://host:port");
-    };
-    let host_port = rest.trim_end_matches('/');
-    let host_port = host_port.replace("localhost:", "127.0.0.1:");
-    host_port
-        .parse()
-        .with_context(|| format!("--listen-url {url:?}: expected http://host:port"))
-}
-
-fn init_logging(level: &str) -> anyhow::Result<()> {
-    let filter = match level {
-        // etcd's names for "errors only".
-        "panic" | "fatal" => "error".to_string(),
-        // Our lines at the level asked for; the libraries' only when they
-        // are warnings or worse (or not at all, below that).
-        "error" | "off" => level.to_string(),
-        "trace" | "debug" | "info" | "warn" => {
-            format!("warn,concord_watch={level},concord_rpc={level}")
-        }
-        directives => directives.to_string(),
-    };
-    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
-        .with_context(|| format!("--log-level {level:?}: not a level or a tracing filter"))?;
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .init();
-    Ok(())
-}
-
-/// Resolves on SIGTERM or SIGINT.
-async fn stop_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = term.recv() => info!("SIGTERM: stopping"),
-        _ = tokio::signal::ctrl_c() => info!("SIGINT: stopping"),
-    }
+    Ok(s)
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let flags = settings(Flags::parse())?;
-    init_logging(&flags.log_level)?;
+    let flags = match settings() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("concord-watch: {e:#}");
+            std::process::exit(1);
+        }
+    };
+    init_logging(&flags.name, &flags.log_level);
     let addr = listen_addr(&flags.listen_url)?;
     let endpoints = Endpoints::new(&flags.consensus_endpoints)
         .map_err(|e| anyhow::anyhow!("--consensus-endpoints: {e}"))?;
@@ -215,12 +124,13 @@ async fn main() -> anyhow::Result<()> {
             .http2_keepalive_interval(Some(Duration::from_secs(10)))
             .http2_keepalive_timeout(Some(Duration::from_secs(5)))
             .add_service(service)
+            .add_service(concord_rpc::health::service())
             .serve_with_incoming_shutdown(incoming, async {
                 let _ = stopping_rx.await;
             }),
     );
     tokio::select! {
-        _ = stop_signal() => {}
+        _ = shutdown_signal() => info!("received a stop signal, shutting down"),
         r = &mut server => {
             follower.abort();
             r??;

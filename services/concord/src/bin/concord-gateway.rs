@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{CommandFactory, Parser};
-use concord::server::{init_logging, listen_addr};
 use concord_api::{Cluster, Kv, RaftStats, Watch};
 use concord_gateway::GatewayState;
+use concord_process::{init_logging, listen_addr};
 use concord_rpc::cluster_grpc::{GrpcCluster, GrpcRaftStats};
 use concord_rpc::endpoints::Endpoints;
 use concord_rpc::kv_grpc::GrpcKv;
@@ -60,7 +60,7 @@ struct Flags {
     log_level: String,
 }
 
-/// The gateway's settings, layered by [`concord::service_config`].
+/// The gateway's settings, layered by [`concord_process::settings`].
 #[derive(Debug, serde::Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct Settings {
@@ -74,7 +74,7 @@ struct Settings {
 }
 
 fn main() -> ExitCode {
-    let settings: Settings = match concord::service_config::load(Flags::command()) {
+    let settings: Settings = match concord_process::settings::load(Flags::command()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("concord-gateway: {e:#}");
@@ -154,7 +154,7 @@ async fn run(flags: Settings) -> anyhow::Result<()> {
                 .await
         }));
     }
-    concord::server::shutdown_signal().await;
+    concord_process::shutdown_signal().await;
     info!("received a stop signal, shutting down");
     let _ = stop_tx.send(true);
     // Long-poll watches never finish on their own.
