@@ -1,0 +1,859 @@
+//! # The containers, end to end: `compose.yaml` and the three-host layout
+//!
+//! Runs the images of `docker/build-images` (built here first when one is
+//! missing) with Docker Compose v2, as the README tells a user to:
+//!
+//! - `compose_cluster`: the split deployment of `compose.yaml` (3
+//!   `concord-consensus` members, `concord-watch`, `concord-gateway`s behind
+//!   the haproxy front), its front published on a free 127.0.0.1 port
+//!   (`CONCORD_FRONT_ADDR`) under a project name of its own. `etcdctl member
+//!   list` inside node1 shows 3 members; put and get through the front; the
+//!   leader is removed with `etcdctl member remove` and another is elected;
+//!   the removed member, started again on its old volume, exits with etcd's
+//!   "permanently removed"; after `etcdctl member add` and `docker volume
+//!   rm` it rejoins as a new member and has the data; 3 gateways serve the
+//!   same key; the front answers every request while a gateway is killed
+//!   and while the gateways are scaled back to 1; node3 is killed and writes
+//!   through the front go on; `docker compose down -v` leaves no container,
+//!   network or volume.
+//! - `three_hosts`: `deploy/three-hosts/` with each "host" on its own
+//!   loopback address (127.0.0.2-4, host networking): the members bootstrap
+//!   by those addresses alone and serve.
+//!
+//! Without a Docker engine (`docker info`) or Compose v2 (`docker compose
+//! version`) each test prints why it is SKIPPED and passes. Every wait is a
+//! poll with a generous deadline; each project is taken down (`down -v`)
+//! when its guard drops, also when the test fails.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use concord_tests::cluster::request;
+use concord_tests::{form_encode, free_port, Response};
+
+/// The images `compose.yaml` and the three-host layout use.
+const IMAGES: [&str; 5] = ["concord", "consensus", "gateway", "watch", "front"];
+/// Building the static binaries and the images from scratch (2 cores).
+const BUILD_TIMEOUT: Duration = Duration::from_secs(40 * 60);
+/// One docker command (`up` waits for the members' health).
+const DOCKER_TIMEOUT: Duration = Duration::from_secs(300);
+/// A cluster becoming healthy, a leader elected, a member catching up.
+const READY: Duration = Duration::from_secs(180);
+
+/// The repository (compose.yaml, docker/, deploy/).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("repository root")
+        .to_path_buf()
+}
+
+/// Runs a command to its end (killed after `timeout`), capturing both
+/// outputs.
+fn run(cmd: &mut Command, timeout: Duration) -> Output {
+    let what = format!("{cmd:?}");
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let out_reader = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = out.read_to_end(&mut b);
+        b
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = err.read_to_end(&mut b);
+        b
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not finish within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    Output {
+        status,
+        stdout: out_reader.join().unwrap_or_default(),
+        stderr: err_reader.join().unwrap_or_default(),
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Why containers cannot run here (no engine, no Compose v2), if so.
+fn docker_missing() -> Option<String> {
+    let ok = |args: &[&str]| {
+        Command::new("docker")
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !ok(&["info"]) {
+        return Some("no Docker engine answers `docker info`".into());
+    }
+    if !ok(&["compose", "version"]) {
+        return Some("`docker compose version` fails (Compose v2 missing)".into());
+    }
+    None
+}
+
+/// Builds the images with docker/build-images unless all are present
+/// (`.ci/run` builds them before the tests). One build per test process.
+fn ensure_images() {
+    static BUILT: Mutex<bool> = Mutex::new(false);
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    if *built {
+        return;
+    }
+    let missing: Vec<&str> = IMAGES
+        .iter()
+        .copied()
+        .filter(|i| {
+            !Command::new("docker")
+                .args(["image", "inspect", &format!("concord/{i}:latest")])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+        .collect();
+    if !missing.is_empty() {
+        eprintln!("compose: images missing ({missing:?}): running docker/build-images");
+        let start = Instant::now();
+        let out = run(
+            Command::new(root().join("docker/build-images")).current_dir(root()),
+            BUILD_TIMEOUT,
+        );
+        assert!(
+            out.status.success(),
+            "docker/build-images failed:\n{}\n{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        eprintln!("compose: images built in {:?}", start.elapsed());
+    }
+    *built = true;
+}
+
+/// A unique prefix for this test process's compose projects.
+fn project_prefix() -> String {
+    format!("concordtest{}", std::process::id())
+}
+
+/// One compose project: its name, files and variables. `down -v` when
+/// dropped.
+struct Project {
+    name: String,
+    file: PathBuf,
+    env_file: Option<PathBuf>,
+    vars: Mutex<Vec<(String, String)>>,
+}
+
+impl Project {
+    fn new(name: String, file: PathBuf, env_file: Option<PathBuf>) -> Project {
+        Project {
+            name,
+            file,
+            env_file,
+            vars: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Sets a variable for every later compose command.
+    fn set_var(&self, k: &str, v: &str) {
+        let mut vars = self.vars.lock().unwrap();
+        vars.retain(|(key, _)| key != k);
+        vars.push((k.to_string(), v.to_string()));
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("docker");
+        c.current_dir(root())
+            .arg("compose")
+            .arg("-p")
+            .arg(&self.name);
+        c.arg("-f").arg(&self.file);
+        if let Some(e) = &self.env_file {
+            c.arg("--env-file").arg(e);
+        }
+        c.args(args);
+        for (k, v) in self.vars.lock().unwrap().iter() {
+            c.env(k, v);
+        }
+        c
+    }
+
+    /// `docker compose ARGS`, whatever its outcome.
+    fn try_compose(&self, args: &[&str]) -> Output {
+        run(&mut self.command(args), DOCKER_TIMEOUT)
+    }
+
+    /// `docker compose ARGS`, which must succeed; its stdout.
+    fn compose(&self, args: &[&str]) -> String {
+        let out = self.try_compose(args);
+        assert!(
+            out.status.success(),
+            "docker compose {args:?} failed:\n{}\n{}\n{}",
+            text(&out.stdout),
+            text(&out.stderr),
+            self.logs()
+        );
+        text(&out.stdout)
+    }
+
+    /// `etcdctl ARGS` inside a service's container: (exit ok, stdout+stderr).
+    fn etcdctl(&self, service: &str, args: &[&str]) -> (bool, String) {
+        let mut full = vec!["exec", "-T", service, "etcdctl"];
+        full.extend_from_slice(args);
+        let out = self.try_compose(&full);
+        (out.status.success(), text(&out.stdout) + &text(&out.stderr))
+    }
+
+    /// The tail of every service's log, for failure messages.
+    fn logs(&self) -> String {
+        let out = self.try_compose(&["logs", "--no-color", "--tail", "40"]);
+        format!("--- logs of {} ---\n{}", self.name, text(&out.stdout))
+    }
+
+    /// The IDs of a service's containers (running or not).
+    fn containers(&self, service: &str) -> Vec<String> {
+        self.compose(&["ps", "-a", "-q", service])
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect()
+    }
+
+    /// What is left of this project in the engine: containers, networks,
+    /// volumes (by compose's project label).
+    fn leftovers(&self) -> Vec<String> {
+        let label = format!("label=com.docker.compose.project={}", self.name);
+        let mut left = Vec::new();
+        for (kind, args) in [
+            ("container", vec!["ps", "-a", "-q", "--filter", &label]),
+            ("network", vec!["network", "ls", "-q", "--filter", &label]),
+            ("volume", vec!["volume", "ls", "-q", "--filter", &label]),
+        ] {
+            let out = run(Command::new("docker").args(&args), DOCKER_TIMEOUT);
+            left.extend(
+                text(&out.stdout)
+                    .lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .map(|l| format!("{kind} {l}")),
+            );
+        }
+        left
+    }
+
+    /// `docker compose down -v`: nothing may be left behind.
+    fn down(&self) {
+        self.compose(&["down", "-v", "--remove-orphans", "--timeout", "10"]);
+        let left = self.leftovers();
+        assert!(
+            left.is_empty(),
+            "docker compose down -v left {left:?} behind"
+        );
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let out = self.try_compose(&["down", "-v", "--remove-orphans", "--timeout", "5"]);
+        if !out.status.success() {
+            eprintln!(
+                "compose: cleaning up {} failed: {}",
+                self.name,
+                text(&out.stderr)
+            );
+        }
+    }
+}
+
+/// Polls `f` until it returns `Some`, or panics with `what` (and `context`)
+/// after `timeout`.
+fn wait_for<T>(
+    what: &str,
+    timeout: Duration,
+    context: impl Fn() -> String,
+    mut f: impl FnMut() -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if Instant::now() > deadline {
+            panic!(
+                "timed out after {timeout:?} waiting for {what}\n{}",
+                context()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn http(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<Response> {
+    let ct = (!body.is_empty()).then_some("application/x-www-form-urlencoded");
+    request(
+        port,
+        method,
+        path,
+        ct,
+        body.as_bytes(),
+        Duration::from_secs(10),
+    )
+}
+
+fn put(port: u16, key: &str, value: &str) -> std::io::Result<Response> {
+    http(
+        port,
+        "PUT",
+        &format!("/v2/keys/{key}"),
+        &format!("value={}", form_encode(value)),
+    )
+}
+
+/// The value of a key read through `port`, if it answers 200.
+fn get_value(port: u16, key: &str) -> Option<String> {
+    let r = http(port, "GET", &format!("/v2/keys/{key}"), "").ok()?;
+    if r.status != 200 {
+        return None;
+    }
+    r.json()["node"]["value"].as_str().map(String::from)
+}
+
+/// One line of `etcdctl member list`:
+/// `<id>: name=<n> peerURLs=<u> clientURLs=<u> isLeader=<b>`.
+#[derive(Debug, Clone)]
+struct MemberLine {
+    id: String,
+    name: String,
+    leader: bool,
+}
+
+fn parse_members(out: &str) -> Vec<MemberLine> {
+    out.lines()
+        .filter_map(|l| {
+            let (id, rest) = l.split_once(": ")?;
+            let field = |k: &str| {
+                rest.split_whitespace()
+                    .find_map(|f| f.strip_prefix(&format!("{k}=")).map(String::from))
+            };
+            Some(MemberLine {
+                id: id.trim().to_string(),
+                name: field("name")?,
+                leader: field("isLeader")? == "true",
+            })
+        })
+        .collect()
+}
+
+/// `etcdctl member list` in `service` until `ok` holds for its members.
+fn wait_members(
+    p: &Project,
+    service: &str,
+    what: &str,
+    ok: impl Fn(&[MemberLine]) -> bool,
+) -> Vec<MemberLine> {
+    wait_for(
+        what,
+        READY,
+        || p.logs(),
+        || {
+            let (success, out) = p.etcdctl(service, &["member", "list"]);
+            let members = parse_members(&out);
+            (success && ok(&members)).then_some(members)
+        },
+    )
+}
+
+/// A reader that GETs a key through the front as fast as it answers,
+/// counting answers and remembering each failure.
+struct Reader {
+    stop: Arc<AtomicBool>,
+    ok: Arc<AtomicUsize>,
+    failures: Arc<Mutex<Vec<String>>>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Reader {
+    /// Failures are stamped with the time since `t0` (the steps' clock).
+    fn start(port: u16, key: &str, value: &str, t0: Instant) -> Reader {
+        let stop = Arc::new(AtomicBool::new(false));
+        let ok = Arc::new(AtomicUsize::new(0));
+        let failures = Arc::new(Mutex::new(Vec::new()));
+        let (s, o, f) = (stop.clone(), ok.clone(), failures.clone());
+        let (key, value) = (key.to_string(), value.to_string());
+        let handle = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                match http(port, "GET", &format!("/v2/keys/{key}"), "") {
+                    Ok(r) if r.status == 200 && r.json()["node"]["value"] == value.as_str() => {
+                        o.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(r) => f.lock().unwrap().push(format!(
+                        "[{:.1?}] status {}: {}",
+                        t0.elapsed(),
+                        r.status,
+                        r.text()
+                    )),
+                    Err(e) => f
+                        .lock()
+                        .unwrap()
+                        .push(format!("[{:.1?}] {e}", t0.elapsed())),
+                }
+            }
+        });
+        Reader {
+            stop,
+            ok,
+            failures,
+            handle: Some(handle),
+        }
+    }
+
+    fn answered(&self) -> usize {
+        self.ok.load(Ordering::Relaxed)
+    }
+
+    /// Waits until `n` more requests have been answered.
+    fn wait_more(&self, n: usize) {
+        let target = self.answered() + n;
+        wait_for(
+            &format!("{n} more answers through the front"),
+            READY,
+            || format!("failures: {:?}", self.failures.lock().unwrap()),
+            || (self.answered() >= target).then_some(()),
+        );
+    }
+
+    /// Stops the reader: (answers, failures).
+    fn finish(mut self) -> (usize, Vec<String>) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+        let failures = self.failures.lock().unwrap().clone();
+        (self.answered(), failures)
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The running containers of a service that docker reports healthy.
+fn healthy(p: &Project, service: &str) -> usize {
+    p.containers(service)
+        .iter()
+        .filter(|id| {
+            let out = run(
+                Command::new("docker").args([
+                    "inspect",
+                    "-f",
+                    "{{.State.Running}} {{if .State.Health}}{{.State.Health.Status}}{{end}}",
+                    id,
+                ]),
+                DOCKER_TIMEOUT,
+            );
+            text(&out.stdout).trim() == "true healthy"
+        })
+        .count()
+}
+
+#[test]
+fn compose_cluster() {
+    if let Some(why) = docker_missing() {
+        eprintln!("compose_cluster: SKIPPED: {why}; the container tests need a Docker engine and Compose v2 (.ci/run sets them up)");
+        return;
+    }
+    ensure_images();
+    let started = Instant::now();
+    let p = Project::new(
+        format!("{}split", project_prefix()),
+        root().join("compose.yaml"),
+        None,
+    );
+    let front = free_port();
+    p.set_var("CONCORD_FRONT_ADDR", &format!("127.0.0.1:{front}"));
+    p.set_var("CONCORD_CLUSTER_TOKEN", &p.name);
+    let step = |what: &str| eprintln!("compose [{:>5.1?}] {what}", started.elapsed());
+
+    step("docker compose up -d");
+    p.compose(&["up", "-d"]);
+    wait_for(
+        "the front's /health",
+        READY,
+        || p.logs(),
+        || {
+            http(front, "GET", "/health", "")
+                .ok()
+                .filter(|r| r.status == 200)
+        },
+    );
+
+    step("etcdctl member list inside node1");
+    let members = wait_members(&p, "node1", "3 members, one leader", |m| {
+        m.len() == 3 && m.iter().filter(|x| x.leader).count() == 1
+    });
+    let mut names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["node1", "node2", "node3"], "{members:?}");
+
+    step("put and get through the front");
+    let r = put(front, "compose", "hello containers").unwrap();
+    assert!(r.status == 200 || r.status == 201, "{}", r.text());
+    assert_eq!(
+        get_value(front, "compose").as_deref(),
+        Some("hello containers")
+    );
+
+    step("the leader removed with etcdctl member remove");
+    let leader = members.iter().find(|m| m.leader).unwrap().clone();
+    let other = members.iter().find(|m| !m.leader).unwrap().name.clone();
+    // Refused (etcd's strict reconfig check) until every member has been
+    // connected for 5 s: retried.
+    wait_for(
+        "etcdctl member remove of the leader",
+        READY,
+        || p.logs(),
+        || {
+            let (ok, out) = p.etcdctl(&other, &["member", "remove", &leader.id]);
+            (ok && out.contains("Removed member")).then_some(())
+        },
+    );
+    let gone = &leader.name;
+    let container = p
+        .containers(gone)
+        .pop()
+        .expect("the removed member's container");
+    wait_for(
+        "the removed member's container to exit",
+        READY,
+        || p.logs(),
+        || {
+            let out = run(
+                Command::new("docker").args(["inspect", "-f", "{{.State.Running}}", &container]),
+                DOCKER_TIMEOUT,
+            );
+            (text(&out.stdout).trim() == "false").then_some(())
+        },
+    );
+    let members = wait_members(&p, &other, "2 members and a new leader", |m| {
+        m.len() == 2 && m.iter().any(|x| x.leader) && m.iter().all(|x| &x.name != gone)
+    });
+    let new_leader = members.iter().find(|m| m.leader).unwrap();
+    assert_ne!(&new_leader.name, gone);
+    wait_for(
+        "a write through the front after the leader left",
+        READY,
+        || p.logs(),
+        || {
+            put(front, "after-remove", "still here")
+                .ok()
+                .filter(|r| r.status == 200 || r.status == 201)
+        },
+    );
+
+    step("the removed member restarted on its old volume");
+    let count = |s: &str| s.matches("permanently removed").count();
+    let before = count(&p.compose(&["logs", "--no-color", gone]));
+    p.compose(&["start", gone]);
+    // It stops again, saying why (etcd 3.4 too logs it and stops, exit
+    // code 0).
+    wait_for(
+        "the removed member to stop again with \"permanently removed\"",
+        READY,
+        || p.logs(),
+        || {
+            let out = run(
+                Command::new("docker").args(["inspect", "-f", "{{.State.Running}}", &container]),
+                DOCKER_TIMEOUT,
+            );
+            let after = count(&p.compose(&["logs", "--no-color", gone]));
+            (text(&out.stdout).trim() == "false" && after > before).then_some(())
+        },
+    );
+
+    step("member add, docker volume rm, start: it rejoins");
+    let peer_url = format!("http://{gone}:2380");
+    wait_for(
+        "etcdctl member add",
+        READY,
+        || p.logs(),
+        || {
+            let (ok, out) = p.etcdctl(&other, &["member", "add", gone, &peer_url]);
+            (ok && out.contains("Added member")).then_some(())
+        },
+    );
+    p.compose(&["rm", "-f", "-s", gone]);
+    let volume = format!("{}_{gone}-data", p.name);
+    let out = run(
+        Command::new("docker").args(["volume", "rm", &volume]),
+        DOCKER_TIMEOUT,
+    );
+    assert!(
+        out.status.success(),
+        "docker volume rm: {}",
+        text(&out.stderr)
+    );
+    p.set_var(&format!("{}_STATE", gone.to_uppercase()), "existing");
+    p.compose(&["up", "-d", gone]);
+    wait_members(&p, &other, "the re-added member started", |m| {
+        m.len() == 3 && m.iter().any(|x| &x.name == gone) && m.iter().any(|x| x.leader)
+    });
+    // A gateway attached to the re-added member alone reads from its store:
+    // the data arrived there.
+    let probe_gw = format!("{}-probe-gateway", p.name);
+    p.compose(&[
+        "run",
+        "-d",
+        "--no-deps",
+        "--name",
+        &probe_gw,
+        "-e",
+        &format!("CONCORD_CONSENSUS_ENDPOINTS=http://{gone}:2379"),
+        "gateway",
+    ]);
+    let on_member = wait_for(
+        "the key on the re-added member",
+        READY,
+        || p.logs(),
+        || {
+            let out = run(
+                Command::new("docker").args([
+                    "exec",
+                    &probe_gw,
+                    "etcdctl",
+                    "--no-sync",
+                    "get",
+                    "compose",
+                ]),
+                DOCKER_TIMEOUT,
+            );
+            out.status.success().then(|| text(&out.stdout))
+        },
+    );
+    assert_eq!(on_member.trim(), "hello containers");
+    run(
+        Command::new("docker").args(["rm", "-f", &probe_gw]),
+        DOCKER_TIMEOUT,
+    );
+
+    step("docker compose up -d --scale gateway=3");
+    p.compose(&["up", "-d", "--scale", "gateway=3"]);
+    wait_for(
+        "3 healthy gateways",
+        READY,
+        || p.logs(),
+        || (healthy(&p, "gateway") == 3).then_some(()),
+    );
+    let gateways = p.containers("gateway");
+    assert_eq!(gateways.len(), 3);
+    for g in &gateways {
+        let out = run(
+            Command::new("docker").args(["exec", g, "etcdctl", "--no-sync", "get", "compose"]),
+            DOCKER_TIMEOUT,
+        );
+        assert_eq!(
+            text(&out.stdout).trim(),
+            "hello containers",
+            "gateway {g}: {}",
+            text(&out.stderr)
+        );
+    }
+
+    step("the front answers while a gateway is killed");
+    let reader = Reader::start(front, "compose", "hello containers", started);
+    reader.wait_more(20);
+    let out = run(
+        Command::new("docker").args(["kill", &gateways[1]]),
+        DOCKER_TIMEOUT,
+    );
+    assert!(out.status.success(), "docker kill: {}", text(&out.stderr));
+    // Reads go on for a while after the kill (an observation window, not
+    // a wait for anything): long enough for the front's health checks
+    // (every second, down after two failures) and Docker's DNS to drop the
+    // killed replica. Every answer meanwhile must be right.
+    let killed_at = Instant::now();
+    while killed_at.elapsed() < Duration::from_secs(5) {
+        reader.wait_more(20);
+    }
+
+    step("docker compose up -d --scale gateway=1");
+    p.compose(&["up", "-d", "--scale", "gateway=1"]);
+    reader.wait_more(300);
+    let (answered, failures) = reader.finish();
+    assert!(
+        failures.is_empty(),
+        "the front failed {} of {} requests while a gateway was killed and the gateways scaled down: {:?}",
+        failures.len(),
+        answered + failures.len(),
+        &failures[..failures.len().min(10)]
+    );
+    eprintln!("compose: {answered} reads through the front, none failed");
+    wait_for(
+        "1 gateway",
+        READY,
+        || p.logs(),
+        || (p.containers("gateway").len() == 1).then_some(()),
+    );
+
+    step("node3 killed; writes through the front go on");
+    p.compose(&["kill", "node3"]);
+    for i in 0..20 {
+        let key = format!("after-kill-{i}");
+        let value = format!("v{i}");
+        wait_for(
+            &format!("write {i} through the front without node3"),
+            READY,
+            || p.logs(),
+            || {
+                put(front, &key, &value)
+                    .ok()
+                    .filter(|r| r.status == 200 || r.status == 201)
+            },
+        );
+        assert_eq!(get_value(front, &key).as_deref(), Some(value.as_str()));
+    }
+
+    step("docker compose down -v");
+    p.down();
+    step("done");
+}
+
+#[test]
+fn three_hosts() {
+    if let Some(why) = docker_missing() {
+        eprintln!("three_hosts: SKIPPED: {why}; the container tests need a Docker engine and Compose v2 (.ci/run sets them up)");
+        return;
+    }
+    ensure_images();
+    let started = Instant::now();
+    let dir = root().join("deploy/three-hosts");
+    let hosts: Vec<Project> = (1..=3)
+        .map(|i| {
+            Project::new(
+                format!("{}host{i}", project_prefix()),
+                dir.join("compose.yaml"),
+                Some(dir.join(format!("host{i}.env"))),
+            )
+        })
+        .collect();
+    // The env files' addresses, on free ports (the env files' 2379 and 2380
+    // may be taken on this machine), with a token of this run's own.
+    let (client_port, peer_port) = (free_port(), free_port());
+    let cluster = (1..=3)
+        .map(|i| format!("node{i}=http://127.0.0.{}:{peer_port}", i + 1))
+        .collect::<Vec<_>>()
+        .join(",");
+    let token = format!("{}three", project_prefix());
+    for h in &hosts {
+        h.set_var("CLIENT_PORT", &client_port.to_string());
+        h.set_var("PEER_PORT", &peer_port.to_string());
+        h.set_var("CLUSTER", &cluster);
+        h.set_var("CLUSTER_TOKEN", &token);
+    }
+    let step = |what: &str| eprintln!("three-hosts [{:>5.1?}] {what}", started.elapsed());
+
+    step("docker compose up -d on each host");
+    for h in &hosts {
+        h.compose(&["up", "-d"]);
+    }
+    let context = || {
+        hosts
+            .iter()
+            .map(|h| h.logs())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let client = |i: usize| format!("127.0.0.{}", i + 2);
+    for i in 0..3 {
+        wait_for(
+            &format!("member {} healthy on {}", i + 1, client(i)),
+            READY,
+            context,
+            || {
+                raw_get(&client(i), client_port, "/health")
+                    .filter(|(status, body)| *status == 200 && body.contains("true"))
+            },
+        );
+    }
+
+    step("etcdctl member list inside host 1's container");
+    let members = wait_members(&hosts[0], "concord", "3 members, one leader", |m| {
+        m.len() == 3 && m.iter().filter(|x| x.leader).count() == 1
+    });
+    let (_, out) = hosts[0].etcdctl("concord", &["member", "list"]);
+    for i in 0..3 {
+        assert!(
+            out.contains(&format!("peerURLs=http://{}:{peer_port}", client(i))),
+            "members advertise their host's address: {out}"
+        );
+    }
+    assert_eq!(members.len(), 3);
+
+    step("a write on host 1, read on hosts 2 and 3");
+    let (ok, out) = hosts[0].etcdctl("concord", &["set", "/walkthrough", "three hosts"]);
+    assert!(ok, "etcdctl set: {out}");
+    for h in &hosts[1..] {
+        let value = wait_for("the key on every host", READY, context, || {
+            let (ok, out) = h.etcdctl("concord", &["get", "/walkthrough"]);
+            ok.then_some(out)
+        });
+        assert_eq!(value.trim(), "three hosts");
+    }
+    for i in 1..3 {
+        let (status, body) = raw_get(&client(i), client_port, "/v2/keys/walkthrough").expect("GET");
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("three hosts"), "{body}");
+    }
+
+    step("docker compose down -v on each host");
+    for h in &hosts {
+        h.down();
+    }
+    step("done");
+}
+
+/// A GET to `addr:port` (a loopback address other than 127.0.0.1):
+/// (status, body).
+fn raw_get(addr: &str, port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::Write;
+    use std::net::{SocketAddr, TcpStream};
+    let sa: SocketAddr = format!("{addr}:{port}").parse().ok()?;
+    let mut s = TcpStream::connect_timeout(&sa, Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).ok()?;
+    let raw = text(&raw);
+    let (head, body) = raw.split_once("\r\n\r\n")?;
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, body.to_string()))
+}
