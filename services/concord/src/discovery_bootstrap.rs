@@ -196,3 +196,40 @@ fn report(cfg: &ServerConfig, url: &str, e: DiscoveryError) -> anyhow::Error {
     }
     Reported(e).into()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use concord_consensus::ids::{cluster_id, hex};
+
+    /// etcd 3.4.23, three members bootstrapped by `--discovery` through a
+    /// v2 keys API (its log: "found self f74d1566babbe68a", "starting
+    /// member f74d1566babbe68a in cluster 5d49b1f1b8ae8bc4"): the IDs are
+    /// SHA-1 of the peer URLs and the discovery URL, as Concord's.
+    #[test]
+    fn ids_are_etcds_with_the_discovery_url_as_token() {
+        let durl = "http://127.0.0.1:32999/v2/keys/_etcd/registry/tok1";
+        let id = |port: u16| member_id(&[format!("http://127.0.0.1:{port}")], durl, None);
+        assert_eq!(hex(id(31480)), "f74d1566babbe68a");
+        assert_eq!(hex(id(32480)), "7bcaf2b0b792afaa");
+        assert_eq!(hex(id(33480)), "854ffded9701168");
+        assert_eq!(
+            hex(cluster_id(&[id(31480), id(32480), id(33480)])),
+            "5d49b1f1b8ae8bc4"
+        );
+    }
+
+    #[test]
+    fn the_proxy_cluster_file_is_etcds() {
+        let dir = tempfile::tempdir().unwrap();
+        let urls = [
+            "http://127.0.0.1:1".to_string(),
+            "http://127.0.0.1:2".to_string(),
+        ];
+        save_proxy_cluster(dir.path(), &urls).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(proxy_cluster_file(dir.path())).unwrap(),
+            r#"{"PeerURLs":["http://127.0.0.1:1","http://127.0.0.1:2"]}"#
+        );
+    }
+}

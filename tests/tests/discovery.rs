@@ -1,0 +1,523 @@
+//! Bootstrap by discovery token (etcd's v2 discovery protocol) with real
+//! processes on 127.0.0.1, both ways with real etcd 3.4:
+//!
+//! - 3 concord members through `concord-discovery` (IDs registered as
+//!   etcd computes them; a restarted member does not register again; a 4th
+//!   member is turned away with etcd's "discovery: cluster is full" under
+//!   `--discovery-fallback exit`, and serves as a v2 proxy by default);
+//! - 3 concord members through a single `concord` as the discovery backend;
+//! - 3 etcd 3.4 members through `concord-discovery`;
+//! - 3 concord members through an etcd 3.4 backend;
+//! - `concord-discovery` killed -9 after 2 of 3 registrations and
+//!   restarted: nothing lost, the bootstrap completes.
+//!
+//! The etcd cases are skipped, with a message, where `etcd` is not on
+//! PATH. Every wait is a poll with a generous deadline; every child is
+//! killed when its guard drops.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use concord_tests::{concord_bin, free_port, http, which, Response, Server, READY_TIMEOUT};
+use serde_json::Value;
+
+/// One discovery test at a time: each runs 4-5 servers on 2 cores.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A child process killed (-9) when dropped, with its log file.
+struct Proc {
+    name: String,
+    child: Child,
+    log: PathBuf,
+    client_port: u16,
+}
+
+impl Proc {
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Waits for the process to exit on its own.
+    fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
+    /// Polls `path` until it answers 200, failing if the process exits.
+    fn wait_ok(&mut self, path: &str) {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("{} exited with {status}:\n{}", self.name, self.log_text());
+            }
+            if let Ok(r) = http(self.client_port, "GET", path, None, b"") {
+                if r.status == 200 {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "{} not ready after {READY_TIMEOUT:?}:\n{}",
+            self.name,
+            self.log_text()
+        );
+    }
+
+    /// Polls the log until it holds `text`.
+    fn wait_log(&mut self, text: &str) {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        while Instant::now() < deadline {
+            if self.log_text().contains(text) {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "{} exited with {status} before logging {text:?}:\n{}",
+                    self.name,
+                    self.log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("{} never logged {text:?}:\n{}", self.name, self.log_text());
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// A running `concord-discovery`.
+struct Discovery {
+    proc: Proc,
+    data_dir: PathBuf,
+}
+
+impl Discovery {
+    fn start(dir: &Path) -> Discovery {
+        Self::start_on(dir, free_port(), &dir.join("discovery.data"))
+    }
+
+    fn start_on(dir: &Path, port: u16, data_dir: &Path) -> Discovery {
+        let bin = concord_bin().with_file_name("concord-discovery");
+        let log = dir.join(format!("discovery-{}.log", free_port()));
+        let child = Command::new(&bin)
+            .args(["--listen-url", &format!("http://127.0.0.1:{port}")])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let mut proc = Proc {
+            name: "concord-discovery".into(),
+            child,
+            log,
+            client_port: port,
+        };
+        proc.wait_ok("/health");
+        Discovery {
+            proc,
+            data_dir: data_dir.to_path_buf(),
+        }
+    }
+
+    /// `GET /new?size=N`: a fresh discovery URL.
+    fn new_token(&self, size: usize) -> String {
+        let r = http(
+            self.proc.client_port,
+            "GET",
+            &format!("/new?size={size}"),
+            None,
+            b"",
+        )
+        .unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+        let url = r.text();
+        assert!(
+            url.starts_with(&format!(
+                "http://127.0.0.1:{}/v2/keys/_etcd/registry/",
+                self.proc.client_port
+            )),
+            "{url}"
+        );
+        url
+    }
+}
+
+/// The path part of a discovery URL (`/v2/keys/_etcd/registry/<token>`).
+fn token_path(url: &str) -> String {
+    let rest = url.strip_prefix("http://").unwrap();
+    rest[rest.find('/').unwrap()..].to_string()
+}
+
+/// The registrations under a token: member ID (key) -> value.
+fn registrations(port: u16, url: &str) -> Vec<(String, String)> {
+    let r = http(
+        port,
+        "GET",
+        &format!("{}?recursive=true&sorted=true", token_path(url)),
+        None,
+        b"",
+    )
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    v["node"]["nodes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter(|n| !n["key"].as_str().unwrap().ends_with("/_config"))
+        .map(|n| {
+            let key = n["key"].as_str().unwrap();
+            (
+                key.rsplit('/').next().unwrap().to_string(),
+                n["value"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Starts a member (`bin`: concord or etcd) with `--discovery url`.
+fn member(bin: &Path, dir: &Path, name: &str, url: &str, extra: &[&str]) -> Proc {
+    member_on(bin, dir, name, url, free_port(), free_port(), extra)
+}
+
+fn member_on(
+    bin: &Path,
+    dir: &Path,
+    name: &str,
+    url: &str,
+    client_port: u16,
+    peer_port: u16,
+    extra: &[&str],
+) -> Proc {
+    let client = format!("http://127.0.0.1:{client_port}");
+    let peer = format!("http://127.0.0.1:{peer_port}");
+    let log = dir.join(format!("{name}-{}.log", free_port()));
+    let child = Command::new(bin)
+        .args(["--name", name])
+        .arg("--data-dir")
+        .arg(dir.join(format!("{name}.etcd")))
+        .args(["--listen-client-urls", &client])
+        .args(["--advertise-client-urls", &client])
+        .args(["--listen-peer-urls", &peer])
+        .args(["--initial-advertise-peer-urls", &peer])
+        .args(["--discovery", url])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+    Proc {
+        name: name.to_string(),
+        child,
+        log,
+        client_port,
+    }
+}
+
+fn members_of(port: u16) -> Vec<Value> {
+    let r = http(port, "GET", "/v2/members", None, b"").unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()["members"].as_array().cloned().unwrap_or_default()
+}
+
+/// Waits until every member is healthy, then checks that they form one
+/// cluster of exactly these members (by name), whose IDs are the ones
+/// registered under the token.
+fn check_cluster(members: &mut [Proc], registered: &[(String, String)]) {
+    for m in members.iter_mut() {
+        m.wait_ok("/health");
+    }
+    let mut names: Vec<String> = members.iter().map(|m| m.name.clone()).collect();
+    names.sort();
+    for m in members.iter() {
+        let listed = members_of(m.client_port);
+        let mut got: Vec<String> = listed
+            .iter()
+            .map(|x| x["name"].as_str().unwrap().to_string())
+            .collect();
+        got.sort();
+        assert_eq!(got, names, "members seen by {}", m.name);
+        let mut ids: Vec<&str> = listed.iter().map(|x| x["id"].as_str().unwrap()).collect();
+        ids.sort_unstable();
+        let mut want: Vec<&str> = registered.iter().map(|(id, _)| id.as_str()).collect();
+        want.sort_unstable();
+        assert_eq!(ids, want, "member IDs are the registered IDs");
+    }
+    // One cluster: a write through one member reads back through another.
+    let first = members[0].client_port;
+    let last = members[members.len() - 1].client_port;
+    let put = concord_tests::http(
+        first,
+        "PUT",
+        "/v2/keys/discovered",
+        Some("application/x-www-form-urlencoded"),
+        b"value=yes",
+    )
+    .unwrap();
+    assert!(put.status == 201 || put.status == 200, "{}", put.text());
+    let index = put.header("x-etcd-index").unwrap().to_string();
+    let got = wait_answer(
+        last,
+        &format!("/v2/keys/discovered?wait=true&waitIndex={index}"),
+    );
+    assert_eq!(got.json()["node"]["value"], "yes");
+}
+
+/// A GET that may have to wait (a watch from an index already reached
+/// answers at once).
+fn wait_answer(port: u16, path: &str) -> Response {
+    let r = http(port, "GET", path, None, b"").unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    r
+}
+
+fn etcd_or_skip(test: &str) -> Option<PathBuf> {
+    let etcd = which("etcd");
+    if etcd.is_none() {
+        eprintln!("{test}: skipped: etcd 3.4 is not installed (apt-get install etcd-server)");
+    }
+    etcd
+}
+
+#[test]
+fn concord_members_bootstrap_through_concord_discovery() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let disc = Discovery::start(dir.path());
+    let url = disc.new_token(3);
+    let bin = concord_bin();
+    let mut ms: Vec<Proc> = ["d1", "d2", "d3"]
+        .iter()
+        .map(|n| member(&bin, dir.path(), n, &url, &[]))
+        .collect();
+    for m in &mut ms {
+        m.wait_ok("/health");
+    }
+    let regs = registrations(disc.proc.client_port, &url);
+    assert_eq!(regs.len(), 3, "{regs:?}");
+    check_cluster(&mut ms, &regs);
+    for m in &ms {
+        let log = m.log_text();
+        assert!(log.contains("discovery: found 3 needed peer(s)"), "{log}");
+    }
+
+    // A 4th member is beyond the size: turned away with etcd's words...
+    let mut late = member(
+        &bin,
+        dir.path(),
+        "d4",
+        &url,
+        &["--discovery-fallback", "exit"],
+    );
+    let status = late
+        .wait_exit(READY_TIMEOUT)
+        .expect("a member beyond size exits");
+    assert_eq!(status.code(), Some(1));
+    let log = late.log_text();
+    assert!(
+        log.contains("failed to join discovery cluster (discovery: cluster is full)"),
+        "{log}"
+    );
+    assert!(
+        log.contains("was used, but failed to bootstrap the cluster."),
+        "{log}"
+    );
+    assert_eq!(registrations(disc.proc.client_port, &url).len(), 3);
+
+    // ... or, by default, serves the v2 API as a proxy to the cluster.
+    let mut proxy = member(&bin, dir.path(), "d5", &url, &[]);
+    proxy.wait_ok("/health");
+    proxy.wait_log("discovery cluster full, falling back to proxy");
+    let put = http(
+        proxy.client_port,
+        "PUT",
+        "/v2/keys/via-proxy",
+        Some("application/x-www-form-urlencoded"),
+        b"value=proxied",
+    )
+    .unwrap();
+    assert_eq!(put.status, 201, "{}", put.text());
+    let index = put.header("x-etcd-index").unwrap().to_string();
+    let got = wait_answer(
+        ms[1].client_port,
+        &format!("/v2/keys/via-proxy?wait=true&waitIndex={index}"),
+    );
+    assert_eq!(got.json()["node"]["value"], "proxied");
+    assert_eq!(members_of(proxy.client_port).len(), 3);
+    let cfg = http(
+        proxy.client_port,
+        "GET",
+        "/v2/config/local/proxy",
+        None,
+        b"",
+    )
+    .unwrap();
+    assert_eq!(
+        cfg.json()["endpoints"].as_array().unwrap().len(),
+        3,
+        "{}",
+        cfg.text()
+    );
+    assert_eq!(registrations(disc.proc.client_port, &url).len(), 3);
+
+    // A member restarted on its data dir does not register again.
+    let port = ms[0].client_port;
+    let peer = members_of(port).iter().find(|m| m["name"] == "d1").unwrap()["peerURLs"][0]
+        .as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse::<u16>()
+        .unwrap();
+    ms[0].kill9();
+    let mut again = member_on(&bin, dir.path(), "d1", &url, port, peer, &[]);
+    again.wait_ok("/health");
+    again.wait_log("discovery token ignored since a cluster has already been initialized");
+    assert_eq!(registrations(disc.proc.client_port, &url).len(), 3);
+}
+
+#[test]
+fn concord_members_bootstrap_through_a_single_concord() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Server::concord("backend", &dir.path().join("backend.etcd"));
+    let put = backend.form(
+        "PUT",
+        "/v2/keys/_etcd/registry/tok1/_config/size",
+        "value=3",
+    );
+    assert_eq!(put.status, 201, "{}", put.text());
+    let url = format!(
+        "http://127.0.0.1:{}/v2/keys/_etcd/registry/tok1",
+        backend.client_port
+    );
+    let bin = concord_bin();
+    let mut ms: Vec<Proc> = ["c1", "c2", "c3"]
+        .iter()
+        .map(|n| member(&bin, dir.path(), n, &url, &[]))
+        .collect();
+    for m in &mut ms {
+        m.wait_ok("/health");
+    }
+    let regs = registrations(backend.client_port, &url);
+    assert_eq!(regs.len(), 3, "{regs:?}");
+    check_cluster(&mut ms, &regs);
+}
+
+#[test]
+fn etcd_members_bootstrap_through_concord_discovery() {
+    let Some(etcd) = etcd_or_skip("etcd_members_bootstrap_through_concord_discovery") else {
+        return;
+    };
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let disc = Discovery::start(dir.path());
+    let url = disc.new_token(3);
+    let mut ms: Vec<Proc> = ["e1", "e2", "e3"]
+        .iter()
+        .map(|n| member(&etcd, dir.path(), n, &url, &["--enable-v2=true"]))
+        .collect();
+    for m in &mut ms {
+        m.wait_ok("/health");
+    }
+    let regs = registrations(disc.proc.client_port, &url);
+    assert_eq!(regs.len(), 3, "{regs:?}");
+    check_cluster(&mut ms, &regs);
+    for m in &ms {
+        assert!(
+            m.log_text().contains("found 3 needed peer(s)"),
+            "{}",
+            m.log_text()
+        );
+    }
+}
+
+#[test]
+fn concord_members_bootstrap_through_an_etcd_backend() {
+    let Some(_) = etcd_or_skip("concord_members_bootstrap_through_an_etcd_backend") else {
+        return;
+    };
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Server::etcd("backend", &dir.path().join("backend.etcd")).unwrap();
+    let put = backend.form(
+        "PUT",
+        "/v2/keys/_etcd/registry/tok2/_config/size",
+        "value=3",
+    );
+    assert_eq!(put.status, 201, "{}", put.text());
+    let url = format!(
+        "http://127.0.0.1:{}/v2/keys/_etcd/registry/tok2",
+        backend.client_port
+    );
+    let bin = concord_bin();
+    let mut ms: Vec<Proc> = ["x1", "x2", "x3"]
+        .iter()
+        .map(|n| member(&bin, dir.path(), n, &url, &[]))
+        .collect();
+    for m in &mut ms {
+        m.wait_ok("/health");
+    }
+    let regs = registrations(backend.client_port, &url);
+    assert_eq!(regs.len(), 3, "{regs:?}");
+    check_cluster(&mut ms, &regs);
+}
+
+#[test]
+fn discovery_killed_mid_bootstrap_loses_nothing() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let data = dir.path().join("discovery.data");
+    let mut disc = Discovery::start_on(dir.path(), port, &data);
+    let url = disc.new_token(3);
+    let bin = concord_bin();
+    let mut ms = vec![
+        member(&bin, dir.path(), "k1", &url, &[]),
+        member(&bin, dir.path(), "k2", &url, &[]),
+    ];
+    // Both registered and waiting for the third.
+    for m in &mut ms {
+        m.wait_log("waiting for 1 more");
+    }
+    let before = registrations(port, &url);
+    assert_eq!(before.len(), 2, "{before:?}");
+    disc.proc.kill9();
+    let disc = Discovery::start_on(dir.path(), port, &disc.data_dir);
+    assert_eq!(
+        registrations(port, &url),
+        before,
+        "registrations survive kill -9"
+    );
+    ms.push(member(&bin, dir.path(), "k3", &url, &[]));
+    for m in &mut ms {
+        m.wait_ok("/health");
+    }
+    let regs = registrations(disc.proc.client_port, &url);
+    assert_eq!(regs.len(), 3, "{regs:?}");
+    check_cluster(&mut ms, &regs);
+}
