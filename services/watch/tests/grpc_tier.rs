@@ -555,7 +555,7 @@ async fn sigterm_stops_it_cleanly() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert!(status.success(), "{status}");
-    assert!(tier.wait_logged("SIGTERM: stopping"));
+    assert!(tier.wait_logged("received a stop signal, shutting down"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
