@@ -694,7 +694,7 @@ fn compose_cluster() {
     assert!(out.status.success(), "docker kill: {}", text(&out.stderr));
     // Reads go on for a while after the kill (an observation window, not
     // a wait for anything): long enough for the front's health checks
-    // (every second, down after two failures) and Docker's DNS to drop the
+    // (every second, down after three failures) and Docker's DNS to drop the
     // killed replica. Every answer meanwhile must be right.
     let killed_at = Instant::now();
     while killed_at.elapsed() < Duration::from_secs(5) {
