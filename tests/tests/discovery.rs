@@ -521,3 +521,135 @@ fn discovery_killed_mid_bootstrap_loses_nothing() {
     assert_eq!(regs.len(), 3, "{regs:?}");
     check_cluster(&mut ms, &regs);
 }
+
+/// The `_cluster` view the leader publishes under the token, once it
+/// satisfies `want`.
+fn wait_view(port: u16, url: &str, what: &str, want: impl Fn(&Value) -> bool) -> Value {
+    let path = format!("{}/_cluster", token_path(url));
+    let deadline = Instant::now() + READY_TIMEOUT;
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        if let Ok(r) = http(port, "GET", &path, None, b"") {
+            if r.status == 200 {
+                let text = r.json()["node"]["value"].as_str().unwrap_or("").to_string();
+                if let Ok(v) = serde_json::from_str::<Value>(&text) {
+                    if want(&v) {
+                        return v;
+                    }
+                }
+                last = text;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the member registry never showed {what}; last: {last}");
+}
+
+fn view_ids(v: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = v["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn the_leader_publishes_the_member_registry() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let disc = Discovery::start(dir.path());
+    let port = disc.proc.client_port;
+    let url = disc.new_token(3);
+    let bin = concord_bin();
+    let mut ms: Vec<Proc> = ["g1", "g2", "g3"]
+        .iter()
+        .map(|n| member(&bin, dir.path(), n, &url, &[]))
+        .collect();
+    for m in &mut ms {
+        m.wait_ok("/health");
+    }
+    let leader = wait_answer(ms[0].client_port, "/v2/members/leader").json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let v = wait_view(port, &url, "3 members and the leader", |v| {
+        v["members"].as_array().unwrap().len() == 3 && v["leader"] == leader.as_str()
+    });
+    assert_eq!(v["healthy"], true);
+    let three = view_ids(&v);
+    let listed = members_of(ms[0].client_port);
+    let mut ids: Vec<String> = listed
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    assert_eq!(three, ids);
+    for m in v["members"].as_array().unwrap() {
+        assert_eq!(m["clientURLs"].as_array().unwrap().len(), 1, "{m}");
+    }
+
+    // A member added (not started) shows up; removed, it goes.
+    let body = format!("{{\"peerURLs\":[\"http://127.0.0.1:{}\"]}}", free_port());
+    let deadline = Instant::now() + READY_TIMEOUT;
+    let added = loop {
+        let r = http(
+            ms[0].client_port,
+            "POST",
+            "/v2/members",
+            Some("application/json"),
+            body.as_bytes(),
+        )
+        .unwrap();
+        if r.status == 201 {
+            break r.json()["id"].as_str().unwrap().to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "member add refused: {}",
+            r.text()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    wait_view(port, &url, "the added member", |v| {
+        view_ids(v).contains(&added)
+    });
+    let deadline = Instant::now() + READY_TIMEOUT;
+    loop {
+        let r = http(
+            ms[0].client_port,
+            "DELETE",
+            &format!("/v2/members/{added}"),
+            None,
+            b"",
+        )
+        .unwrap();
+        if r.status == 204 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "member remove refused: {}",
+            r.text()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    wait_view(port, &url, "the member removed", |v| view_ids(v) == three);
+
+    // The leader killed: the next leader publishes itself.
+    let i = ms
+        .iter()
+        .position(|m| {
+            members_of(m.client_port)
+                .iter()
+                .any(|x| x["id"] == leader.as_str() && x["name"] == m.name.as_str())
+        })
+        .unwrap();
+    ms[i].kill9();
+    let v = wait_view(port, &url, "a new leader", |v| {
+        v["leader"] != leader.as_str() && !v["leader"].as_str().unwrap_or("").is_empty()
+    });
+    assert!(three.contains(&v["leader"].as_str().unwrap().to_string()));
+}

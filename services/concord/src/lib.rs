@@ -15,6 +15,8 @@
 //! - `discovery_bootstrap.rs`: `--discovery` (etcd's v2 discovery
 //!   protocol) before consensus starts; `proxy.rs`: the v2 proxy a member
 //!   beyond the token's size becomes (`--discovery-fallback proxy`);
+//!   `registry_publisher.rs`: the leader's view of the members, published
+//!   under the discovery URL for gateways and watch services;
 //! - `cli.rs`: the command line both member binaries share.
 //!
 //! The gateway binary (`src/bin/concord-gateway.rs`) lives here too: it
@@ -26,6 +28,7 @@ pub mod config;
 pub mod discovery_bootstrap;
 pub mod help;
 pub mod proxy;
+pub mod registry_publisher;
 pub mod server;
 
 /// The etcd release whose v2 API Concord speaks.

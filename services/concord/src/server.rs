@@ -119,6 +119,16 @@ pub async fn run(mut cfg: ServerConfig, role: Role) -> anyhow::Result<()> {
     let kv: Arc<dyn Kv> = consensus.clone();
     let cluster: Arc<dyn Cluster> = consensus.clone();
     let stats: Arc<dyn RaftStats> = consensus.clone();
+    // The member registry (registry_publisher.rs): while this member leads,
+    // it publishes the members under the discovery URL it was started with.
+    let publisher = cfg.discovery.clone().map(|url| {
+        tokio::spawn(crate::registry_publisher::run(
+            url,
+            cfg.discovery_proxy.clone(),
+            consensus.member_id(),
+            cluster.clone(),
+        ))
+    });
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut servers = Vec::new();
@@ -172,6 +182,9 @@ pub async fn run(mut cfg: ServerConfig, role: Role) -> anyhow::Result<()> {
         _ = shutdown_signal() => info!("received a stop signal, shutting down"),
         // etcd exits once it learns it was removed from the cluster.
         _ = removed.wait_for(|r| *r) => info!("removed from the cluster, shutting down"),
+    }
+    if let Some(p) = publisher {
+        p.abort();
     }
     let _ = stop_tx.send(true);
     // Long-poll watches never finish on their own: give in-flight requests

@@ -95,7 +95,7 @@ const NODE_EXIST: u64 = 105;
 /// The outcome of one request when it is not an answer of the keys API:
 /// the service could not be reached, answered 5xx, or did not speak JSON.
 #[derive(Debug)]
-enum Failure {
+pub(crate) enum Failure {
     /// Retried with backoff (etcd's `client.ClusterError`); the detail is
     /// logged as etcd logs `ClusterError.Detail()`.
     Cluster(String),
@@ -105,10 +105,10 @@ enum Failure {
 
 /// One successful keys answer.
 #[derive(Debug, Clone)]
-struct Answer {
-    node: NodeExtern,
+pub(crate) struct Answer {
+    pub(crate) node: NodeExtern,
     /// `X-Etcd-Index`.
-    index: u64,
+    pub(crate) index: u64,
 }
 
 #[derive(Deserialize)]
@@ -118,11 +118,11 @@ struct KeysBody {
 
 /// Where the requests go.
 #[derive(Debug, Clone)]
-struct Target {
+pub(crate) struct Target {
     host: String,
     port: u16,
     /// The token's key path, `/v2/keys/_etcd/registry/<token>`.
-    token_path: String,
+    pub(crate) token_path: String,
     /// `http://host:port` as the URL gave it, for log lines.
     base: String,
 }
@@ -194,8 +194,8 @@ fn parse_proxy(proxy: &str) -> Result<Option<Target>, DiscoveryError> {
 }
 
 /// A discovery session for one member (or a proxy: `id` 0).
-struct Discovery {
-    target: Target,
+pub(crate) struct Discovery {
+    pub(crate) target: Target,
     proxy: Option<Target>,
     /// The member's ID in hex, as its key under the token.
     self_key: String,
@@ -244,7 +244,7 @@ fn base(key: &str) -> &str {
 }
 
 impl Discovery {
-    fn new(url: &str, proxy: &str, id: u64) -> Result<Discovery, DiscoveryError> {
+    pub(crate) fn new(url: &str, proxy: &str, id: u64) -> Result<Discovery, DiscoveryError> {
         let target = parse_url(url)?;
         let proxy = parse_proxy(proxy)?;
         if let Some(p) = &proxy {
@@ -430,7 +430,7 @@ impl Discovery {
     }
 
     /// One request on a new connection (through the proxy if there is one).
-    async fn request(
+    pub(crate) async fn request(
         &self,
         method: Method,
         path_and_query: &str,

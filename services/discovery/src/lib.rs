@@ -14,9 +14,13 @@
 //!   `/v2/keys/_etcd/registry/<token>`, answered by `concord-gateway`'s
 //!   code, so its JSON, errors and headers are a member's, hence etcd's);
 //!   tokens expire after a configurable time ([`registry::Registry::expire_tokens`]).
+//! - [`members`]: the member registry under a token: the leader of a
+//!   cluster bootstrapped by it publishes the members and the leader there;
+//!   gateways and watch services follow it.
 //! - [`duration`]: the `--token-ttl` syntax (Go's durations).
 
 pub mod client;
 pub mod duration;
+pub mod members;
 pub mod registry;
 pub mod service;

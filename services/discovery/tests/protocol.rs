@@ -191,3 +191,42 @@ async fn missing_and_bad_sizes_fail_as_in_etcd() {
     assert_eq!(e, DiscoveryError::BadSizeKey);
     assert_eq!(e.to_string(), "discovery: size key is bad");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_member_registry_is_followed() {
+    use concord_api::Member;
+    use concord_discovery::members::{fetch, follow, publish, ClusterView};
+    let dir = tempfile::tempdir().unwrap();
+    let (base, _reg) = start(dir.path()).await;
+    let (_, _, url) = call(&base, "GET", "/new?size=3", None).await;
+    assert_eq!(fetch(&url, "").await.unwrap().0, None);
+    let mut rx = follow(&url, "").unwrap();
+    let member = |id: &str| Member {
+        id: id.into(),
+        name: format!("n{id}"),
+        peer_urls: vec![format!("http://{id}:2380")],
+        client_urls: vec![format!("http://{id}:2379")],
+    };
+    let mut view = ClusterView {
+        cluster_id: "c1".into(),
+        leader: "a".into(),
+        healthy: true,
+        members: vec![member("a"), member("b")],
+    };
+    publish(&url, "", &view).await.unwrap();
+    rx.wait_for(|v| v.as_ref() == Some(&view)).await.unwrap();
+    assert_eq!(
+        view.client_urls_leader_first(),
+        ["http://a:2379", "http://b:2379"]
+    );
+    // A member added, the leader changed: the follower sees both.
+    view.members.push(member("c"));
+    view.leader = "c".into();
+    publish(&url, "", &view).await.unwrap();
+    rx.wait_for(|v| v.as_ref() == Some(&view)).await.unwrap();
+    assert_eq!(view.client_urls_leader_first()[0], "http://c:2379");
+    // The view stays hidden from the discovery protocol's listing.
+    let (_, _, body) = call(&base, "GET", &path_of(&url), None).await;
+    assert!(!body.contains("_cluster"), "{body}");
+    assert_eq!(fetch(&url, "").await.unwrap().0, Some(view));
+}

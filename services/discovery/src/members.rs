@@ -1,0 +1,208 @@
+//! The member registry on the discovery service: where a cluster
+//! bootstrapped by a token says who its members are and who leads, for
+//! the stateless tiers (gateways, watch services) to follow.
+//!
+//! The leader of the cluster writes one key under the token,
+//! `<discovery URL>/_cluster`: a JSON [`ClusterView`] (cluster ID, leader,
+//! health, and every member as `/v2/members` lists it: ID, name, peer and
+//! client URLs), with a TTL of [`VIEW_TTL`], rewritten at once when the
+//! view changes and every [`REFRESH`] otherwise. So member adds, removals
+//! and leader changes show within about a second, and a cluster that is
+//! gone (no leader for [`VIEW_TTL`]) leaves no stale view behind. The key
+//! is hidden (`_` prefix), so a member bootstrapping by the same token
+//! (etcd's protocol lists and watches the token) never sees it, nor does
+//! etcd's.
+//!
+//! [`follow`] is the reader's side: the current view, then each change by
+//! a `wait=true` long poll; while the service cannot be reached it keeps
+//! the last view it had and tries again every second.
+
+use std::time::Duration;
+
+use concord_api::Member;
+use hyper::Method;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use tracing::{debug, info, warn};
+
+use crate::client::{Discovery, DiscoveryError, Failure};
+
+/// The key under the token.
+pub const VIEW_KEY: &str = "_cluster";
+/// How long a view lives unless the leader rewrites it.
+pub const VIEW_TTL: Duration = Duration::from_secs(30);
+/// How often the leader rewrites an unchanged view.
+pub const REFRESH: Duration = Duration::from_secs(10);
+/// Pause before a reader tries the service again.
+const RETRY: Duration = Duration::from_secs(1);
+
+/// The cluster as its leader sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterView {
+    #[serde(rename = "clusterID")]
+    pub cluster_id: String,
+    /// The leader's member ID in hex.
+    pub leader: String,
+    /// The leader's quorum check (`/health`).
+    pub healthy: bool,
+    pub members: Vec<Member>,
+}
+
+impl ClusterView {
+    /// The members' client URLs, in member order.
+    pub fn client_urls(&self) -> Vec<String> {
+        self.members
+            .iter()
+            .flat_map(|m| m.client_urls.iter().cloned())
+            .collect()
+    }
+
+    /// The leader's client URLs first, then the others'.
+    pub fn client_urls_leader_first(&self) -> Vec<String> {
+        let mut ms: Vec<&Member> = self.members.iter().collect();
+        ms.sort_by_key(|m| m.id != self.leader);
+        ms.iter()
+            .flat_map(|m| m.client_urls.iter().cloned())
+            .collect()
+    }
+}
+
+fn key(d: &Discovery) -> String {
+    format!("{}/{VIEW_KEY}", d.target.token_path)
+}
+
+fn failure(e: Failure) -> DiscoveryError {
+    match e {
+        Failure::Cluster(detail) => DiscoveryError::Unavailable(detail),
+        Failure::Remote(e) => DiscoveryError::Remote(e),
+        Failure::InvalidJson => DiscoveryError::BadDiscoveryEndpoint,
+    }
+}
+
+/// Writes `view` under the discovery URL with [`VIEW_TTL`].
+pub async fn publish(url: &str, proxy: &str, view: &ClusterView) -> Result<(), DiscoveryError> {
+    let d = Discovery::new(url, proxy, 0)?;
+    let value = serde_json::to_string(view).unwrap_or_default();
+    let body: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("value", &value)
+        .append_pair("ttl", &VIEW_TTL.as_secs().to_string())
+        .finish();
+    d.request(
+        Method::PUT,
+        &key(&d),
+        Some(body),
+        Some(Duration::from_secs(5)),
+    )
+    .await
+    .map(|_| ())
+    .map_err(failure)
+}
+
+/// The current view, `None` if no leader has published one (or it
+/// expired); with the index to watch from.
+pub async fn fetch(url: &str, proxy: &str) -> Result<(Option<ClusterView>, u64), DiscoveryError> {
+    fetch_with(&Discovery::new(url, proxy, 0)?).await
+}
+
+fn parse(value: Option<&str>) -> Option<ClusterView> {
+    value.and_then(|v| serde_json::from_str(v).ok())
+}
+
+/// Follows the view under `url`: the receiver holds the latest view (the
+/// last one known while the service is unreachable or the view expired).
+/// The task ends when every receiver is dropped.
+pub fn follow(
+    url: &str,
+    proxy: &str,
+) -> Result<watch::Receiver<Option<ClusterView>>, DiscoveryError> {
+    let d = Discovery::new(url, proxy, 0)?;
+    let (tx, rx) = watch::channel(None);
+    let url = url.to_string();
+    tokio::spawn(async move {
+        let mut next: Option<u64> = None;
+        loop {
+            if tx.is_closed() {
+                return;
+            }
+            let Some(wait_index) = next else {
+                match fetch_with(&d).await {
+                    Ok((view, index)) => {
+                        if view.is_some() {
+                            update(&tx, view, &url);
+                        }
+                        next = Some(index + 1);
+                    }
+                    Err(e) => {
+                        warn!("member registry {url}: {e}; keeping the last members known");
+                        tokio::time::sleep(RETRY).await;
+                    }
+                }
+                continue;
+            };
+            let watch = format!("{}?wait=true&waitIndex={wait_index}", key(&d));
+            let answer = tokio::select! {
+                a = d.request(Method::GET, &watch, None, None) => a,
+                _ = tx.closed() => return,
+            };
+            match answer {
+                Ok(a) => {
+                    next = Some(a.node.modified_index + 1);
+                    // An expired or deleted view keeps the last one.
+                    if let Some(view) = parse(a.node.value.as_deref()) {
+                        update(&tx, Some(view), &url);
+                    }
+                }
+                // 401: the history moved on; read the view afresh.
+                Err(Failure::Remote(_)) => next = None,
+                Err(e) => {
+                    warn!(
+                        "member registry {url}: {}; keeping the last members known",
+                        failure(e)
+                    );
+                    next = None;
+                    tokio::time::sleep(RETRY).await;
+                }
+            }
+        }
+    });
+    Ok(rx)
+}
+
+async fn fetch_with(d: &Discovery) -> Result<(Option<ClusterView>, u64), DiscoveryError> {
+    match d
+        .request(Method::GET, &key(d), None, Some(Duration::from_secs(5)))
+        .await
+    {
+        Ok(a) => Ok((parse(a.node.value.as_deref()), a.index)),
+        Err(Failure::Remote(e)) if e.code == 100 => Ok((None, e.index)),
+        Err(e) => Err(failure(e)),
+    }
+}
+
+fn update(tx: &watch::Sender<Option<ClusterView>>, view: Option<ClusterView>, url: &str) {
+    tx.send_if_modified(|cur| {
+        if *cur == view {
+            return false;
+        }
+        if let Some(v) = &view {
+            let names: Vec<&str> = v.members.iter().map(|m| m.name.as_str()).collect();
+            match cur {
+                None => info!(
+                    "member registry {url}: cluster {} with {} member(s) {names:?}, leader {}",
+                    v.cluster_id,
+                    v.members.len(),
+                    v.leader
+                ),
+                Some(_) => info!(
+                    "member registry {url}: now {} member(s) {names:?}, leader {}",
+                    v.members.len(),
+                    v.leader
+                ),
+            }
+        } else {
+            debug!("member registry {url}: no view");
+        }
+        *cur = view;
+        true
+    });
+}
