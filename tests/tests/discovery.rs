@@ -653,3 +653,214 @@ fn the_leader_publishes_the_member_registry() {
     });
     assert!(three.contains(&v["leader"].as_str().unwrap().to_string()));
 }
+
+/// Starts a helper binary (`concord-watch`, `concord-gateway`) whose
+/// client port is `port`.
+fn service(dir: &Path, name: &str, program: &str, port: u16, args: &[String]) -> Proc {
+    let bin = concord_bin().with_file_name(program);
+    let log = dir.join(format!("{name}-{}.log", free_port()));
+    let child = Command::new(&bin)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+    Proc {
+        name: name.to_string(),
+        child,
+        log,
+        client_port: port,
+    }
+}
+
+#[test]
+fn a_gateway_given_only_the_discovery_url_follows_member_changes() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let disc = Discovery::start(dir.path());
+    let url = disc.new_token(3);
+    let consensus = concord_bin().with_file_name("concord-consensus");
+    let peers: Vec<u16> = (0..4).map(|_| free_port()).collect();
+    let clients: Vec<u16> = (0..4).map(|_| free_port()).collect();
+    let mut ms: Vec<Proc> = (0..3)
+        .map(|i| {
+            member_on(
+                &consensus,
+                dir.path(),
+                &format!("s{}", i + 1),
+                &url,
+                clients[i],
+                peers[i],
+                &[],
+            )
+        })
+        .collect();
+    wait_view(disc.proc.client_port, &url, "3 members", |v| {
+        v["members"].as_array().unwrap().len() == 3
+            && v["members"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|m| !m["clientURLs"].as_array().unwrap().is_empty())
+    });
+    let watch_port = free_port();
+    let consensus_urls = clients[..3]
+        .iter()
+        .map(|p| format!("http://127.0.0.1:{p}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let _watch = service(
+        dir.path(),
+        "w1",
+        "concord-watch",
+        watch_port,
+        &[
+            "--listen-url".into(),
+            format!("http://127.0.0.1:{watch_port}"),
+            "--consensus-endpoints".into(),
+            consensus_urls,
+        ],
+    );
+    let gport = free_port();
+    let mut gw = service(
+        dir.path(),
+        "g1",
+        "concord-gateway",
+        gport,
+        &[
+            "--name".into(),
+            "g1".into(),
+            "--listen-client-urls".into(),
+            format!("http://127.0.0.1:{gport}"),
+            "--discovery".into(),
+            url.clone(),
+            "--watch-endpoints".into(),
+            format!("http://127.0.0.1:{watch_port}"),
+        ],
+    );
+    gw.wait_ok("/health");
+    gw.wait_log("attached to cluster");
+    let put = http(
+        gport,
+        "PUT",
+        "/v2/keys/through-registry",
+        Some("application/x-www-form-urlencoded"),
+        b"value=1",
+    )
+    .unwrap();
+    assert_eq!(put.status, 201, "{}", put.text());
+
+    // A member added and started: the gateway's endpoints follow.
+    let body = format!("{{\"peerURLs\":[\"http://127.0.0.1:{}\"]}}", peers[3]);
+    let deadline = Instant::now() + READY_TIMEOUT;
+    loop {
+        let r = http(
+            gport,
+            "POST",
+            "/v2/members",
+            Some("application/json"),
+            body.as_bytes(),
+        )
+        .unwrap();
+        if r.status == 201 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "member add refused: {}",
+            r.text()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let cluster = (0..4)
+        .map(|i| format!("s{}=http://127.0.0.1:{}", i + 1, peers[i]))
+        .collect::<Vec<_>>()
+        .join(",");
+    let client4 = format!("http://127.0.0.1:{}", clients[3]);
+    let peer4 = format!("http://127.0.0.1:{}", peers[3]);
+    let log4 = dir.path().join("s4.log");
+    let s4 = Command::new(&consensus)
+        .args(["--name", "s4"])
+        .arg("--data-dir")
+        .arg(dir.path().join("s4.etcd"))
+        .args([
+            "--listen-client-urls",
+            &client4,
+            "--advertise-client-urls",
+            &client4,
+        ])
+        .args([
+            "--listen-peer-urls",
+            &peer4,
+            "--initial-advertise-peer-urls",
+            &peer4,
+        ])
+        .args([
+            "--initial-cluster",
+            &cluster,
+            "--initial-cluster-state",
+            "existing",
+        ])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log4).unwrap())
+        .spawn()
+        .unwrap();
+    ms.push(Proc {
+        name: "s4".into(),
+        child: s4,
+        log: log4,
+        client_port: clients[3],
+    });
+    gw.wait_log("consensus endpoints now");
+    gw.wait_log(&client4);
+
+    // A member removed: it leaves the gateway's endpoints.
+    let id1 = members_of(gport)
+        .iter()
+        .find(|m| m["name"] == "s1")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let deadline = Instant::now() + READY_TIMEOUT;
+    loop {
+        let r = http(gport, "DELETE", &format!("/v2/members/{id1}"), None, b"").unwrap();
+        if r.status == 204 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "member remove refused: {}",
+            r.text()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let client1 = format!("http://127.0.0.1:{}", clients[0]);
+    let deadline = Instant::now() + READY_TIMEOUT;
+    loop {
+        let last = gw
+            .log_text()
+            .lines()
+            .rfind(|l| l.contains("consensus endpoints now"))
+            .map(String::from)
+            .unwrap_or_default();
+        if last.contains(&client4) && !last.contains(&client1) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the gateway did not follow the removal:\n{}",
+            gw.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let put = http(
+        gport,
+        "PUT",
+        "/v2/keys/through-registry",
+        Some("application/x-www-form-urlencoded"),
+        b"value=2",
+    )
+    .unwrap();
+    assert_eq!(put.status, 200, "{}", put.text());
+}

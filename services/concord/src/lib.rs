@@ -17,6 +17,7 @@
 //!   beyond the token's size becomes (`--discovery-fallback proxy`);
 //!   `registry_publisher.rs`: the leader's view of the members, published
 //!   under the discovery URL for gateways and watch services;
+//!   `registry_follower.rs`: a gateway's members taken from that registry;
 //! - `cli.rs`: the command line both member binaries share.
 //!
 //! The gateway binary (`src/bin/concord-gateway.rs`) lives here too: it
@@ -28,6 +29,7 @@ pub mod config;
 pub mod discovery_bootstrap;
 pub mod help;
 pub mod proxy;
+pub mod registry_follower;
 pub mod registry_publisher;
 pub mod server;
 

@@ -48,9 +48,15 @@ struct Flags {
     )]
     listen_client_urls: Vec<String>,
     /// Client URLs of concord-consensus members (comma-separated; required
-    /// here or in the file).
+    /// here or in the file, unless --discovery is given).
     #[arg(long, env = "CONCORD_CONSENSUS_ENDPOINTS", value_delimiter = ',')]
     consensus_endpoints: Vec<String>,
+    /// The discovery URL the cluster was bootstrapped with (its members'
+    /// --discovery): the members are taken from the member registry there
+    /// and followed (adds, removals) without a restart, instead of
+    /// --consensus-endpoints.
+    #[arg(long, env = "CONCORD_DISCOVERY")]
+    discovery: Option<String>,
     /// URLs of concord-watch replicas (comma-separated; required here or in
     /// the file).
     #[arg(long, env = "CONCORD_WATCH_ENDPOINTS", value_delimiter = ',')]
@@ -69,6 +75,8 @@ struct Settings {
     #[serde(default)]
     consensus_endpoints: Vec<String>,
     #[serde(default)]
+    discovery: Option<String>,
+    #[serde(default)]
     watch_endpoints: Vec<String>,
     log_level: String,
 }
@@ -85,7 +93,8 @@ fn main() -> ExitCode {
         ("--consensus-endpoints", &settings.consensus_endpoints),
         ("--watch-endpoints", &settings.watch_endpoints),
     ] {
-        if list.is_empty() {
+        // The member registry stands for --consensus-endpoints.
+        if list.is_empty() && !(what == "--consensus-endpoints" && settings.discovery.is_some()) {
             eprintln!(
                 "concord-gateway: {what} is required (flag, CONCORD_* variable or config file)"
             );
@@ -127,12 +136,22 @@ async fn run(flags: Settings) -> anyhow::Result<()> {
         info!("listening for client requests on {url}");
         listeners.push(l);
     }
-    let consensus = Endpoints::new(&flags.consensus_endpoints)?;
-    let cluster = GrpcCluster::connect(consensus.clone(), CONNECT_TIMEOUT).await?;
-    info!("attached to cluster {}", cluster.cluster_id());
-    let stats: Arc<dyn RaftStats> = Arc::new(GrpcRaftStats::new(consensus.clone()));
-    let kv: Arc<dyn Kv> = Arc::new(GrpcKv::new(consensus));
-    let cluster: Arc<dyn Cluster> = Arc::new(cluster);
+    let (kv, cluster, stats): (Arc<dyn Kv>, Arc<dyn Cluster>, Arc<dyn RaftStats>) =
+        match &flags.discovery {
+            // The members from the member registry (registry_follower.rs).
+            Some(url) => {
+                let f = concord::registry_follower::FollowedConsensus::attach(url, CONNECT_TIMEOUT)
+                    .await?;
+                (f.clone(), f.clone(), f)
+            }
+            None => {
+                let consensus = Endpoints::new(&flags.consensus_endpoints)?;
+                let cluster = GrpcCluster::connect(consensus.clone(), CONNECT_TIMEOUT).await?;
+                info!("attached to cluster {}", cluster.cluster_id());
+                let stats: Arc<dyn RaftStats> = Arc::new(GrpcRaftStats::new(consensus.clone()));
+                (Arc::new(GrpcKv::new(consensus)), Arc::new(cluster), stats)
+            }
+        };
     let watch: Arc<dyn Watch> = Arc::new(GrpcWatch::new(Endpoints::new(&flags.watch_endpoints)?));
     let app = concord_gateway::router(GatewayState {
         kv,

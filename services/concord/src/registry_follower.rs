@@ -1,0 +1,193 @@
+//! A gateway's consensus members taken from the member registry
+//! (`concord_discovery::members`) instead of `--consensus-endpoints`: the
+//! gateway is given only the discovery URL its cluster was bootstrapped
+//! with, attaches to the members the cluster's leader published there,
+//! and follows member adds and removals without a restart: when the set of
+//! members' client URLs changes, the next calls go to the new set (the
+//! gRPC clients are rebuilt; calls in flight finish on the old ones).
+//! While the discovery service is down the gateway keeps the members it
+//! knows, and moves between them on failures as ever.
+//!
+//! Read-your-writes across a change of the set: the highest store index
+//! answered is carried over (watches), the raft index floor of reads is
+//! not (a read right after a membership change may be served by a member
+//! that has not applied the client's last write yet; etcd's v2 proxy gives
+//! no more).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use concord_api::{
+    ApiError, Cluster, Kv, KvResponse, LeaderStats, Member, MembershipError, RaftPosition,
+    RaftStats, ReadRequest, SelfStats,
+};
+use concord_discovery::members::follow;
+use concord_rpc::cluster_grpc::{GrpcCluster, GrpcRaftStats};
+use concord_rpc::endpoints::Endpoints;
+use concord_rpc::kv_grpc::GrpcKv;
+use concord_store::{Command, StoreStats};
+use tracing::{info, warn};
+
+/// The gRPC clients for one set of members.
+struct Parts {
+    urls: Vec<String>,
+    kv: GrpcKv,
+    cluster: GrpcCluster,
+    stats: GrpcRaftStats,
+}
+
+impl Parts {
+    async fn connect(urls: &[String], timeout: Duration) -> anyhow::Result<Parts> {
+        let endpoints = Endpoints::new(urls)?;
+        let cluster = GrpcCluster::connect(endpoints.clone(), timeout).await?;
+        Ok(Parts {
+            urls: urls.to_vec(),
+            kv: GrpcKv::new(endpoints.clone()),
+            stats: GrpcRaftStats::new(endpoints),
+            cluster,
+        })
+    }
+}
+
+/// `Kv`, `Cluster` and `RaftStats` over the members the registry lists.
+pub struct FollowedConsensus {
+    parts: RwLock<Arc<Parts>>,
+    /// The highest store index answered to a write, across sets.
+    answered_store: AtomicU64,
+}
+
+fn sorted(urls: &[String]) -> Vec<String> {
+    let mut v = urls.to_vec();
+    v.sort();
+    v
+}
+
+impl FollowedConsensus {
+    fn current(&self) -> Arc<Parts> {
+        self.parts.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Attaches to the members published under `discovery_url` (waiting
+    /// up to `timeout` for a view and a member that answers), then follows
+    /// the registry in the background.
+    pub async fn attach(
+        discovery_url: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<Arc<FollowedConsensus>> {
+        let mut rx = follow(discovery_url, "")?;
+        let view = tokio::time::timeout(timeout, rx.wait_for(|v| v.is_some()))
+            .await
+            .with_context(|| format!("no member registry under {discovery_url} after {timeout:?}"))?
+            .context("the member registry follower stopped")?
+            .clone()
+            .context("no member registry")?;
+        let urls = view.client_urls_leader_first();
+        let parts = Parts::connect(&urls, timeout).await?;
+        info!(
+            "attached to cluster {} through the member registry at {discovery_url}: consensus endpoints {urls:?}",
+            parts.cluster.cluster_id()
+        );
+        let me = Arc::new(FollowedConsensus {
+            parts: RwLock::new(Arc::new(parts)),
+            answered_store: AtomicU64::new(0),
+        });
+        let weak = Arc::downgrade(&me);
+        tokio::spawn(async move {
+            while rx.changed().await.is_ok() {
+                let Some(view) = rx.borrow_and_update().clone() else {
+                    continue;
+                };
+                let Some(me) = weak.upgrade() else {
+                    return;
+                };
+                let urls = view.client_urls_leader_first();
+                if urls.is_empty() || sorted(&urls) == sorted(&me.current().urls) {
+                    continue;
+                }
+                match Parts::connect(&urls, Duration::from_secs(10)).await {
+                    Ok(p) => {
+                        let old = me.current();
+                        me.answered_store
+                            .fetch_max(old.kv.answered_store_index(), Ordering::AcqRel);
+                        *me.parts.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(p);
+                        info!("member registry: consensus endpoints now {urls:?}");
+                    }
+                    Err(e) => warn!(
+                        "member registry lists {urls:?}, but none answers ({e:#}); keeping {:?}",
+                        me.current().urls
+                    ),
+                }
+            }
+        });
+        Ok(me)
+    }
+}
+
+#[async_trait]
+impl Kv for FollowedConsensus {
+    async fn write(&self, cmd: Command) -> Result<KvResponse, ApiError> {
+        self.current().kv.write(cmd).await
+    }
+    async fn read(&self, req: ReadRequest) -> Result<KvResponse, ApiError> {
+        self.current().kv.read(req).await
+    }
+    async fn caught_up(&self) -> Result<(), ApiError> {
+        self.current().kv.caught_up().await
+    }
+    fn store_index(&self) -> u64 {
+        self.current().kv.store_index()
+    }
+    fn raft_position(&self) -> RaftPosition {
+        self.current().kv.raft_position()
+    }
+    fn answered_store_index(&self) -> u64 {
+        self.current()
+            .kv
+            .answered_store_index()
+            .max(self.answered_store.load(Ordering::Acquire))
+    }
+    async fn wait_applied(&self, raft_index: u64) -> Result<(), ApiError> {
+        self.current().kv.wait_applied(raft_index).await
+    }
+    async fn store_stats(&self) -> Result<StoreStats, ApiError> {
+        self.current().kv.store_stats().await
+    }
+}
+
+#[async_trait]
+impl Cluster for FollowedConsensus {
+    fn cluster_id(&self) -> String {
+        self.current().cluster.cluster_id()
+    }
+    async fn members(&self) -> Result<Vec<Member>, ApiError> {
+        self.current().cluster.members().await
+    }
+    async fn leader(&self) -> Result<Option<Member>, ApiError> {
+        self.current().cluster.leader().await
+    }
+    async fn add_member(&self, peer_urls: Vec<String>) -> Result<Member, MembershipError> {
+        self.current().cluster.add_member(peer_urls).await
+    }
+    async fn remove_member(&self, id: u64) -> Result<(), MembershipError> {
+        self.current().cluster.remove_member(id).await
+    }
+    async fn update_member(&self, id: u64, peer_urls: Vec<String>) -> Result<(), MembershipError> {
+        self.current().cluster.update_member(id, peer_urls).await
+    }
+    async fn healthy(&self) -> bool {
+        self.current().cluster.healthy().await
+    }
+}
+
+#[async_trait]
+impl RaftStats for FollowedConsensus {
+    async fn self_stats(&self) -> Result<SelfStats, ApiError> {
+        self.current().stats.self_stats().await
+    }
+    async fn leader_stats(&self) -> Result<Option<LeaderStats>, ApiError> {
+        self.current().stats.leader_stats().await
+    }
+}
