@@ -118,12 +118,17 @@ impl Discovery {
     }
 
     fn start_on(dir: &Path, port: u16, data_dir: &Path) -> Discovery {
+        Self::start_with(dir, port, data_dir, &[])
+    }
+
+    fn start_with(dir: &Path, port: u16, data_dir: &Path, extra: &[&str]) -> Discovery {
         let bin = concord_bin().with_file_name("concord-discovery");
         let log = dir.join(format!("discovery-{}.log", free_port()));
         let child = Command::new(&bin)
             .args(["--listen-url", &format!("http://127.0.0.1:{port}")])
             .arg("--data-dir")
             .arg(data_dir)
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
@@ -703,6 +708,17 @@ fn a_gateway_given_only_the_discovery_url_follows_member_changes() {
                 .iter()
                 .all(|m| !m["clientURLs"].as_array().unwrap().is_empty())
     });
+    // concord-consensus serves no v2 API: beyond the size it exits even
+    // under the default fallback (proxy).
+    let mut late = member(&consensus, dir.path(), "s9", &url, &[]);
+    let status = late.wait_exit(READY_TIMEOUT).expect("exits");
+    assert_eq!(status.code(), Some(1));
+    let log = late.log_text();
+    assert!(
+        log.contains("failed to join discovery cluster (discovery: cluster is full)")
+            && log.contains("concord-consensus cannot fall back to a v2 proxy"),
+        "{log}"
+    );
     let watch_port = free_port();
     let consensus_urls = clients[..3]
         .iter()
@@ -863,4 +879,24 @@ fn a_gateway_given_only_the_discovery_url_follows_member_changes() {
     )
     .unwrap();
     assert_eq!(put.status, 200, "{}", put.text());
+}
+
+#[test]
+fn tokens_expire_after_the_token_ttl() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut disc = Discovery::start_with(
+        dir.path(),
+        port,
+        &dir.path().join("discovery.data"),
+        &["--token-ttl", "2s"],
+    );
+    let url = disc.new_token(3);
+    let size = format!("{}/_config/size", token_path(&url));
+    assert_eq!(http(port, "GET", &size, None, b"").unwrap().status, 200);
+    disc.proc.wait_log("expired");
+    let r = http(port, "GET", &size, None, b"").unwrap();
+    assert_eq!(r.status, 404, "{}", r.text());
+    assert_eq!(r.json()["errorCode"], 100);
 }
