@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 pub mod cluster;
 pub mod linearizability;
+pub mod split;
 
 /// How long a server gets to become ready; generous for 2-core CI machines.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(60);

@@ -80,6 +80,8 @@ pub struct Flags {
     pub strict_reconfig_check: Option<String>,
     #[arg(long = "worker-threads")]
     pub worker_threads: Option<String>,
+    #[arg(long = "event-bus-url")]
+    pub event_bus_url: Option<String>,
     /// Accepted and ignored: Concord keeps 5 snapshot files.
     #[arg(long = "max-snapshots")]
     pub max_snapshots: Option<String>,
@@ -179,6 +181,9 @@ pub struct ServerConfig {
     pub strict_reconfig_check: bool,
     /// Runtime worker threads (`--worker-threads`, resolved from 0 = auto).
     pub worker_threads: usize,
+    /// `--event-bus-url`: a NATS URL the leader publishes committed events
+    /// to for the watch tier (concord-consensus; `None`: no bus).
+    pub event_bus_url: Option<String>,
     /// `--discovery`: bootstrap by etcd's v2 discovery protocol instead of
     /// `--initial-cluster` (`None` when not given or empty).
     pub discovery: Option<String>,
@@ -247,6 +252,7 @@ struct Raw {
     debug: String,
     strict_reconfig_check: String,
     worker_threads: String,
+    event_bus_url: String,
 }
 
 /// etcd's YAML config file with keys like `data-dir`, renamed to the
@@ -341,7 +347,8 @@ pub fn layered(flags: &Flags, env: &BTreeMap<String, String>) -> Result<ServerCo
         .set_default("log_level", "info")?
         .set_default("debug", "false")?
         .set_default("strict_reconfig_check", "true")?
-        .set_default("worker_threads", "0")?;
+        .set_default("worker_threads", "0")?
+        .set_default("event_bus_url", "")?;
     let config_file = flags.config_file.clone().or_else(|| {
         env.get("CONCORD_CONFIG_FILE")
             .or_else(|| env.get("ETCD_CONFIG_FILE"))
@@ -358,7 +365,7 @@ pub fn layered(flags: &Flags, env: &BTreeMap<String, String>) -> Result<ServerCo
                 .try_parsing(false),
         );
     }
-    let overrides: [(&str, &Option<String>); 19] = [
+    let overrides: [(&str, &Option<String>); 20] = [
         ("name", &flags.name),
         ("data_dir", &flags.data_dir),
         ("listen_client_urls", &flags.listen_client_urls),
@@ -381,6 +388,7 @@ pub fn layered(flags: &Flags, env: &BTreeMap<String, String>) -> Result<ServerCo
         ("log_level", &flags.log_level),
         ("strict_reconfig_check", &flags.strict_reconfig_check),
         ("worker_threads", &flags.worker_threads),
+        ("event_bus_url", &flags.event_bus_url),
     ];
     for (key, value) in overrides {
         if let Some(v) = value {
@@ -499,6 +507,7 @@ fn resolve(raw: Raw) -> Result<ServerConfig, ConfigError> {
             0 => default_worker_threads(),
             n => n as usize,
         },
+        event_bus_url: Some(raw.event_bus_url.trim().to_string()).filter(|u| !u.is_empty()),
         name: raw.name,
         discovery,
         discovery_fallback,

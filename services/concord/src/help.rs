@@ -108,6 +108,11 @@ pub const SECTIONS: &[(&str, &[FlagDoc])] = &[
                 "'0'",
                 "Concord only: threads serving requests (0: one less than the CPUs, at least 1, leaving a core to the raft log writer's fsyncs).",
             ),
+            f(
+                "event-bus-url",
+                "''",
+                "Concord only (concord-consensus): NATS URL (nats://host:4222) of the event bus; while this member leads it publishes the committed events to JetStream for concord-watch replicas.",
+            ),
         ],
     ),
     (

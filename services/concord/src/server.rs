@@ -119,6 +119,21 @@ pub async fn run(mut cfg: ServerConfig, role: Role) -> anyhow::Result<()> {
     let kv: Arc<dyn Kv> = consensus.clone();
     let cluster: Arc<dyn Cluster> = consensus.clone();
     let stats: Arc<dyn RaftStats> = consensus.clone();
+    // The event bus: while this member leads, it publishes the committed
+    // events for the watch replicas (concord-consensus; the all-in-one
+    // member feeds its own hub).
+    let bus_publisher = match (&cfg.event_bus_url, role) {
+        (Some(url), Role::Consensus) => {
+            let leader = consensus.clone();
+            Some(tokio::spawn(concord_watch::bus::publisher::run(
+                url.clone(),
+                cluster.cluster_id(),
+                log.clone(),
+                move || leader.is_leader(),
+            )))
+        }
+        _ => None,
+    };
     // The member registry (registry_publisher.rs): while this member leads,
     // it publishes the members under the discovery URL it was started with.
     let publisher = cfg.discovery.clone().map(|url| {
@@ -191,6 +206,9 @@ pub async fn run(mut cfg: ServerConfig, role: Role) -> anyhow::Result<()> {
     // a moment, then stop regardless.
     for s in servers {
         let _ = tokio::time::timeout(Duration::from_secs(2), s).await;
+    }
+    if let Some(p) = bus_publisher {
+        p.abort();
     }
     consensus.shutdown().await;
     info!("concord stopped");

@@ -22,6 +22,11 @@ fn default_filter(level: &str) -> String {
          openraft::engine::handler::replication_handler=error,openraft::core::raft_core=error,\
          openraft::raft::impl_raft_blocking_write=off"
     );
+    // The NATS client logs every (re)connect at info; Concord's own lines
+    // say what the bus does.
+    if !matches!(level, "error" | "warn") {
+        f.push_str(",async_nats=warn");
+    }
     if matches!(level, "debug" | "trace") {
         f.push_str(",h2=info,hyper=info,hyper_util=info,tower=info,tonic=info,axum=info");
     }
@@ -78,8 +83,6 @@ pub fn init_logging(name: &str, level: &str) {
         tracing::warn!("ignored CONCORD_LOG/RUST_LOG, not a log filter: {bad}; logging at {level}");
     }
 }
-
-
 
 #[cfg(test)]
 mod tests {

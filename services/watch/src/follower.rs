@@ -27,6 +27,8 @@ const NEXT_MEMBER_PAUSE: Duration = Duration::from_millis(50);
 /// stream without giving anything), so a cluster that is down is not
 /// hammered.
 const ROUND_PAUSE: Duration = Duration::from_millis(500);
+/// Events applied in a row before the follower lets other tasks run.
+pub const YIELD_EVERY: u64 = 16;
 /// How long a member may take to start a subscription.
 const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -46,113 +48,189 @@ enum Ended {
 /// Follows the members of `endpoints` forever, publishing into `hub`;
 /// `ready` turns true once the hub has a starting index from consensus.
 pub async fn follow(hub: Arc<WatchHub>, endpoints: Endpoints, ready: watch::Sender<bool>) {
-    // The last store index applied to the hub; None until the first Reset.
-    let mut last: Option<u64> = None;
-    // The member streamed from last, and the ones known down (one line per
-    // outage in the log, not one per attempt).
-    let mut following: Option<usize> = None;
-    let mut down = vec![false; endpoints.urls().len()];
-    let mut failures_in_a_row = 0usize;
-    loop {
-        let (i, channel) = endpoints.current();
-        let url = endpoints.urls()[i].clone();
-        let start = match last {
-            None => Start::Now,
-            Some(l) => Start::After(l),
-        };
-        // A member that takes the connection but never answers counts as
-        // unreachable (a broken stream later is caught by HTTP/2 pings).
-        let subscribed =
-            match tokio::time::timeout(SUBSCRIBE_TIMEOUT, subscribe(channel, start)).await {
-                Ok(r) => r,
-                Err(_) => Err(Status::deadline_exceeded("no answer in time").into()),
-            };
-        let mut stream = match subscribed {
-            Ok(s) => s,
-            Err(e) => {
-                if !std::mem::replace(&mut down[i], true) {
-                    warn!("consensus member {url} cannot be reached: {e}");
-                }
-                endpoints.failed(i);
-                failures_in_a_row += 1;
-                let pause = if failures_in_a_row.is_multiple_of(down.len()) {
-                    ROUND_PAUSE
-                } else {
-                    NEXT_MEMBER_PAUSE
-                };
-                tokio::time::sleep(pause).await;
-                continue;
-            }
-        };
-        failures_in_a_row = 0;
-        down[i] = false;
-        if following != Some(i) {
-            match last {
-                Some(l) => info!("following committed events from {url} after index {l}"),
-                None => info!("following committed events from {url} from its current index"),
-            }
-            following = Some(i);
+    let mut follower = GrpcFollower::new(hub, endpoints, ready);
+    follower.follow(|_| false).await;
+}
+
+/// What feeding the hub has reached, and the consensus members' state, kept
+/// across the follower's rounds (and across switches between the event bus
+/// and the gRPC stream, which share it).
+pub struct GrpcFollower {
+    hub: Arc<WatchHub>,
+    endpoints: Endpoints,
+    ready: watch::Sender<bool>,
+    /// The last store index applied to the hub; None until the first Reset.
+    last: Option<u64>,
+    /// The member streamed from last, and the ones known down (one line
+    /// per outage in the log, not one per attempt).
+    following: Option<usize>,
+    down: Vec<bool>,
+    failures_in_a_row: usize,
+}
+
+/// Where an event falls against the hub's last index.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Fit {
+    /// The next one: applied.
+    Applied,
+    /// At or below the last index: already applied, skipped.
+    Duplicate,
+    /// Above the next index: not applied; the events in between are
+    /// missing.
+    Gap,
+}
+
+impl GrpcFollower {
+    pub fn new(hub: Arc<WatchHub>, endpoints: Endpoints, ready: watch::Sender<bool>) -> Self {
+        let down = vec![false; endpoints.urls().len()];
+        GrpcFollower {
+            hub,
+            endpoints,
+            ready,
+            last: None,
+            following: None,
+            down,
+            failures_in_a_row: 0,
         }
-        let mut applied = 0u64;
-        let ended = loop {
-            match stream.next().await {
-                Some(Ok(Committed::Reset(index))) => {
-                    if let Some(l) = last {
-                        warn!(
-                            "{url} no longer holds the events after index {l}: \
-                             watch history restarts at {index}, current watchers are cleared"
-                        );
+    }
+
+    /// The last store index applied to the hub (None before the first).
+    pub fn last(&self) -> Option<u64> {
+        self.last
+    }
+
+    /// The consensus members this follower calls.
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    /// History restarts at `index` (the hub's watchers are cleared).
+    pub fn reset(&mut self, index: u64) {
+        self.hub.reset(index);
+        self.last = Some(index);
+        self.ready.send_replace(true);
+    }
+
+    /// Applies `e` if it is the next event; never applies one twice or out
+    /// of order.
+    pub fn offer(&mut self, e: Arc<concord_store::Event>) -> Fit {
+        match self.last {
+            Some(l) if e.etcd_index == l + 1 => {
+                self.hub.publish(e);
+                self.last = Some(l + 1);
+                Fit::Applied
+            }
+            Some(l) if e.etcd_index <= l => Fit::Duplicate,
+            _ => Fit::Gap,
+        }
+    }
+
+    /// Follows the members over gRPC until `done(last index)` holds after
+    /// an event or a reset (never, for `|_| false`). Cancel-safe: what was
+    /// applied is recorded before each await.
+    pub async fn follow(&mut self, mut done: impl FnMut(Option<u64>) -> bool) {
+        loop {
+            let (i, channel) = self.endpoints.current();
+            let url = self.endpoints.urls()[i].clone();
+            let start = match self.last {
+                None => Start::Now,
+                Some(l) => Start::After(l),
+            };
+            // A member that takes the connection but never answers counts
+            // as unreachable (a broken stream later is caught by HTTP/2
+            // pings).
+            let subscribed =
+                match tokio::time::timeout(SUBSCRIBE_TIMEOUT, subscribe(channel, start)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(Status::deadline_exceeded("no answer in time").into()),
+                };
+            let mut stream = match subscribed {
+                Ok(s) => s,
+                Err(e) => {
+                    if !std::mem::replace(&mut self.down[i], true) {
+                        warn!("consensus member {url} cannot be reached: {e}");
                     }
-                    hub.reset(index);
-                    last = Some(index);
-                    ready.send_replace(true);
-                }
-                Some(Ok(Committed::Event(e))) => {
-                    let Some(l) = last else {
-                        warn!("{url} sent an event before its starting index; dropping its stream");
-                        break Ended::OutOfOrder;
+                    self.endpoints.failed(i);
+                    self.failures_in_a_row += 1;
+                    let pause = if self.failures_in_a_row.is_multiple_of(self.down.len()) {
+                        ROUND_PAUSE
+                    } else {
+                        NEXT_MEMBER_PAUSE
                     };
-                    if e.etcd_index != l + 1 {
-                        warn!(
-                            "{url} sent index {} after {l} ({}): dropping its stream, \
-                             subscribing again after {l}",
-                            e.etcd_index,
-                            if e.etcd_index > l {
-                                "a gap"
-                            } else {
-                                "a duplicate"
-                            }
-                        );
-                        break Ended::OutOfOrder;
+                    tokio::time::sleep(pause).await;
+                    continue;
+                }
+            };
+            self.failures_in_a_row = 0;
+            self.down[i] = false;
+            if self.following != Some(i) {
+                match self.last {
+                    Some(l) => info!("following committed events from {url} after index {l}"),
+                    None => info!("following committed events from {url} from its current index"),
+                }
+                self.following = Some(i);
+            }
+            let mut applied = 0u64;
+            let ended = loop {
+                match stream.next().await {
+                    Some(Ok(Committed::Reset(index))) => {
+                        if let Some(l) = self.last {
+                            warn!(
+                                "{url} no longer holds the events after index {l}: \
+                                 watch history restarts at {index}, current watchers are cleared"
+                            );
+                        }
+                        self.reset(index);
                     }
-                    hub.publish(e);
-                    last = Some(l + 1);
-                }
-                Some(Err(e)) => {
-                    warn!("lost the committed events stream from {url}: {e}");
-                    break Ended::Failed;
-                }
-                None => {
-                    if let Some(l) = last {
-                        info!("{url} ended the events stream; subscribing again after {l}");
+                    Some(Ok(Committed::Event(e))) => {
+                        let Some(l) = self.last else {
+                            warn!("{url} sent an event before its starting index; dropping its stream");
+                            break Ended::OutOfOrder;
+                        };
+                        let index = e.etcd_index;
+                        if self.offer(e) != Fit::Applied {
+                            warn!(
+                                "{url} sent index {index} after {l} ({}): dropping its stream, \
+                                 subscribing again after {l}",
+                                if index > l { "a gap" } else { "a duplicate" }
+                            );
+                            break Ended::OutOfOrder;
+                        }
                     }
-                    break Ended::Resubscribe;
+                    Some(Err(e)) => {
+                        warn!("lost the committed events stream from {url}: {e}");
+                        break Ended::Failed;
+                    }
+                    None => {
+                        if let Some(l) = self.last {
+                            info!("{url} ended the events stream; subscribing again after {l}");
+                        }
+                        break Ended::Resubscribe;
+                    }
                 }
+                applied += 1;
+                if done(self.last) {
+                    return;
+                }
+                // A burst (a resume, a gap filled) must not outrun the
+                // tasks that carry the hub's events to the gateways.
+                if applied.is_multiple_of(YIELD_EVERY) {
+                    tokio::task::yield_now().await;
+                }
+            };
+            match ended {
+                Ended::Failed => {
+                    self.endpoints.failed(i);
+                    self.down[i] = true;
+                    tokio::time::sleep(NEXT_MEMBER_PAUSE).await;
+                }
+                Ended::OutOfOrder => {
+                    self.endpoints.failed(i);
+                    tokio::time::sleep(NEXT_MEMBER_PAUSE).await;
+                }
+                Ended::Resubscribe if applied == 0 => tokio::time::sleep(ROUND_PAUSE).await,
+                Ended::Resubscribe => {}
             }
-            applied += 1;
-        };
-        match ended {
-            Ended::Failed => {
-                endpoints.failed(i);
-                down[i] = true;
-                tokio::time::sleep(NEXT_MEMBER_PAUSE).await;
-            }
-            Ended::OutOfOrder => {
-                endpoints.failed(i);
-                tokio::time::sleep(NEXT_MEMBER_PAUSE).await;
-            }
-            Ended::Resubscribe if applied == 0 => tokio::time::sleep(ROUND_PAUSE).await,
-            Ended::Resubscribe => {}
         }
     }
 }

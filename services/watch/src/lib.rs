@@ -18,8 +18,11 @@
 
 //!
 //! [`follower`] feeds a hub from the consensus members' committed events
-//! over gRPC; the `concord-watch` binary serves it to the gateways.
+//! over gRPC; the `concord-watch` binary serves it to the gateways. With an
+//! event bus configured, [`bus`] carries the committed events through NATS
+//! JetStream instead (published by the leader, gaps filled over gRPC).
 
+pub mod bus;
 mod event_log;
 pub mod follower;
 mod hub;

@@ -49,6 +49,11 @@ struct Flags {
     /// at a time, the next when it fails.
     #[arg(long, env = "CONCORD_CONSENSUS_ENDPOINTS", value_delimiter = ',')]
     consensus_endpoints: Vec<String>,
+    /// NATS URL of the event bus (nats://host:4222): committed events are
+    /// read from its JetStream stream instead of a member's gRPC stream
+    /// (gaps filled, and outages covered, over gRPC). Empty: no bus.
+    #[arg(long, env = "CONCORD_EVENT_BUS_URL", default_value = "")]
+    event_bus_url: String,
     /// debug, info, warn, error, panic or fatal.
     #[arg(long, env = "CONCORD_LOG_LEVEL", default_value = "info")]
     log_level: String,
@@ -62,6 +67,7 @@ struct Settings {
     listen_url: String,
     #[serde(default)]
     consensus_endpoints: Vec<String>,
+    event_bus_url: String,
     log_level: String,
 }
 
@@ -98,7 +104,16 @@ async fn main() -> anyhow::Result<()> {
     // Watches are refused (Unavailable, so gateways use another replica)
     // until the hub knows the store index from consensus.
     let (ready_tx, ready_rx) = tokio::sync::watch::channel(false);
-    let follower = tokio::spawn(follower::follow(hub.clone(), endpoints, ready_tx));
+    let follower = if flags.event_bus_url.is_empty() {
+        tokio::spawn(follower::follow(hub.clone(), endpoints, ready_tx))
+    } else {
+        tokio::spawn(concord_watch::bus::subscriber::follow(
+            hub.clone(),
+            endpoints,
+            ready_tx,
+            flags.event_bus_url.clone(),
+        ))
+    };
 
     let incoming = TcpIncoming::bind(addr)
         .with_context(|| format!("cannot listen on {addr}"))?

@@ -421,7 +421,8 @@ impl Consensus {
         self.raft.metrics().borrow().current_leader
     }
 
-    fn is_leader(&self) -> bool {
+    /// True while this member leads.
+    pub fn is_leader(&self) -> bool {
         self.raft.metrics().borrow().state == ServerState::Leader
     }
 }
