@@ -459,6 +459,24 @@ fn etcd_members_bootstrap_through_concord_discovery() {
             m.log_text()
         );
     }
+    // A 4th etcd finds the token full, as concord-discovery answers it.
+    let mut late = member(
+        &etcd,
+        dir.path(),
+        "e4",
+        &url,
+        &["--enable-v2=true", "--discovery-fallback", "exit"],
+    );
+    let status = late
+        .wait_exit(READY_TIMEOUT)
+        .expect("etcd beyond size exits");
+    assert_eq!(status.code(), Some(1));
+    assert!(
+        late.log_text()
+            .contains("failed to join discovery cluster (discovery: cluster is full)"),
+        "{}",
+        late.log_text()
+    );
 }
 
 #[test]
