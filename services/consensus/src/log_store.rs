@@ -75,6 +75,11 @@ enum Op {
     /// The committed log id in memory changed (sent once per write of it,
     /// not once per change: the writer takes the newest value itself).
     CommittedChanged,
+    /// Write the committed log id now if it changed (on stopping: a member
+    /// that applied its own removal must find it again on restart).
+    Flush {
+        done: oneshot::Sender<Result<(), String>>,
+    },
 }
 
 /// What the raft core reads, kept in memory.
@@ -256,6 +261,13 @@ impl SqliteLogStore {
         })
     }
 
+    /// Writes the committed log id now if it changed since last written.
+    pub async fn flush(&self) -> Result<(), StorageError> {
+        let (done, rx) = oneshot::channel();
+        self.send(Op::Flush { done })?;
+        rx.await.map_err(io_write)?.map_err(io_write)
+    }
+
     fn send(&self, op: Op) -> Result<(), StorageError> {
         self.writer
             .send(op)
@@ -295,6 +307,7 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Op>, mem: Arc<Mutex<Mem>
             },
         };
         let timed_out = first.is_none();
+        let mut flush = false;
         let mut work = Vec::new();
         for op in first
             .into_iter()
@@ -303,6 +316,10 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Op>, mem: Arc<Mutex<Mem>
             match op {
                 Op::CommittedChanged => {
                     deferred.get_or_insert_with(|| Instant::now() + COMMITTED_IDLE_FLUSH);
+                }
+                op @ Op::Flush { .. } => {
+                    flush = true;
+                    work.push(op);
                 }
                 op => work.push(op),
             }
@@ -314,7 +331,7 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Op>, mem: Arc<Mutex<Mem>
         // While busy, the committed id rides along at most once per
         // COMMITTED_IDLE_FLUSH: every transaction carrying it writes one
         // more page (the meta table's) to the WAL before its fsync.
-        let due = timed_out || deferred.is_some_and(|d| d <= Instant::now());
+        let due = timed_out || flush || deferred.is_some_and(|d| d <= Instant::now());
         let committed = if due {
             deferred = None;
             take_committed(&mem)
@@ -372,7 +389,7 @@ fn report(work: Vec<Op>, res: &Result<(), String>, mem: &Mutex<Mem>) {
                 }
                 let _ = done.send(res.clone());
             }
-            Op::PutMeta { done, .. } => {
+            Op::PutMeta { done, .. } | Op::Flush { done } => {
                 let _ = done.send(res.clone());
             }
             Op::Purge { .. } | Op::CommittedChanged => {}
@@ -412,7 +429,7 @@ fn write_batch(
                 tx.execute("DELETE FROM log WHERE idx <= ?1", [upto.index as i64])?;
             }
             Op::PutMeta { key, value, .. } => put_meta(&tx, key, value)?,
-            Op::CommittedChanged => {}
+            Op::CommittedChanged | Op::Flush { .. } => {}
         }
     }
     if let Some(c) = committed {

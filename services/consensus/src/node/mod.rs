@@ -110,6 +110,8 @@ pub enum ConsensusError {
 /// A running member.
 pub struct Consensus {
     raft: Raft,
+    /// The raft log's handle, to write what is pending when stopping.
+    log: SqliteLogStore,
     shared: Arc<Shared>,
     net: Arc<NetContext>,
     identity: Identity,
@@ -254,6 +256,7 @@ impl Consensus {
                 .map_err(|e| ConsensusError::Raft(e.to_string()))?,
         );
         let network = PeerNetwork { ctx: net.clone() };
+        let log_handle = log.clone();
         let raft = Raft::new(identity.member_id, config, network, log, sm)
             .await
             .map_err(|e| ConsensusError::Raft(e.to_string()))?;
@@ -310,6 +313,7 @@ impl Consensus {
             term: AtomicU64::new(0),
             leader_since: Mutex::new(None),
             tasks: Mutex::new(Vec::new()),
+            log: log_handle,
             election_timeout: Duration::from_millis(cfg.election_timeout_ms),
             strict_reconfig_check: cfg.strict_reconfig_check,
             mismatch_reported: Mutex::new(HashSet::new()),
@@ -409,6 +413,11 @@ impl Consensus {
         }
         if let Err(e) = self.raft.shutdown().await {
             warn!("raft shutdown: {e}");
+        }
+        // The committed id is written lazily; a member that applied its own
+        // removal must replay it on restart (and stop again, as etcd does).
+        if let Err(e) = self.log.flush().await {
+            warn!("raft log flush: {e}");
         }
     }
 
