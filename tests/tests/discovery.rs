@@ -737,13 +737,9 @@ fn a_gateway_given_only_the_discovery_url_follows_member_changes() {
             && log.contains("concord-consensus cannot fall back to a v2 proxy"),
         "{log}"
     );
+    // The watch service too knows only the discovery URL.
     let watch_port = free_port();
-    let consensus_urls = clients[..3]
-        .iter()
-        .map(|p| format!("http://127.0.0.1:{p}"))
-        .collect::<Vec<_>>()
-        .join(",");
-    let _watch = service(
+    let mut watch = service(
         dir.path(),
         "w1",
         "concord-watch",
@@ -751,8 +747,8 @@ fn a_gateway_given_only_the_discovery_url_follows_member_changes() {
         &[
             "--listen-url".into(),
             format!("http://127.0.0.1:{watch_port}"),
-            "--consensus-endpoints".into(),
-            consensus_urls,
+            "--discovery".into(),
+            url.clone(),
         ],
     );
     let gport = free_port();
@@ -847,6 +843,7 @@ fn a_gateway_given_only_the_discovery_url_follows_member_changes() {
     });
     gw.wait_log("consensus endpoints now");
     gw.wait_log(&client4);
+    watch.wait_log("consensus members now");
 
     // A member removed: it leaves the gateway's endpoints.
     let id1 = members_of(gport)
@@ -878,13 +875,21 @@ fn a_gateway_given_only_the_discovery_url_follows_member_changes() {
             .rfind(|l| l.contains("consensus endpoints now"))
             .map(String::from)
             .unwrap_or_default();
-        if last.contains(&client4) && !last.contains(&client1) {
+        let watch_last = watch
+            .log_text()
+            .lines()
+            .rfind(|l| l.contains("consensus members now"))
+            .map(String::from)
+            .unwrap_or_default();
+        let followed = |l: &str| l.contains(&client4) && !l.contains(&client1);
+        if followed(&last) && followed(&watch_last) {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "the gateway did not follow the removal:\n{}",
-            gw.log_text()
+            "the gateway or the watch service did not follow the removal:\n{}\n{}",
+            gw.log_text(),
+            watch.log_text()
         );
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -897,6 +902,21 @@ fn a_gateway_given_only_the_discovery_url_follows_member_changes() {
     )
     .unwrap();
     assert_eq!(put.status, 200, "{}", put.text());
+    // The watch service (now following s2..s4) has that write: a watch
+    // from its index through the gateway gets it.
+    let index = serde_json::from_str::<Value>(&put.text()).unwrap()["node"]["modifiedIndex"]
+        .as_u64()
+        .unwrap();
+    let woke = http(
+        gport,
+        "GET",
+        &format!("/v2/keys/through-registry?wait=true&waitIndex={index}"),
+        None,
+        b"",
+    )
+    .unwrap();
+    assert_eq!(woke.status, 200, "{}", woke.text());
+    assert!(woke.text().contains(r#""value":"2""#), "{}", woke.text());
 }
 
 #[test]

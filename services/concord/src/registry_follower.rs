@@ -1,4 +1,4 @@
-//! A gateway's consensus members taken from the member registry
+//! The consensus members of a gateway (and of a watch service) taken from the member registry
 //! (`concord_discovery::members`) instead of `--consensus-endpoints`: the
 //! gateway is given only the discovery URL its cluster was bootstrapped
 //! with, attaches to the members the cluster's leader published there,
@@ -7,6 +7,9 @@
 //! gRPC clients are rebuilt; calls in flight finish on the old ones).
 //! While the discovery service is down the gateway keeps the members it
 //! knows, and moves between them on failures as ever.
+//!
+//! [`member_urls`] is the same registry as a list of client URLs, for
+//! concord-watch's followers.
 //!
 //! Read-your-writes across a change of the set: the highest store index
 //! answered is carried over (watches), the raft index floor of reads is
@@ -29,6 +32,7 @@ use concord_rpc::cluster_grpc::{GrpcCluster, GrpcRaftStats};
 use concord_rpc::endpoints::Endpoints;
 use concord_rpc::kv_grpc::GrpcKv;
 use concord_store::{Command, StoreStats};
+use tokio::sync::watch;
 use tracing::{info, warn};
 
 /// The gRPC clients for one set of members.
@@ -77,14 +81,8 @@ impl FollowedConsensus {
         discovery_url: &str,
         timeout: Duration,
     ) -> anyhow::Result<Arc<FollowedConsensus>> {
-        let mut rx = follow(discovery_url, "")?;
-        let view = tokio::time::timeout(timeout, rx.wait_for(|v| v.is_some()))
-            .await
-            .with_context(|| format!("no member registry under {discovery_url} after {timeout:?}"))?
-            .context("the member registry follower stopped")?
-            .clone()
-            .context("no member registry")?;
-        let urls = view.client_urls_leader_first();
+        let mut rx = member_urls(discovery_url, timeout).await?;
+        let urls = rx.borrow_and_update().clone();
         let parts = Parts::connect(&urls, timeout).await?;
         info!(
             "attached to cluster {} through the member registry at {discovery_url}: consensus endpoints {urls:?}",
@@ -97,16 +95,10 @@ impl FollowedConsensus {
         let weak = Arc::downgrade(&me);
         tokio::spawn(async move {
             while rx.changed().await.is_ok() {
-                let Some(view) = rx.borrow_and_update().clone() else {
-                    continue;
-                };
+                let urls = rx.borrow_and_update().clone();
                 let Some(me) = weak.upgrade() else {
                     return;
                 };
-                let urls = view.client_urls_leader_first();
-                if urls.is_empty() || sorted(&urls) == sorted(&me.current().urls) {
-                    continue;
-                }
                 match Parts::connect(&urls, Duration::from_secs(10)).await {
                     Ok(p) => {
                         let old = me.current();
@@ -124,6 +116,44 @@ impl FollowedConsensus {
         });
         Ok(me)
     }
+}
+
+/// The members' client URLs (the leader's first) as published under
+/// `discovery_url`: waits up to `timeout` for a first view, then the
+/// receiver changes whenever the set of URLs does (not on a leader change
+/// alone). While the discovery service is down it keeps the last set.
+pub async fn member_urls(
+    discovery_url: &str,
+    timeout: Duration,
+) -> anyhow::Result<watch::Receiver<Vec<String>>> {
+    let mut views = follow(discovery_url, "")?;
+    let view = tokio::time::timeout(timeout, views.wait_for(|v| v.is_some()))
+        .await
+        .with_context(|| format!("no member registry under {discovery_url} after {timeout:?}"))?
+        .context("the member registry follower stopped")?
+        .clone()
+        .context("no member registry")?;
+    let (tx, rx) = watch::channel(view.client_urls_leader_first());
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                changed = views.changed() => if changed.is_err() { return },
+                _ = tx.closed() => return,
+            }
+            let Some(view) = views.borrow_and_update().clone() else {
+                continue;
+            };
+            let urls = view.client_urls_leader_first();
+            tx.send_if_modified(|cur| {
+                let changed = !urls.is_empty() && sorted(&urls) != sorted(cur);
+                if changed {
+                    *cur = urls;
+                }
+                changed
+            });
+        }
+    });
+    Ok(rx)
 }
 
 #[async_trait]

@@ -43,12 +43,20 @@ enum Ended {
     /// stream is dropped and the next member asked from the last index
     /// (with one member, the same one again).
     OutOfOrder,
+    /// The member registry lists other members: subscribe again, after
+    /// the last index, to one of them.
+    MembersChanged,
 }
 
 /// Follows the members of `endpoints` forever, publishing into `hub`;
 /// `ready` turns true once the hub has a starting index from consensus.
 pub async fn follow(hub: Arc<WatchHub>, endpoints: Endpoints, ready: watch::Sender<bool>) {
-    let mut follower = GrpcFollower::new(hub, endpoints, ready);
+    follow_with(GrpcFollower::new(hub, endpoints, ready)).await;
+}
+
+/// [`follow`] with a follower built by the caller (see
+/// [`GrpcFollower::following_members`]).
+pub async fn follow_with(mut follower: GrpcFollower) {
     follower.follow(|_| false).await;
 }
 
@@ -66,6 +74,9 @@ pub struct GrpcFollower {
     following: Option<usize>,
     down: Vec<bool>,
     failures_in_a_row: usize,
+    /// The members' client URLs when they come from the member registry
+    /// (they replace `endpoints` whenever they change).
+    members: Option<watch::Receiver<Vec<String>>>,
 }
 
 /// Where an event falls against the hub's last index.
@@ -91,6 +102,40 @@ impl GrpcFollower {
             following: None,
             down,
             failures_in_a_row: 0,
+            members: None,
+        }
+    }
+
+    /// Takes the members from `members` (the member registry) from now on:
+    /// each change replaces the endpoints before the next subscription.
+    pub fn following_members(mut self, members: watch::Receiver<Vec<String>>) -> Self {
+        self.members = Some(members);
+        self
+    }
+
+    /// Picks up a change of the members, if any.
+    fn refresh_members(&mut self) {
+        let Some(rx) = &mut self.members else {
+            return;
+        };
+        let urls = rx.borrow_and_update().clone();
+        let sorted = |u: &[String]| {
+            let mut v = u.to_vec();
+            v.sort();
+            v
+        };
+        if urls.is_empty() || sorted(&urls) == sorted(self.endpoints.urls()) {
+            return;
+        }
+        match Endpoints::new(&urls) {
+            Ok(e) => {
+                info!("consensus members now {urls:?} (member registry)");
+                self.down = vec![false; urls.len()];
+                self.endpoints = e;
+                self.following = None;
+                self.failures_in_a_row = 0;
+            }
+            Err(e) => warn!("the member registry lists {urls:?}: {e}; keeping the members known"),
         }
     }
 
@@ -99,8 +144,9 @@ impl GrpcFollower {
         self.last
     }
 
-    /// The consensus members this follower calls.
-    pub fn endpoints(&self) -> &Endpoints {
+    /// The consensus members this follower calls (the registry's latest).
+    pub fn endpoints(&mut self) -> &Endpoints {
+        self.refresh_members();
         &self.endpoints
     }
 
@@ -130,6 +176,7 @@ impl GrpcFollower {
     /// applied is recorded before each await.
     pub async fn follow(&mut self, mut done: impl FnMut(Option<u64>) -> bool) {
         loop {
+            self.refresh_members();
             let (i, channel) = self.endpoints.current();
             let url = self.endpoints.urls()[i].clone();
             let start = match self.last {
@@ -172,7 +219,16 @@ impl GrpcFollower {
             }
             let mut applied = 0u64;
             let ended = loop {
-                match stream.next().await {
+                // A change of the members (registry) ends the stream: the
+                // next round subscribes after the last index on the new set.
+                let next = match &mut self.members {
+                    Some(rx) => tokio::select! {
+                        next = stream.next() => next,
+                        _ = rx.changed() => break Ended::MembersChanged,
+                    },
+                    None => stream.next().await,
+                };
+                match next {
                     Some(Ok(Committed::Reset(index))) => {
                         if let Some(l) = self.last {
                             warn!(
@@ -229,7 +285,7 @@ impl GrpcFollower {
                     tokio::time::sleep(NEXT_MEMBER_PAUSE).await;
                 }
                 Ended::Resubscribe if applied == 0 => tokio::time::sleep(ROUND_PAUSE).await,
-                Ended::Resubscribe => {}
+                Ended::Resubscribe | Ended::MembersChanged => {}
             }
         }
     }

@@ -44,9 +44,15 @@ pub async fn follow(
     ready: watch::Sender<bool>,
     url: String,
 ) {
+    follow_with(GrpcFollower::new(hub, endpoints, ready), url).await
+}
+
+/// [`follow`] with a follower built by the caller (see
+/// [`GrpcFollower::following_members`]).
+pub async fn follow_with(mut f: GrpcFollower, url: String) {
     let cluster_id = loop {
         match concord_rpc::cluster_grpc::GrpcCluster::connect(
-            endpoints.clone(),
+            f.endpoints().clone(),
             Duration::from_secs(60),
         )
         .await
@@ -56,7 +62,6 @@ pub async fn follow(
         }
     };
     let names = Names::new(&cluster_id);
-    let mut f = GrpcFollower::new(hub, endpoints, ready);
     // The next stream sequence to read (where the bus was left).
     let mut resume: Option<u64> = None;
     let mut reported_down = false;

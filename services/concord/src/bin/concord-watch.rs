@@ -2,17 +2,24 @@
 //! the committed events of the consensus members (gRPC Events service),
 //! keeps etcd's 1000-event history in a [`WatchHub`], and serves the
 //! gateways' watches on its listen URL (gRPC Watch service). Any number
-//! of replicas can run; each follows consensus on its own.
+//! of replicas can run; each follows consensus on its own. The members
+//! are given (--consensus-endpoints) or taken from the member registry of
+//! the discovery URL the cluster was bootstrapped with (--discovery),
+//! followed without a restart. (The binary lives in the `concord` package,
+//! beside concord-gateway, because the registry reader is there; the watch
+//! tier itself is the `concord-watch` library.)
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{CommandFactory, Parser};
+use concord::registry_follower::member_urls;
 use concord_process::{init_logging, listen_addr, shutdown_signal};
 use concord_rpc::endpoints::Endpoints;
 use concord_rpc::watch_grpc::WatchService;
-use concord_watch::{follower, WatchHub};
+use concord_watch::follower::{self, GrpcFollower};
+use concord_watch::WatchHub;
 use tonic::transport::server::TcpIncoming;
 use tracing::info;
 
@@ -22,6 +29,8 @@ const STOP_GRACE: Duration = Duration::from_secs(1);
 /// one gateway's connection (see the server below).
 const CONNECTION_WINDOW: u32 = 32 << 20;
 const DEFAULT_LISTEN_URL: &str = "http://127.0.0.1:2680";
+/// How long to wait for the member registry's first view (--discovery).
+const REGISTRY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The flags (and their `CONCORD_*` variables); see [`Settings`].
 #[derive(Parser, Debug)]
@@ -45,10 +54,16 @@ struct Flags {
     #[arg(long, env = "CONCORD_LISTEN_URL", default_value = DEFAULT_LISTEN_URL)]
     listen_url: String,
     /// Client URLs of the consensus members serving the Events service
-    /// (comma-separated; required here or in the file); one is followed
-    /// at a time, the next when it fails.
+    /// (comma-separated; required here or in the file, unless --discovery
+    /// is given); one is followed at a time, the next when it fails.
     #[arg(long, env = "CONCORD_CONSENSUS_ENDPOINTS", value_delimiter = ',')]
     consensus_endpoints: Vec<String>,
+    /// The discovery URL the cluster was bootstrapped with (its members'
+    /// --discovery): the members are taken from the member registry there
+    /// and followed (adds, removals) without a restart, instead of
+    /// --consensus-endpoints.
+    #[arg(long, env = "CONCORD_DISCOVERY")]
+    discovery: Option<String>,
     /// NATS URL of the event bus (nats://host:4222): committed events are
     /// read from its JetStream stream instead of a member's gRPC stream
     /// (gaps filled, and outages covered, over gRPC). Empty: no bus.
@@ -67,14 +82,16 @@ struct Settings {
     listen_url: String,
     #[serde(default)]
     consensus_endpoints: Vec<String>,
+    #[serde(default)]
+    discovery: Option<String>,
     event_bus_url: String,
     log_level: String,
 }
 
 fn settings() -> anyhow::Result<Settings> {
     let s: Settings = concord_process::settings::load(Flags::command())?;
-    if s.consensus_endpoints.is_empty() {
-        bail!("no consensus members: give --consensus-endpoints URL[,URL...] (flag, CONCORD_* variable or config file)");
+    if s.consensus_endpoints.is_empty() && s.discovery.is_none() {
+        bail!("no consensus members: give --consensus-endpoints URL[,URL...] or --discovery URL (flag, CONCORD_* variable or config file)");
     }
     if let Some(bad) = s
         .consensus_endpoints
@@ -97,20 +114,34 @@ async fn main() -> anyhow::Result<()> {
     };
     init_logging(&flags.name, &flags.log_level);
     let addr = listen_addr(&flags.listen_url)?;
-    let endpoints = Endpoints::new(&flags.consensus_endpoints)
-        .map_err(|e| anyhow::anyhow!("--consensus-endpoints: {e}"))?;
+    // The members: as given, or the member registry's (followed).
+    let mut members = None;
+    let urls = match &flags.discovery {
+        Some(url) => {
+            let rx = member_urls(url, REGISTRY_TIMEOUT).await?;
+            let urls = rx.borrow().clone();
+            info!("consensus members {urls:?} from the member registry at {url}");
+            members = Some(rx);
+            urls
+        }
+        None => flags.consensus_endpoints.clone(),
+    };
+    let endpoints =
+        Endpoints::new(&urls).map_err(|e| anyhow::anyhow!("consensus endpoints: {e}"))?;
 
     let hub = Arc::new(WatchHub::new(0));
     // Watches are refused (Unavailable, so gateways use another replica)
     // until the hub knows the store index from consensus.
     let (ready_tx, ready_rx) = tokio::sync::watch::channel(false);
+    let mut grpc = GrpcFollower::new(hub.clone(), endpoints, ready_tx);
+    if let Some(rx) = members {
+        grpc = grpc.following_members(rx);
+    }
     let follower = if flags.event_bus_url.is_empty() {
-        tokio::spawn(follower::follow(hub.clone(), endpoints, ready_tx))
+        tokio::spawn(follower::follow_with(grpc))
     } else {
-        tokio::spawn(concord_watch::bus::subscriber::follow(
-            hub.clone(),
-            endpoints,
-            ready_tx,
+        tokio::spawn(concord_watch::bus::subscriber::follow_with(
+            grpc,
             flags.event_bus_url.clone(),
         ))
     };
@@ -121,7 +152,7 @@ async fn main() -> anyhow::Result<()> {
     let bound = incoming.local_addr()?;
     info!(
         "serving watches on http://{bound}, following consensus at {}",
-        flags.consensus_endpoints.join(",")
+        urls.join(",")
     );
     let service = WatchService::new(hub)
         .with_readiness(ready_rx)
