@@ -55,6 +55,12 @@ struct Flags {
     /// (168h, 30m, 90s; also 7d); then it is deleted with its registrations.
     #[arg(long, env = "CONCORD_TOKEN_TTL", default_value = "168h")]
     token_ttl: String,
+    /// A token made at start-up unless it exists, as TOKEN=SIZE (for
+    /// deployments that give their members the discovery URL in advance,
+    /// <advertise URL>/v2/keys/_etcd/registry/TOKEN; compose's discovery
+    /// profile). Empty: none.
+    #[arg(long, env = "CONCORD_TOKEN", default_value = "")]
+    token: String,
     /// debug, info, warn, error, panic or fatal.
     #[arg(long, env = "CONCORD_LOG_LEVEL", default_value = "info")]
     log_level: String,
@@ -69,6 +75,7 @@ struct Settings {
     advertise_url: Option<String>,
     data_dir: String,
     token_ttl: String,
+    token: String,
     log_level: String,
 }
 
@@ -136,6 +143,18 @@ async fn run(s: Settings) -> anyhow::Result<()> {
         s.data_dir,
         s.token_ttl
     );
+    if let Some((token, size)) = startup_token(&s.token)? {
+        let reg = registry.clone();
+        let name = token.clone();
+        let made =
+            tokio::task::spawn_blocking(move || service::ensure_token(&reg, &name, size)).await??;
+        let url = service::discovery_url(&advertise_url, &token);
+        if made {
+            info!("New cluster created {token} (size {size}): {url}");
+        } else {
+            info!("token {token} exists already: {url}");
+        }
+    }
     let expiry = tokio::spawn(expire_tokens(registry.clone(), ttl));
     let app = service::router(registry, &s.name, &advertise_url);
     info!("listening for discovery requests on {listen_url}, discovery URLs advertise {advertise_url}");
@@ -148,6 +167,27 @@ async fn run(s: Settings) -> anyhow::Result<()> {
     expiry.abort();
     info!("concord-discovery stopped");
     Ok(())
+}
+
+/// `--token TOKEN=SIZE`, if given.
+fn startup_token(given: &str) -> anyhow::Result<Option<(String, i64)>> {
+    let given = given.trim();
+    if given.is_empty() {
+        return Ok(None);
+    }
+    let bad = || anyhow::anyhow!("--token {given:?}: expected TOKEN=SIZE, as compose=3");
+    let (token, size) = given.split_once('=').ok_or_else(bad)?;
+    let size: i64 = size.trim().parse().map_err(|_| bad())?;
+    let token = token.trim();
+    if size < 1
+        || token.is_empty()
+        || !token
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+    {
+        return Err(bad());
+    }
+    Ok(Some((token.to_string(), size)))
 }
 
 /// Deletes expired tokens, checking every tenth of the TTL (between 1 s

@@ -132,6 +132,33 @@ fn atoi(s: &str) -> Result<i64, String> {
         .map_err(|_| format!("strconv.Atoi: parsing {s:?}: value out of range"))
 }
 
+/// What makes a token: its `_config/size` key, created (never replaced).
+fn size_command(token: &str, size: i64) -> Command {
+    Command::Create {
+        key: format!("{REGISTRY_DIR}/{token}/_config/size"),
+        dir: false,
+        value: size.to_string(),
+        unique: false,
+        ttl: None,
+    }
+}
+
+/// Makes the token `token` of `size` members unless it exists (a token
+/// named in advance, for deployments that give their members the
+/// discovery URL before the service runs); true if it was made now.
+pub fn ensure_token(registry: &Registry, token: &str, size: i64) -> Result<bool, ApiError> {
+    match registry.write_blocking(&size_command(token, size)) {
+        Ok(_) => Ok(true),
+        Err(ApiError::Store(e)) if e.code == concord_store::ErrorCode::NodeExist => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// The discovery URL of `token` as members are given it.
+pub fn discovery_url(advertise_url: &str, token: &str) -> String {
+    format!("{advertise_url}/v2/keys{REGISTRY_DIR}/{token}")
+}
+
 /// `GET /new?size=N` (any method; `size` from a form body too, as Go's
 /// `FormValue` reads it).
 async fn new_token(svc: &Service, req: Request) -> Response {
@@ -170,13 +197,7 @@ async fn new_token(svc: &Service, req: Request) -> Response {
         return go_error(StatusCode::BAD_REQUEST, "Unable to generate token");
     }
     let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let cmd = Command::Create {
-        key: format!("{REGISTRY_DIR}/{token}/_config/size"),
-        dir: false,
-        value: size.to_string(),
-        unique: false,
-        ttl: None,
-    };
+    let cmd = size_command(&token, size);
     let reg = svc.registry.clone();
     match tokio::task::spawn_blocking(move || reg.write_blocking(&cmd)).await {
         Ok(Ok(_)) => {}
@@ -190,10 +211,7 @@ async fn new_token(svc: &Service, req: Request) -> Response {
         }
     }
     info!("New cluster created {token} (size {size})");
-    let mut r = Response::new(Body::from(format!(
-        "{}/v2/keys{REGISTRY_DIR}/{token}",
-        svc.advertise_url
-    )));
+    let mut r = Response::new(Body::from(discovery_url(&svc.advertise_url, &token)));
     r.headers_mut().insert(
         "content-type",
         HeaderValue::from_static("text/plain; charset=utf-8"),
