@@ -16,6 +16,13 @@
 //!   and while the gateways are scaled back to 1; node3 is killed and writes
 //!   through the front go on; `docker compose down -v` leaves no container,
 //!   network or volume.
+//! - `discovery_profile`: compose.yaml's `discovery` profile (its env
+//!   file): node1..node3 bootstrap by the token concord-discovery makes at
+//!   start-up (their logs say so), serve through the front, and node4 joins
+//!   by `member add` and start; `down -v` leaves nothing.
+//! - `nats_profile`: the `nats` profile: the leader publishes to the
+//!   nats-server container, the watch service follows the bus, and a watch
+//!   through the front is woken by a write.
 //! - `three_hosts`: `deploy/three-hosts/` with each "host" on its own
 //!   loopback address (127.0.0.2-4, host networking): the members bootstrap
 //!   by those addresses alone and serve.
@@ -36,7 +43,15 @@ use concord_tests::cluster::request;
 use concord_tests::{form_encode, free_port, Response};
 
 /// The images `compose.yaml` and the three-host layout use.
-const IMAGES: [&str; 5] = ["concord", "consensus", "gateway", "watch", "front"];
+const IMAGES: [&str; 7] = [
+    "concord",
+    "consensus",
+    "gateway",
+    "watch",
+    "front",
+    "discovery",
+    "nats",
+];
 /// Building the static binaries and the images from scratch (2 cores).
 const BUILD_TIMEOUT: Duration = Duration::from_secs(40 * 60);
 /// One docker command (`up` waits for the members' health).
@@ -267,7 +282,15 @@ impl Project {
 
     /// `docker compose down -v`: nothing may be left behind.
     fn down(&self) {
-        self.compose(&["down", "-v", "--remove-orphans", "--timeout", "10"]);
+        self.down_with(&[]);
+    }
+
+    /// `docker compose OPTIONS down -v` (OPTIONS: more profiles, for
+    /// services started by name from a profile that is off).
+    fn down_with(&self, options: &[&str]) {
+        let mut args = options.to_vec();
+        args.extend(["down", "-v", "--remove-orphans", "--timeout", "10"]);
+        self.compose(&args);
         let left = self.leftovers();
         assert!(
             left.is_empty(),
@@ -741,6 +764,130 @@ fn compose_cluster() {
     step("docker compose down -v");
     p.down();
     step("done");
+}
+
+/// Brings up compose.yaml with one of its profiles' env files, the front on
+/// a free port; returns the project and the port.
+fn profile_project(suffix: &str, env_file: &str) -> (Project, u16) {
+    let p = Project::new(
+        format!("{}{suffix}", project_prefix()),
+        root().join("compose.yaml"),
+        Some(root().join(env_file)),
+    );
+    let front = free_port();
+    p.set_var("CONCORD_FRONT_ADDR", &format!("127.0.0.1:{front}"));
+    p.compose(&["up", "-d"]);
+    wait_for(
+        "the front's /health",
+        READY,
+        || p.logs(),
+        || {
+            http(front, "GET", "/health", "")
+                .ok()
+                .filter(|r| r.status == 200)
+        },
+    );
+    (p, front)
+}
+
+#[test]
+fn discovery_profile() {
+    if let Some(why) = docker_missing() {
+        eprintln!("discovery_profile: SKIPPED: {why}; the container tests need a Docker engine and Compose v2 (.ci/run sets them up)");
+        return;
+    }
+    ensure_images();
+    let (p, front) = profile_project("disc", "config/compose/discovery.env");
+    let members = wait_members(&p, "node1", "3 members, one leader", |m| {
+        m.len() == 3 && m.iter().filter(|x| x.leader).count() == 1
+    });
+    let mut names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["node1", "node2", "node3"], "{members:?}");
+    // By the token, not by --initial-cluster.
+    let log = p.compose(&["logs", "--no-color", "node1"]);
+    assert!(
+        log.contains("discovery: found 3 needed peer(s)"),
+        "node1 did not bootstrap by discovery:\n{log}"
+    );
+    let r = put(front, "by-token", "yes").unwrap();
+    assert!(r.status == 200 || r.status == 201, "{}", r.text());
+
+    // A fourth member: member add, then start.
+    wait_for(
+        "etcdctl member add node4",
+        READY,
+        || p.logs(),
+        || {
+            let (ok, out) = p.etcdctl("node1", &["member", "add", "node4", "http://node4:2380"]);
+            (ok && out.contains("Added member named node4")).then_some(())
+        },
+    );
+    p.compose(&["up", "-d", "node4"]);
+    wait_members(&p, "node1", "node4 started as a fourth member", |m| {
+        m.len() == 4 && m.iter().any(|x| x.name == "node4")
+    });
+    wait_for(
+        "the data on node4",
+        READY,
+        || p.logs(),
+        || {
+            let (ok, out) = p.etcdctl("node4", &["get", "/by-token"]);
+            (ok && out.trim() == "yes").then_some(())
+        },
+    );
+    // node4's profile is off: `down` names it, with the env file's (a
+    // --profile replaces COMPOSE_PROFILES), as the README does.
+    p.down_with(&["--profile", "discovery", "--profile", "node4"]);
+}
+
+#[test]
+fn nats_profile() {
+    if let Some(why) = docker_missing() {
+        eprintln!("nats_profile: SKIPPED: {why}; the container tests need a Docker engine and Compose v2 (.ci/run sets them up)");
+        return;
+    }
+    ensure_images();
+    let (p, front) = profile_project("nats", "config/compose/nats.env");
+    wait_for(
+        "the watch service on the bus",
+        READY,
+        || p.logs(),
+        || {
+            p.compose(&["logs", "--no-color", "watch"])
+                .contains("following committed events on the bus nats://nats:4222")
+                .then_some(())
+        },
+    );
+    wait_for(
+        "a leader publishing to the bus",
+        READY,
+        || p.logs(),
+        || {
+            p.compose(&["logs", "--no-color", "node1", "node2", "node3"])
+                .contains("leader: publishing committed events to the bus nats://nats:4222")
+                .then_some(())
+        },
+    );
+    let r = put(front, "bus", "first").unwrap();
+    assert!(r.status == 200 || r.status == 201, "{}", r.text());
+    let index = r.json()["node"]["modifiedIndex"].as_u64().unwrap();
+    // The next write wakes a watch from the one after it (no race: the
+    // watch starts from an index, not from now).
+    let waiter = std::thread::spawn(move || {
+        http(
+            front,
+            "GET",
+            &format!("/v2/keys/bus?wait=true&waitIndex={}", index + 1),
+            "",
+        )
+    });
+    let r = put(front, "bus", "second").unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let woke = waiter.join().unwrap().unwrap();
+    assert_eq!(woke.status, 200, "{}", woke.text());
+    assert_eq!(woke.json()["node"]["value"], "second", "{}", woke.text());
+    p.down();
 }
 
 #[test]
