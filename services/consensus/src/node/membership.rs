@@ -256,3 +256,46 @@ pub(super) async fn publish_attributes(node: std::sync::Weak<Consensus>) {
         let _ = tokio::time::timeout(Duration::from_millis(500), metrics.changed()).await;
     }
 }
+
+/// How often a member outside its own membership asks its peers.
+const REMOVED_PROBE_EVERY: Duration = Duration::from_secs(2);
+
+/// A member whose own log's membership leaves it out never campaigns and
+/// is never contacted, so it would run on forever: the case of a member
+/// killed right after it appended its own removal, before the commit of
+/// that entry reached its disk. Like etcd's peers answering a removed
+/// member's messages, it asks the members it knows (the peer Membership
+/// call); one that has it in its removed set answers "permanently
+/// removed", and the member stops as etcd's does. A new member that has
+/// not received the membership yet is not removed anywhere: nothing
+/// happens.
+pub(super) async fn probe_removed(node: std::sync::Weak<Consensus>) {
+    loop {
+        tokio::time::sleep(REMOVED_PROBE_EVERY).await;
+        let Some(n) = node.upgrade() else {
+            return;
+        };
+        let me = n.identity.member_id;
+        let peers: Vec<(u64, MemberNode)> = {
+            let m = n.raft.metrics();
+            let m = m.borrow();
+            let membership = m.membership_config.membership();
+            if membership.get_node(&me).is_some() {
+                continue;
+            }
+            membership
+                .nodes()
+                .map(|(id, node)| (*id, node.clone()))
+                .collect()
+        };
+        for (id, peer) in peers {
+            let Ok(conn) = n.net.conn(&peer) else {
+                continue;
+            };
+            if let Err(e) = conn.membership(REMOVED_PROBE_EVERY).await {
+                // Marks this member removed when that is the answer.
+                n.net.observe(id, &e);
+            }
+        }
+    }
+}

@@ -51,7 +51,7 @@ use leadership::watch_leadership;
 use read_index::{read_index_rounds, ReadIndexWaiter};
 
 use identity::{join_identity, load_or_create_identity, save_identity, Identity};
-use membership::publish_attributes;
+use membership::{probe_removed, publish_attributes};
 
 use crate::ids::hex;
 use crate::log_store::SqliteLogStore;
@@ -346,6 +346,7 @@ impl Consensus {
             node.raft.metrics(),
         )));
         tasks.push(tokio::spawn(expire_keys(weak.clone())));
+        tasks.push(tokio::spawn(probe_removed(weak.clone())));
         tasks.push(tokio::spawn(publish_attributes(weak)));
         node.tasks.lock().extend(tasks);
         Ok(node)
