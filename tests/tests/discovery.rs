@@ -737,7 +737,8 @@ fn a_gateway_given_only_the_discovery_url_follows_member_changes() {
             && log.contains("concord-consensus cannot fall back to a v2 proxy"),
         "{log}"
     );
-    // The watch service too knows only the discovery URL.
+    // The watch service too knows only the discovery URL (and announces
+    // itself there for the gateway).
     let watch_port = free_port();
     let mut watch = service(
         dir.path(),
@@ -764,12 +765,14 @@ fn a_gateway_given_only_the_discovery_url_follows_member_changes() {
             format!("http://127.0.0.1:{gport}"),
             "--discovery".into(),
             url.clone(),
-            "--watch-endpoints".into(),
-            format!("http://127.0.0.1:{watch_port}"),
         ],
     );
     gw.wait_ok("/health");
     gw.wait_log("attached to cluster");
+    // No --watch-endpoints: the replica announced itself under the token.
+    gw.wait_log(&format!(
+        "watch replicas [\"http://127.0.0.1:{watch_port}\"]"
+    ));
     let put = http(
         gport,
         "PUT",
@@ -902,8 +905,47 @@ fn a_gateway_given_only_the_discovery_url_follows_member_changes() {
     )
     .unwrap();
     assert_eq!(put.status, 200, "{}", put.text());
-    // The watch service (now following s2..s4) has that write: a watch
-    // from its index through the gateway gets it.
+    // A second replica announces itself; the first stops (SIGTERM: it
+    // withdraws): the gateway's watches go to the second.
+    let watch2_port = free_port();
+    let mut watch2 = service(
+        dir.path(),
+        "w2",
+        "concord-watch",
+        watch2_port,
+        &[
+            "--name".into(),
+            "w2".into(),
+            "--listen-url".into(),
+            format!("http://127.0.0.1:{watch2_port}"),
+            "--discovery".into(),
+            url.clone(),
+        ],
+    );
+    watch2.wait_log("announced this replica");
+    gw.wait_log(&format!(
+        "watch replicas now [\"http://127.0.0.1:{watch_port}\", \"http://127.0.0.1:{watch2_port}\"]"
+    ));
+    let term = Command::new("kill")
+        .args(["-TERM", &watch.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    gw.wait_log(&format!(
+        "watch replicas now [\"http://127.0.0.1:{watch2_port}\"]"
+    ));
+    // The second replica started after the write above: the next write.
+    let put = http(
+        gport,
+        "PUT",
+        "/v2/keys/through-registry",
+        Some("application/x-www-form-urlencoded"),
+        b"value=2",
+    )
+    .unwrap();
+    assert_eq!(put.status, 200, "{}", put.text());
+    // The watch service has that write: a watch from its index through the
+    // gateway gets it.
     let index = serde_json::from_str::<Value>(&put.text()).unwrap()["node"]["modifiedIndex"]
         .as_u64()
         .unwrap();

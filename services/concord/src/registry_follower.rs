@@ -9,7 +9,8 @@
 //! knows, and moves between them on failures as ever.
 //!
 //! [`member_urls`] is the same registry as a list of client URLs, for
-//! concord-watch's followers.
+//! concord-watch's followers; [`FollowedWatch`] is the watch replicas
+//! announced there, for a gateway given no `--watch-endpoints`.
 //!
 //! Read-your-writes across a change of the set: the highest store index
 //! answered is carried over (watches), the raft index floor of reads is
@@ -25,12 +26,13 @@ use anyhow::Context;
 use async_trait::async_trait;
 use concord_api::{
     ApiError, Cluster, Kv, KvResponse, LeaderStats, Member, MembershipError, RaftPosition,
-    RaftStats, ReadRequest, SelfStats,
+    RaftStats, ReadRequest, SelfStats, Watch, WatchRequest, Watcher,
 };
-use concord_discovery::members::follow;
+use concord_discovery::members::{follow, follow_watch};
 use concord_rpc::cluster_grpc::{GrpcCluster, GrpcRaftStats};
 use concord_rpc::endpoints::Endpoints;
 use concord_rpc::kv_grpc::GrpcKv;
+use concord_rpc::watch_grpc::GrpcWatch;
 use concord_store::{Command, StoreStats};
 use tokio::sync::watch;
 use tracing::{info, warn};
@@ -219,5 +221,78 @@ impl RaftStats for FollowedConsensus {
     }
     async fn leader_stats(&self) -> Result<Option<LeaderStats>, ApiError> {
         self.current().stats.leader_stats().await
+    }
+}
+
+/// `Watch` over the watch replicas announced in the member registry
+/// (`concord-watch --discovery`): a gateway given only the discovery URL
+/// needs no `--watch-endpoints`. When the set of replicas changes, new
+/// watches go to the new set (watches in flight finish on the old one);
+/// while none is announced (all gone, or the service down) the last set is
+/// kept.
+pub struct FollowedWatch {
+    current: RwLock<Arc<(Vec<String>, GrpcWatch)>>,
+}
+
+impl FollowedWatch {
+    fn current(&self) -> Arc<(Vec<String>, GrpcWatch)> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Waits up to `timeout` for a replica announced under
+    /// `discovery_url`, then follows the announcements.
+    pub async fn attach(
+        discovery_url: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<Arc<FollowedWatch>> {
+        let mut rx = follow_watch(discovery_url, "")?;
+        let urls = tokio::time::timeout(timeout, rx.wait_for(|u| !u.is_empty()))
+            .await
+            .with_context(|| {
+                format!("no watch replica announced under {discovery_url} after {timeout:?}")
+            })?
+            .context("the member registry follower stopped")?
+            .clone();
+        info!("watch replicas {urls:?} from the member registry at {discovery_url}");
+        let me = Arc::new(FollowedWatch {
+            current: RwLock::new(Arc::new((
+                urls.clone(),
+                GrpcWatch::new(Endpoints::new(&urls)?),
+            ))),
+        });
+        let weak = Arc::downgrade(&me);
+        tokio::spawn(async move {
+            while rx.changed().await.is_ok() {
+                let urls = rx.borrow_and_update().clone();
+                let Some(me) = weak.upgrade() else {
+                    return;
+                };
+                if urls.is_empty() || urls == me.current().0 {
+                    continue;
+                }
+                match Endpoints::new(&urls) {
+                    Ok(e) => {
+                        *me.current.write().unwrap_or_else(|p| p.into_inner()) =
+                            Arc::new((urls.clone(), GrpcWatch::new(e)));
+                        info!("member registry: watch replicas now {urls:?}");
+                    }
+                    Err(e) => warn!("member registry lists watch replicas {urls:?}: {e}"),
+                }
+            }
+        });
+        Ok(me)
+    }
+}
+
+#[async_trait]
+impl Watch for FollowedWatch {
+    async fn watch(&self, req: WatchRequest) -> Result<Watcher, ApiError> {
+        self.current().1.watch(req).await
+    }
+    async fn watcher_count(&self) -> Result<u64, ApiError> {
+        self.current().1.watcher_count().await
     }
 }

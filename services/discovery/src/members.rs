@@ -206,3 +206,131 @@ fn update(tx: &watch::Sender<Option<ClusterView>>, view: Option<ClusterView>, ur
         true
     });
 }
+
+/// The directory under the token where watch replicas announce themselves
+/// (hidden, as the view is): one key per replica, its gRPC URL as value.
+pub const WATCH_DIR: &str = "_watch";
+
+fn watch_dir(d: &Discovery) -> String {
+    format!("{}/{WATCH_DIR}", d.target.token_path)
+}
+
+/// The key of the replica reachable at `watch_url` (its URL, made a key).
+fn watch_key(d: &Discovery, watch_url: &str) -> String {
+    let name: String = watch_url
+        .trim_start_matches("http://")
+        .trim_start_matches("https://")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    format!("{}/{name}", watch_dir(d))
+}
+
+/// Announces the watch replica reachable at `watch_url` under the token
+/// for [`VIEW_TTL`] (rewritten every [`REFRESH`] by the replica).
+pub async fn announce_watch(url: &str, proxy: &str, watch_url: &str) -> Result<(), DiscoveryError> {
+    let d = Discovery::new(url, proxy, 0)?;
+    let body: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("value", watch_url)
+        .append_pair("ttl", &VIEW_TTL.as_secs().to_string())
+        .finish();
+    d.request(
+        Method::PUT,
+        &watch_key(&d, watch_url),
+        Some(body),
+        Some(Duration::from_secs(5)),
+    )
+    .await
+    .map(|_| ())
+    .map_err(failure)
+}
+
+/// Withdraws the replica's announcement (a replica stopping).
+pub async fn withdraw_watch(url: &str, proxy: &str, watch_url: &str) -> Result<(), DiscoveryError> {
+    let d = Discovery::new(url, proxy, 0)?;
+    d.request(
+        Method::DELETE,
+        &watch_key(&d, watch_url),
+        None,
+        Some(Duration::from_secs(2)),
+    )
+    .await
+    .map(|_| ())
+    .map_err(failure)
+}
+
+/// The watch replicas announced now (sorted URLs), with the index to watch
+/// from.
+async fn list_watch(d: &Discovery) -> Result<(Vec<String>, u64), DiscoveryError> {
+    match d
+        .request(
+            Method::GET,
+            &format!("{}?recursive=true", watch_dir(d)),
+            None,
+            Some(Duration::from_secs(5)),
+        )
+        .await
+    {
+        Ok(a) => {
+            let mut urls: Vec<String> = a.node.nodes.into_iter().filter_map(|n| n.value).collect();
+            urls.sort();
+            urls.dedup();
+            Ok((urls, a.index))
+        }
+        Err(Failure::Remote(e)) if e.code == 100 => Ok((Vec::new(), e.index)),
+        Err(e) => Err(failure(e)),
+    }
+}
+
+/// Follows the watch replicas announced under `url`: the receiver holds
+/// their URLs (the last list known while the service is unreachable). The
+/// task ends when every receiver is dropped.
+pub fn follow_watch(
+    url: &str,
+    proxy: &str,
+) -> Result<watch::Receiver<Vec<String>>, DiscoveryError> {
+    let d = Discovery::new(url, proxy, 0)?;
+    let (tx, rx) = watch::channel(Vec::new());
+    let url = url.to_string();
+    tokio::spawn(async move {
+        loop {
+            if tx.is_closed() {
+                return;
+            }
+            let next = match list_watch(&d).await {
+                Ok((urls, index)) => {
+                    tx.send_if_modified(|cur| {
+                        if *cur == urls {
+                            return false;
+                        }
+                        info!("member registry {url}: watch replicas {urls:?}");
+                        *cur = urls;
+                        true
+                    });
+                    index + 1
+                }
+                Err(e) => {
+                    warn!("member registry {url}: {e}; keeping the watch replicas known");
+                    tokio::time::sleep(RETRY).await;
+                    continue;
+                }
+            };
+            // Any change under the directory (an announcement, its expiry,
+            // a withdrawal): list it again.
+            let wait = format!(
+                "{}?wait=true&recursive=true&waitIndex={next}",
+                watch_dir(&d)
+            );
+            let answer = tokio::select! {
+                a = d.request(Method::GET, &wait, None, None) => a,
+                _ = tx.closed() => return,
+            };
+            if let Err(e) = answer {
+                if !matches!(e, Failure::Remote(_)) {
+                    tokio::time::sleep(RETRY).await;
+                }
+            }
+        }
+    });
+    Ok(rx)
+}

@@ -58,7 +58,8 @@ struct Flags {
     #[arg(long, env = "CONCORD_DISCOVERY")]
     discovery: Option<String>,
     /// URLs of concord-watch replicas (comma-separated; required here or in
-    /// the file).
+    /// the file, unless --discovery is given: then the replicas announced
+    /// in the member registry by `concord-watch --discovery` are used).
     #[arg(long, env = "CONCORD_WATCH_ENDPOINTS", value_delimiter = ',')]
     watch_endpoints: Vec<String>,
     /// debug, info, warn, error, panic or fatal.
@@ -93,8 +94,8 @@ fn main() -> ExitCode {
         ("--consensus-endpoints", &settings.consensus_endpoints),
         ("--watch-endpoints", &settings.watch_endpoints),
     ] {
-        // The member registry stands for --consensus-endpoints.
-        if list.is_empty() && !(what == "--consensus-endpoints" && settings.discovery.is_some()) {
+        // The member registry stands for both.
+        if list.is_empty() && settings.discovery.is_none() {
             eprintln!(
                 "concord-gateway: {what} is required (flag, CONCORD_* variable or config file)"
             );
@@ -152,7 +153,13 @@ async fn run(flags: Settings) -> anyhow::Result<()> {
                 (Arc::new(GrpcKv::new(consensus)), Arc::new(cluster), stats)
             }
         };
-    let watch: Arc<dyn Watch> = Arc::new(GrpcWatch::new(Endpoints::new(&flags.watch_endpoints)?));
+    let watch: Arc<dyn Watch> = match &flags.discovery {
+        // The replicas announced in the member registry.
+        Some(url) if flags.watch_endpoints.is_empty() => {
+            concord::registry_follower::FollowedWatch::attach(url, CONNECT_TIMEOUT).await?
+        }
+        _ => Arc::new(GrpcWatch::new(Endpoints::new(&flags.watch_endpoints)?)),
+    };
     let app = concord_gateway::router(GatewayState {
         kv,
         watch,

@@ -21,7 +21,7 @@ use concord_rpc::watch_grpc::WatchService;
 use concord_watch::follower::{self, GrpcFollower};
 use concord_watch::WatchHub;
 use tonic::transport::server::TcpIncoming;
-use tracing::info;
+use tracing::{info, warn};
 
 /// How long a stop waits for open watch streams before it closes them.
 const STOP_GRACE: Duration = Duration::from_secs(1);
@@ -64,6 +64,11 @@ struct Flags {
     /// --consensus-endpoints.
     #[arg(long, env = "CONCORD_DISCOVERY")]
     discovery: Option<String>,
+    /// With --discovery: the URL gateways reach this replica at, announced
+    /// in the member registry (gateways given only the discovery URL use
+    /// it) [default: the listen URL, with the port bound].
+    #[arg(long, env = "CONCORD_ADVERTISE_URL")]
+    advertise_url: Option<String>,
     /// NATS URL of the event bus (nats://host:4222): committed events are
     /// read from its JetStream stream instead of a member's gRPC stream
     /// (gaps filled, and outages covered, over gRPC). Empty: no bus.
@@ -84,6 +89,8 @@ struct Settings {
     consensus_endpoints: Vec<String>,
     #[serde(default)]
     discovery: Option<String>,
+    #[serde(default)]
+    advertise_url: Option<String>,
     event_bus_url: String,
     log_level: String,
 }
@@ -154,6 +161,16 @@ async fn main() -> anyhow::Result<()> {
         "serving watches on http://{bound}, following consensus at {}",
         urls.join(",")
     );
+    // Announced in the member registry, for gateways given only the
+    // discovery URL.
+    let advertise = flags
+        .advertise_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{bound}"));
+    let announcer = flags
+        .discovery
+        .clone()
+        .map(|url| tokio::spawn(announce(url, advertise.clone())));
     let service = WatchService::new(hub)
         .with_readiness(ready_rx)
         .into_server();
@@ -184,6 +201,12 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     follower.abort();
+    if let (Some(task), Some(url)) = (announcer, &flags.discovery) {
+        task.abort();
+        if let Err(e) = concord_discovery::members::withdraw_watch(url, "", &advertise).await {
+            warn!("cannot withdraw this replica from the member registry: {e}");
+        }
+    }
     let _ = stopping_tx.send(());
     // Long polls and streams never end on their own: after a short grace
     // the runtime's end closes them (gateways see a broken stream and
@@ -191,4 +214,35 @@ async fn main() -> anyhow::Result<()> {
     let _ = tokio::time::timeout(STOP_GRACE, server).await;
     info!("stopped");
     Ok(())
+}
+
+/// Announces this replica under the discovery URL every
+/// [`concord_discovery::members::REFRESH`] (each announcement lives
+/// [`concord_discovery::members::VIEW_TTL`]).
+async fn announce(url: String, advertise: String) {
+    // Logged on the first success and after each outage.
+    let mut failing = true;
+    let mut logged_error = false;
+    loop {
+        match concord_discovery::members::announce_watch(&url, "", &advertise).await {
+            Ok(()) => {
+                if std::mem::replace(&mut failing, false) {
+                    info!("announced this replica as {advertise} in the member registry at {url}");
+                }
+            }
+            Err(e) => {
+                // (Also the first attempt's failure: `failing` starts true.)
+                if !std::mem::replace(&mut failing, true) || !logged_error {
+                    logged_error = true;
+                    warn!("cannot announce this replica in the member registry at {url}: {e} (retrying)");
+                }
+            }
+        }
+        let pause = if failing {
+            Duration::from_secs(1)
+        } else {
+            concord_discovery::members::REFRESH
+        };
+        tokio::time::sleep(pause).await;
+    }
 }
