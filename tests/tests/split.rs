@@ -3,7 +3,8 @@
 //! `concord-gateway`s, all talking gRPC. The v2 API answers through either
 //! gateway; a client reads and watches its own writes through its gateway;
 //! a gateway moves on when the member it is attached to is killed -9, and
-//! watches move on when a watch replica is killed.
+//! watches move on when a watch replica is killed; a gateway's read replica
+//! holds what the members hold and answers plain reads on its own.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -166,6 +167,118 @@ fn split_cluster_serves_v2_through_any_gateway_and_survives_member_loss() {
     .expect("watch after w1 died");
     assert_eq!(r.status, 200, "{}\n{}", r.text(), s.logs());
     assert_eq!(r.json()["node"]["value"], "z");
+}
+
+/// The node of a GET answer, without `ttl` (seconds left, which moves
+/// between two reads).
+fn node_without_ttl(r: &Response) -> serde_json::Value {
+    fn strip(v: &mut serde_json::Value) {
+        if let Some(o) = v.as_object_mut() {
+            o.remove("ttl");
+            if let Some(serde_json::Value::Array(nodes)) = o.get_mut("nodes") {
+                nodes.iter_mut().for_each(strip);
+            }
+        }
+    }
+    let mut node = r.json()["node"].clone();
+    strip(&mut node);
+    node
+}
+
+fn signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "kill {sig} {pid}");
+}
+
+/// Each gateway keeps a read replica of the store: after a mix of writes
+/// through the other gateway (directories, in-order keys, TTLs, CAS,
+/// deletes, a recursive delete, hidden keys), its plain recursive GET
+/// equals the members' quorum GET; and its plain GETs keep answering from
+/// the replica while every member is frozen (SIGSTOP).
+#[test]
+fn a_gateways_read_replica_matches_the_members_and_answers_alone() {
+    let _one = serial();
+    let s = Split::start();
+    let writes: Vec<(&str, String, &str)> = vec![
+        ("PUT", "/v2/keys/rr/a/b/c".into(), "value=1"),
+        ("PUT", "/v2/keys/rr/a/d".into(), "value=2&ttl=600"),
+        ("PUT", "/v2/keys/rr/dir?dir=true&ttl=600".into(), ""),
+        ("PUT", "/v2/keys/rr/dir/in".into(), "value=x"),
+        ("POST", "/v2/keys/rr/queue".into(), "value=q1"),
+        ("POST", "/v2/keys/rr/queue".into(), "value=q2"),
+        ("PUT", "/v2/keys/rr/_hidden".into(), "value=h"),
+        ("PUT", "/v2/keys/rr/a/d?prevValue=2".into(), "value=3"),
+        (
+            "PUT",
+            "/v2/keys/rr/a/d?refresh=true&prevExist=true".into(),
+            "ttl=900",
+        ),
+        ("PUT", "/v2/keys/rr/gone/x".into(), "value=1"),
+        ("DELETE", "/v2/keys/rr/gone?recursive=true".into(), ""),
+        ("DELETE", "/v2/keys/rr/a/b/c".into(), ""),
+        (
+            "PUT",
+            "/v2/keys/rr/dir?dir=true&prevExist=true&ttl=1200".into(),
+            "",
+        ),
+    ];
+    let mut last = 0;
+    for (method, path, body) in &writes {
+        let r = s.req(1, method, path, body);
+        assert!(r.status < 300, "{method} {path}: {}", r.text());
+        last = r.header("X-Etcd-Index").unwrap().parse::<u64>().unwrap();
+    }
+    for i in 0..300 {
+        s.put(1, &format!("rr/many/k{}", i % 40), &format!("v{i}"));
+    }
+    last += 300;
+    // Gateway 1 saw none of these writes: its replica catches up on its own.
+    let deadline = Instant::now() + TIMEOUT;
+    let plain = loop {
+        let r = s.req(0, "GET", "/v2/keys/rr?recursive=true&sorted=true", "");
+        let at: u64 = r.header("X-Etcd-Index").unwrap().parse().unwrap();
+        if at >= last {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "g1 stays at {at} < {last}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let quorum = s.req(
+        0,
+        "GET",
+        "/v2/keys/rr?recursive=true&sorted=true&quorum=true",
+        "",
+    );
+    assert_eq!(quorum.status, 200, "{}", quorum.text());
+    assert_eq!(node_without_ttl(&plain), node_without_ttl(&quorum));
+    assert!(plain.text().contains("\"expiration\""), "{}", plain.text());
+    assert!(!plain.text().contains("_hidden"), "{}", plain.text());
+    assert_eq!(
+        s.req(0, "GET", "/v2/keys/rr/_hidden", "").json()["node"]["value"],
+        "h"
+    );
+
+    // Every member frozen: plain reads still answer, from the replica.
+    let members: Vec<u32> = s
+        .procs
+        .iter()
+        .filter(|(n, _)| n.starts_with('c'))
+        .map(|(_, c)| c.id())
+        .collect();
+    members.iter().for_each(|p| signal(*p, "-STOP"));
+    for g in 0..2 {
+        let r = s.req(g, "GET", "/v2/keys/rr/dir/in", "");
+        assert_eq!(value(&r), "x", "g{}: {}", g + 1, r.text());
+        let r = s.req(g, "GET", "/v2/keys/rr/nothing", "");
+        assert_eq!(r.json()["errorCode"], 100, "{}", r.text());
+    }
+    members.iter().for_each(|p| signal(*p, "-CONT"));
+    let r = s.put(0, "rr/after", "thaw");
+    assert!(r.status < 300, "{}", r.text());
+    assert_eq!(value(&s.req(0, "GET", "/v2/keys/rr/after", "")), "thaw");
 }
 
 /// A client writes through a gateway and at once reads and watches through

@@ -16,7 +16,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use concord_store::{Command, Event, StoreStats, UnixNanos};
+use concord_store::{Command, Event, NodeExtern, StoreStats, UnixNanos};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
@@ -50,6 +50,24 @@ pub struct RaftPosition {
 pub struct KvResponse {
     pub event: Event,
     pub raft: RaftPosition,
+}
+
+/// The wall clock as the store takes it (Unix nanoseconds): the time a
+/// write is proposed at, or a read's `ttl` is computed against.
+pub fn now_nanos() -> UnixNanos {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+/// A member's whole store at one store index (every node, hidden ones
+/// included, parents first: `Store::nodes`), which a gateway's read replica
+/// loads before following the committed events after `store_index`.
+#[derive(Debug, Clone, Default)]
+pub struct StoreSnapshot {
+    pub store_index: u64,
+    pub nodes: Vec<NodeExtern>,
 }
 
 /// A v2 GET.
@@ -94,6 +112,11 @@ pub trait Kv: Send + Sync + 'static {
     }
     /// The store's counters (without `watchers`).
     async fn store_stats(&self) -> Result<StoreStats, ApiError>;
+    /// The whole store at its current index (a member's; a `Kv` that holds
+    /// no store answers an error).
+    async fn snapshot(&self) -> Result<StoreSnapshot, ApiError> {
+        Err(ApiError::Internal("this Kv holds no store".into()))
+    }
 }
 
 /// A registered watch: the store index when it started, and its events.

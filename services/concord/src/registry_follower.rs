@@ -61,6 +61,8 @@ impl Parts {
 /// `Kv`, `Cluster` and `RaftStats` over the members the registry lists.
 pub struct FollowedConsensus {
     parts: RwLock<Arc<Parts>>,
+    /// The members' client URLs as the registry lists them.
+    members: watch::Receiver<Vec<String>>,
     /// The highest store index answered to a write, across sets.
     answered_store: AtomicU64,
 }
@@ -74,6 +76,11 @@ fn sorted(urls: &[String]) -> Vec<String> {
 impl FollowedConsensus {
     fn current(&self) -> Arc<Parts> {
         self.parts.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The members' client URLs, changing as the registry does.
+    pub fn members(&self) -> watch::Receiver<Vec<String>> {
+        self.members.clone()
     }
 
     /// Attaches to the members published under `discovery_url` (waiting
@@ -92,6 +99,7 @@ impl FollowedConsensus {
         );
         let me = Arc::new(FollowedConsensus {
             parts: RwLock::new(Arc::new(parts)),
+            members: rx.clone(),
             answered_store: AtomicU64::new(0),
         });
         let weak = Arc::downgrade(&me);

@@ -99,6 +99,19 @@ impl Endpoints {
         (i, self.channels[i].clone())
     }
 
+    /// The channel of endpoint `i`.
+    pub fn channel_at(&self, i: usize) -> Channel {
+        self.channels[i % self.channels.len()].clone()
+    }
+
+    /// The position of `url` among the endpoints (a trailing `/` ignored).
+    pub fn position(&self, url: &str) -> Option<usize> {
+        let url = url.trim_end_matches('/');
+        self.urls
+            .iter()
+            .position(|u| u.trim_end_matches('/') == url)
+    }
+
     /// Moves on from endpoint `i` (if it is still the one in use).
     pub fn failed(&self, i: usize) {
         let next = (i + 1) % self.channels.len();

@@ -7,18 +7,25 @@
 //! the floor of every read (the member waits until it has applied it) and
 //! hands the store index to watches ([`Kv::answered_store_index`]), instead
 //! of relying on one member's memory.
+//!
+//! Writes go straight to the leader when one of the endpoints is the
+//! leader's client URL (asked of a member at most once a second): a
+//! follower would forward them, one more hop. Without a known leader, or
+//! when the leader cannot be reached, they go to the member in use.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use concord_api::{ApiError, Kv, KvResponse, RaftPosition, ReadRequest};
+use concord_api::{ApiError, Kv, KvResponse, RaftPosition, ReadRequest, StoreSnapshot};
 use concord_store::{Command, StoreStats};
+use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
+use crate::cluster::cluster_client::ClusterClient;
 use crate::codec;
-use crate::endpoints::Endpoints;
+use crate::endpoints::{never_sent, Endpoints};
 use crate::kv::{self as pk, kv_client::KvClient, kv_server};
 
 /// How long a gateway waits for a member's answer; longer than a member's
@@ -55,8 +62,43 @@ fn reply(r: Result<KvResponse, ApiError>) -> pk::KvReply {
     }
 }
 
+/// Nodes per [`pk::SnapshotChunk`] (well under gRPC's 4 MB message limit
+/// for keys of a few hundred bytes).
+const SNAPSHOT_CHUNK: usize = 2048;
+
+type SnapshotStream =
+    std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<pk::SnapshotChunk, Status>> + Send>>;
+
 #[tonic::async_trait]
 impl kv_server::Kv for KvService {
+    type SnapshotStream = SnapshotStream;
+
+    async fn snapshot(&self, _: Request<pk::Empty>) -> Result<Response<SnapshotStream>, Status> {
+        let snap = self
+            .kv
+            .snapshot()
+            .await
+            .map_err(|e| Status::unavailable(e.to_string()))?;
+        let index = snap.store_index;
+        let mut chunks: Vec<pk::SnapshotChunk> = snap
+            .nodes
+            .chunks(SNAPSHOT_CHUNK)
+            .map(|c| pk::SnapshotChunk {
+                store_index: index,
+                nodes: c.iter().map(codec::node_to_proto).collect(),
+            })
+            .collect();
+        if chunks.is_empty() {
+            chunks.push(pk::SnapshotChunk {
+                store_index: index,
+                nodes: Vec::new(),
+            });
+        }
+        Ok(Response::new(Box::pin(tokio_stream::iter(
+            chunks.into_iter().map(Ok),
+        ))))
+    }
+
     async fn write(&self, req: Request<pk::WriteRequest>) -> Result<Response<pk::KvReply>, Status> {
         let Some(command) = req.into_inner().command else {
             return Err(Status::invalid_argument("no command"));
@@ -106,9 +148,20 @@ impl kv_server::Kv for KvService {
     }
 }
 
+/// How often a gateway asks which endpoint leads.
+const LEADER_REFRESH: Duration = Duration::from_secs(1);
+
+/// Which endpoint leads, as last asked.
+#[derive(Default)]
+struct LeaderHint {
+    index: Option<usize>,
+    asked: Option<Instant>,
+}
+
 /// A `Kv` whose writes and reads go to consensus members over gRPC.
 pub struct GrpcKv {
     endpoints: Endpoints,
+    leader: Arc<parking_lot::Mutex<LeaderHint>>,
     /// Highest raft index / store index this client answered a write with.
     answered_raft: AtomicU64,
     answered_store: AtomicU64,
@@ -128,15 +181,88 @@ fn transport(s: Status) -> ApiError {
     }
 }
 
+/// The endpoint whose URL is one of the leader's client URLs, as the
+/// member in use reports the leader (None: no leader, or one that is not
+/// among the endpoints, as behind a proxy).
+async fn ask_leader(endpoints: &Endpoints) -> Option<usize> {
+    let mut client = ClusterClient::new(endpoints.current().1);
+    let call = client.leader(pk::Empty {});
+    let reply = tokio::time::timeout(Duration::from_secs(2), call)
+        .await
+        .ok()?
+        .ok()?
+        .into_inner();
+    let leader = reply.leader?;
+    leader
+        .client_urls
+        .iter()
+        .find_map(|u| endpoints.position(u))
+}
+
+/// Where the member behind `channel` is: its store index and raft position.
+pub async fn fetch_position(channel: Channel) -> Result<(u64, RaftPosition), ApiError> {
+    let reply = tokio::time::timeout(CALL_TIMEOUT, KvClient::new(channel).position(pk::Empty {}))
+        .await
+        .map_err(|_| ApiError::Internal("etcdserver: request timed out".into()))?
+        .map_err(transport)?
+        .into_inner();
+    Ok((reply.store_index, codec::raft_from_proto(reply.raft)))
+}
+
+/// The whole store of the member behind `channel` (its Snapshot stream).
+pub async fn fetch_snapshot(channel: Channel) -> Result<StoreSnapshot, ApiError> {
+    let mut stream =
+        tokio::time::timeout(CALL_TIMEOUT, KvClient::new(channel).snapshot(pk::Empty {}))
+            .await
+            .map_err(|_| ApiError::Internal("etcdserver: request timed out".into()))?
+            .map_err(transport)?
+            .into_inner();
+    let mut snap = StoreSnapshot::default();
+    let mut first = true;
+    while let Some(chunk) = stream.message().await.map_err(transport)? {
+        if !first && chunk.store_index != snap.store_index {
+            return Err(ApiError::Internal(
+                "malformed message: the snapshot changed index".into(),
+            ));
+        }
+        first = false;
+        snap.store_index = chunk.store_index;
+        snap.nodes
+            .extend(chunk.nodes.into_iter().map(codec::node_from_proto));
+    }
+    if first {
+        return Err(ApiError::Internal(
+            "malformed message: an empty snapshot".into(),
+        ));
+    }
+    Ok(snap)
+}
+
 impl GrpcKv {
     pub fn new(endpoints: Endpoints) -> GrpcKv {
         GrpcKv {
             endpoints,
+            leader: Arc::default(),
             answered_raft: AtomicU64::new(0),
             answered_store: AtomicU64::new(0),
             last_store: AtomicU64::new(0),
             last_raft: parking_lot::Mutex::new(RaftPosition::default()),
         }
+    }
+
+    /// The leader's endpoint, if known; asks again (in the background)
+    /// when the answer is older than [`LEADER_REFRESH`].
+    fn leader_endpoint(&self) -> Option<usize> {
+        let mut hint = self.leader.lock();
+        if hint.asked.is_none_or(|t| t.elapsed() >= LEADER_REFRESH) {
+            hint.asked = Some(Instant::now());
+            let (endpoints, leader) = (self.endpoints.clone(), self.leader.clone());
+            tokio::spawn(async move {
+                let index = ask_leader(&endpoints).await;
+                leader.lock().index = index;
+            });
+        }
+        hint.index
     }
 
     fn seen(&self, r: &KvResponse) {
@@ -171,15 +297,35 @@ impl Kv for GrpcKv {
         let req = pk::WriteRequest {
             command: Some(codec::command_to_proto(&cmd)),
         };
-        // Sent elsewhere only if it surely did not reach a member.
-        let reply = self
-            .endpoints
-            .call(false, CALL_TIMEOUT, |ch| {
-                let req = req.clone();
-                async move { KvClient::new(ch).write(req).await.map(Response::into_inner) }
-            })
-            .await
-            .map_err(transport)?;
+        let direct = match self.leader_endpoint() {
+            Some(i) => {
+                let mut client = KvClient::new(self.endpoints.channel_at(i));
+                let call = client.write(req.clone());
+                match tokio::time::timeout(CALL_TIMEOUT, call).await {
+                    Ok(Ok(reply)) => Some(reply.into_inner()),
+                    // The leader is gone: the member in use, below.
+                    Ok(Err(s)) if never_sent(&s) => {
+                        self.leader.lock().index = None;
+                        None
+                    }
+                    Ok(Err(s)) => return Err(transport(s)),
+                    Err(_) => return Err(transport(Status::deadline_exceeded("no answer"))),
+                }
+            }
+            None => None,
+        };
+        let reply = match direct {
+            Some(reply) => reply,
+            // Sent elsewhere only if it surely did not reach a member.
+            None => self
+                .endpoints
+                .call(false, CALL_TIMEOUT, |ch| {
+                    let req = req.clone();
+                    async move { KvClient::new(ch).write(req).await.map(Response::into_inner) }
+                })
+                .await
+                .map_err(transport)?,
+        };
         let r = self.answer(reply)?;
         self.answered_raft.fetch_max(r.raft.index, Ordering::AcqRel);
         self.answered_store
@@ -216,6 +362,10 @@ impl Kv for GrpcKv {
 
     fn answered_store_index(&self) -> u64 {
         self.answered_store.load(Ordering::Acquire)
+    }
+
+    async fn snapshot(&self) -> Result<StoreSnapshot, ApiError> {
+        fetch_snapshot(self.endpoints.current().1).await
     }
 
     async fn store_stats(&self) -> Result<StoreStats, ApiError> {

@@ -12,6 +12,8 @@
 //! - [`command`]: the replicated write commands;
 //! - [`event`]: the [`Event`] / [`NodeExtern`] answers, serialised as etcd's JSON;
 //! - [`history`]: the last 1000 events, for `waitIndex` watches;
+//! - [`replica`]: a store rebuilt from another's nodes and events (a
+//!   gateway's read replica);
 //! - [`stats`]: the counters of `/v2/stats/store`;
 //! - [`error`]: every v2 errorCode with its message and HTTP status;
 //! - [`time`]: Unix-nanosecond time and RFC 3339 formatting.
@@ -20,6 +22,7 @@ pub mod command;
 pub mod error;
 pub mod event;
 pub mod history;
+pub mod replica;
 pub mod stats;
 pub mod store;
 pub mod time;
@@ -28,6 +31,7 @@ pub use command::Command;
 pub use error::{Error, ErrorCode};
 pub use event::{Action, Event, NodeExtern};
 pub use history::EventHistory;
+pub use replica::ReplayError;
 pub use stats::StoreStats;
 pub use store::{Applied, RecoverError, Store};
 pub use time::UnixNanos;

@@ -30,21 +30,21 @@ pub enum Applied {
 pub struct RecoverError(pub String);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-enum Body {
+pub(crate) enum Body {
     File(String),
     Dir(BTreeMap<String, Node>),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Node {
-    created_index: u64,
-    modified_index: u64,
-    expire_at: Option<UnixNanos>,
-    body: Body,
+pub(crate) struct Node {
+    pub(crate) created_index: u64,
+    pub(crate) modified_index: u64,
+    pub(crate) expire_at: Option<UnixNanos>,
+    pub(crate) body: Body,
 }
 
 impl Node {
-    fn dir(index: u64, expire_at: Option<UnixNanos>) -> Node {
+    pub(crate) fn dir(index: u64, expire_at: Option<UnixNanos>) -> Node {
         Node {
             created_index: index,
             modified_index: index,
@@ -53,7 +53,7 @@ impl Node {
         }
     }
 
-    fn is_dir(&self) -> bool {
+    pub(crate) fn is_dir(&self) -> bool {
         matches!(self.body, Body::Dir(_))
     }
 
@@ -128,7 +128,7 @@ fn extern_key(path: &str) -> String {
     }
 }
 
-fn join(dir: &str, name: &str) -> String {
+pub(crate) fn join(dir: &str, name: &str) -> String {
     if dir == "/" {
         format!("/{name}")
     } else {
@@ -160,12 +160,12 @@ pub fn clean_path(key: &str) -> String {
     }
 }
 
-fn components(path: &str) -> impl Iterator<Item = &str> {
+pub(crate) fn components(path: &str) -> impl Iterator<Item = &str> {
     path.split('/').filter(|s| !s.is_empty())
 }
 
 /// Splits a clean path into its parent directory and last name.
-fn split_last(path: &str) -> (&str, &str) {
+pub(crate) fn split_last(path: &str) -> (&str, &str) {
     match path.rfind('/') {
         Some(0) => ("/", &path[1..]),
         Some(i) => (&path[..i], &path[i + 1..]),
@@ -195,10 +195,10 @@ struct Counters {
 /// The etcd v2 store.
 #[derive(Debug)]
 pub struct Store {
-    root: Node,
-    index: u64,
+    pub(crate) root: Node,
+    pub(crate) index: u64,
     /// (expiry, path) of every node with a TTL: the next expiry is first.
-    ttl: BTreeSet<(UnixNanos, String)>,
+    pub(crate) ttl: BTreeSet<(UnixNanos, String)>,
     counters: Counters,
 }
 
@@ -654,24 +654,14 @@ impl Store {
 
     /// Removes the node at `path` (already checked to exist) and every TTL
     /// entry of its subtree.
-    fn remove_node(&mut self, path: &str) -> Option<Node> {
+    pub(crate) fn remove_node(&mut self, path: &str) -> Option<Node> {
         let (parent, name) = split_last(path);
         let parent = self.lookup_mut(parent)?;
         let Body::Dir(children) = &mut parent.body else {
             return None;
         };
         let removed = children.remove(name)?;
-        let mut stack = vec![(path.to_string(), &removed)];
-        while let Some((p, n)) = stack.pop() {
-            if let Some(t) = n.expire_at {
-                self.ttl.remove(&(t, p.clone()));
-            }
-            if let Body::Dir(ch) = &n.body {
-                for (name, c) in ch {
-                    stack.push((join(&p, name), c));
-                }
-            }
-        }
+        crate::replica::forget_ttls(&mut self.ttl, path, &removed);
         Some(removed)
     }
 

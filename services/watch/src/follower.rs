@@ -1,5 +1,6 @@
-//! The watch tier's follower: feeds a [`WatchHub`] from the committed
-//! events of the consensus members, one member at a time.
+//! The watch tier's follower: feeds an [`EventSink`] (a [`WatchHub`], or a
+//! gateway's [`crate::read_replica`]) from the committed events of the
+//! consensus members, one member at a time.
 //!
 //! It subscribes "after the last index the hub has seen" to the member in
 //! use and applies what arrives only if each event's index is exactly the
@@ -64,7 +65,7 @@ pub async fn follow_with(mut follower: GrpcFollower) {
 /// across the follower's rounds (and across switches between the event bus
 /// and the gRPC stream, which share it).
 pub struct GrpcFollower {
-    hub: Arc<WatchHub>,
+    hub: Arc<dyn EventSink>,
     endpoints: Endpoints,
     ready: watch::Sender<bool>,
     /// The last store index applied to the hub; None until the first Reset.
@@ -92,7 +93,7 @@ pub enum Fit {
 }
 
 impl GrpcFollower {
-    pub fn new(hub: Arc<WatchHub>, endpoints: Endpoints, ready: watch::Sender<bool>) -> Self {
+    pub fn new(hub: Arc<dyn EventSink>, endpoints: Endpoints, ready: watch::Sender<bool>) -> Self {
         let down = vec![false; endpoints.urls().len()];
         GrpcFollower {
             hub,
@@ -104,6 +105,13 @@ impl GrpcFollower {
             failures_in_a_row: 0,
             members: None,
         }
+    }
+
+    /// Starts after store index `index` (the sink already holds
+    /// everything up to it) instead of from the member's current index.
+    pub fn starting_after(mut self, index: u64) -> Self {
+        self.last = Some(index);
+        self
     }
 
     /// Takes the members from `members` (the member registry) from now on:

@@ -21,11 +21,14 @@
 //! over gRPC; the `concord-watch` binary serves it to the gateways. With an
 //! event bus configured, [`bus`] carries the committed events through NATS
 //! JetStream instead (published by the leader, gaps filled over gRPC).
+//! The same follower keeps a gateway's [`read_replica`]: a copy of the
+//! store that answers plain GETs in the gateway itself.
 
 pub mod bus;
 mod event_log;
 pub mod follower;
 mod hub;
+pub mod read_replica;
 
 pub use event_log::{EventLog, EVENT_LOG_CAPACITY, SUBSCRIBER_BUFFER};
 pub use hub::{WatchHub, HISTORY_CAPACITY, WATCHER_BUFFER};

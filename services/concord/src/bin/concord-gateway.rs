@@ -18,6 +18,7 @@ use concord_rpc::cluster_grpc::{GrpcCluster, GrpcRaftStats};
 use concord_rpc::endpoints::Endpoints;
 use concord_rpc::kv_grpc::GrpcKv;
 use concord_rpc::watch_grpc::GrpcWatch;
+use concord_watch::read_replica::ReadReplica;
 use tracing::info;
 
 /// How long the gateway looks for a consensus member at start-up.
@@ -62,6 +63,11 @@ struct Flags {
     /// in the member registry by `concord-watch --discovery` are used).
     #[arg(long, env = "CONCORD_WATCH_ENDPOINTS", value_delimiter = ',')]
     watch_endpoints: Vec<String>,
+    /// Keep a read replica of the store in the gateway (loaded from a
+    /// member, then fed its committed events) and answer plain GETs from
+    /// it; false sends every GET to the member.
+    #[arg(long, env = "CONCORD_READ_REPLICA", default_value = "true", action = clap::ArgAction::Set)]
+    read_replica: bool,
     /// debug, info, warn, error, panic or fatal.
     #[arg(long, env = "CONCORD_LOG_LEVEL", default_value = "info")]
     log_level: String,
@@ -79,6 +85,7 @@ struct Settings {
     discovery: Option<String>,
     #[serde(default)]
     watch_endpoints: Vec<String>,
+    read_replica: bool,
     log_level: String,
 }
 
@@ -122,6 +129,49 @@ fn main() -> ExitCode {
     }
 }
 
+/// The consensus members as the gateway sees them, and how its read
+/// replica follows them (a fixed list, or the member registry's).
+struct Attached {
+    kv: Arc<dyn Kv>,
+    cluster: Arc<dyn Cluster>,
+    stats: Arc<dyn RaftStats>,
+    replica_endpoints: Endpoints,
+    members: Option<tokio::sync::watch::Receiver<Vec<String>>>,
+}
+
+async fn attach(flags: &Settings) -> anyhow::Result<Attached> {
+    Ok(match &flags.discovery {
+        // The members from the member registry (registry_follower.rs).
+        Some(url) => {
+            let f =
+                concord::registry_follower::FollowedConsensus::attach(url, CONNECT_TIMEOUT).await?;
+            let members = f.members();
+            let urls = members.borrow().clone();
+            Attached {
+                kv: f.clone(),
+                cluster: f.clone(),
+                stats: f,
+                replica_endpoints: Endpoints::new(&urls)?,
+                members: Some(members),
+            }
+        }
+        None => {
+            let consensus = Endpoints::new(&flags.consensus_endpoints)?;
+            let cluster = GrpcCluster::connect(consensus.clone(), CONNECT_TIMEOUT).await?;
+            info!("attached to cluster {}", cluster.cluster_id());
+            Attached {
+                stats: Arc::new(GrpcRaftStats::new(consensus.clone())),
+                kv: Arc::new(GrpcKv::new(consensus)),
+                cluster: Arc::new(cluster),
+                // Its own channels: the replica's event stream does not
+                // share a connection with the client requests.
+                replica_endpoints: Endpoints::new(&flags.consensus_endpoints)?,
+                members: None,
+            }
+        }
+    })
+}
+
 async fn run(flags: Settings) -> anyhow::Result<()> {
     info!(
         "starting concord-gateway {} (etcd v2 API; consensus {:?}, watch {:?})",
@@ -137,22 +187,18 @@ async fn run(flags: Settings) -> anyhow::Result<()> {
         info!("listening for client requests on {url}");
         listeners.push(l);
     }
-    let (kv, cluster, stats): (Arc<dyn Kv>, Arc<dyn Cluster>, Arc<dyn RaftStats>) =
-        match &flags.discovery {
-            // The members from the member registry (registry_follower.rs).
-            Some(url) => {
-                let f = concord::registry_follower::FollowedConsensus::attach(url, CONNECT_TIMEOUT)
-                    .await?;
-                (f.clone(), f.clone(), f)
-            }
-            None => {
-                let consensus = Endpoints::new(&flags.consensus_endpoints)?;
-                let cluster = GrpcCluster::connect(consensus.clone(), CONNECT_TIMEOUT).await?;
-                info!("attached to cluster {}", cluster.cluster_id());
-                let stats: Arc<dyn RaftStats> = Arc::new(GrpcRaftStats::new(consensus.clone()));
-                (Arc::new(GrpcKv::new(consensus)), Arc::new(cluster), stats)
-            }
-        };
+    let Attached {
+        kv,
+        cluster,
+        stats,
+        replica_endpoints,
+        members,
+    } = attach(&flags).await?;
+    let kv: Arc<dyn Kv> = if flags.read_replica {
+        ReadReplica::start(kv, replica_endpoints, members)
+    } else {
+        kv
+    };
     let watch: Arc<dyn Watch> = match &flags.discovery {
         // The replicas announced in the member registry.
         Some(url) if flags.watch_endpoints.is_empty() => {

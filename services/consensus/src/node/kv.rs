@@ -74,4 +74,12 @@ impl Kv for Consensus {
         self.caught_up().await?;
         Ok(self.shared.store.read().stats())
     }
+
+    async fn snapshot(&self) -> Result<StoreSnapshot, ApiError> {
+        let store = self.shared.store.read();
+        Ok(StoreSnapshot {
+            store_index: store.index(),
+            nodes: store.nodes(),
+        })
+    }
 }

@@ -16,12 +16,12 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use concord_api::{
     ApiError, Cluster, EventSink, KnownLeader, Kv, KvResponse, LeaderStats, Member,
-    MembershipError, RaftPosition, RaftRole, RaftStats, ReadRequest, SelfStats,
+    MembershipError, RaftPosition, RaftRole, RaftStats, ReadRequest, SelfStats, StoreSnapshot,
 };
 use concord_rpc::peer::peer_server::PeerServer;
 use concord_store::{Command, StoreStats, UnixNanos};
@@ -143,12 +143,7 @@ pub struct Consensus {
 /// etcd's HealthInterval: a peer that has answered for this long is "active".
 const HEALTH_INTERVAL: Duration = Duration::from_secs(5);
 
-fn now_nanos() -> UnixNanos {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
-}
+use concord_api::now_nanos;
 
 impl Consensus {
     /// Opens the data dir (bootstrapping or joining on first start), starts
