@@ -25,6 +25,9 @@ pub fn never_sent(s: &Status) -> bool {
     if s.code() != Code::Unavailable {
         return false;
     }
+    if s.message().starts_with(crate::call_stream::NOT_SENT) {
+        return true;
+    }
     let mut next = std::error::Error::source(s);
     while let Some(e) = next {
         if e.to_string().contains("tcp connect error") {
@@ -133,12 +136,27 @@ impl Endpoints {
         F: FnMut(Channel) -> Fut,
         Fut: Future<Output = Result<T, Status>>,
     {
+        self.call_indexed(idempotent, timeout, |_, ch| call(ch))
+            .await
+    }
+
+    /// [`Endpoints::call`], with the position of the endpoint called.
+    pub async fn call_indexed<T, F, Fut>(
+        &self,
+        idempotent: bool,
+        timeout: Duration,
+        mut call: F,
+    ) -> Result<T, Status>
+    where
+        F: FnMut(usize, Channel) -> Fut,
+        Fut: Future<Output = Result<T, Status>>,
+    {
         let deadline = Instant::now() + timeout;
         let mut tried = 0usize;
         loop {
             let (i, ch) = self.current();
             let left = deadline.saturating_duration_since(Instant::now());
-            let err = match tokio::time::timeout(left, call(ch)).await {
+            let err = match tokio::time::timeout(left, call(i, ch)).await {
                 Ok(Ok(v)) => return Ok(v),
                 Ok(Err(s)) => s,
                 Err(_) => return Err(Status::deadline_exceeded("no answer in time")),

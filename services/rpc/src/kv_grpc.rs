@@ -23,6 +23,7 @@ use concord_store::{Command, StoreStats};
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
+use crate::call_stream::{CallStream, Exchange};
 use crate::cluster::cluster_client::ClusterClient;
 use crate::codec;
 use crate::endpoints::{never_sent, Endpoints};
@@ -69,9 +70,64 @@ const SNAPSHOT_CHUNK: usize = 2048;
 type SnapshotStream =
     std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<pk::SnapshotChunk, Status>> + Send>>;
 
+type WriteAnswers =
+    tokio_stream::wrappers::UnboundedReceiverStream<Result<pk::WriteAnswer, Status>>;
+
+/// kv.proto's `Writes`, the gateway's call stream to a member.
+pub struct KvWrites;
+
+impl Exchange for KvWrites {
+    type Client = KvClient<Channel>;
+    type Call = pk::WriteCall;
+    type Answer = pk::WriteAnswer;
+
+    async fn open(
+        mut client: KvClient<Channel>,
+        calls: tokio_stream::wrappers::UnboundedReceiverStream<pk::WriteCall>,
+    ) -> Result<tonic::Streaming<pk::WriteAnswer>, Status> {
+        Ok(client.writes(calls).await?.into_inner())
+    }
+
+    fn answer_id(answer: &pk::WriteAnswer) -> u64 {
+        answer.id
+    }
+}
+
 #[tonic::async_trait]
 impl kv_server::Kv for KvService {
     type SnapshotStream = SnapshotStream;
+    type WritesStream = WriteAnswers;
+
+    async fn writes(
+        &self,
+        req: Request<tonic::Streaming<pk::WriteCall>>,
+    ) -> Result<Response<WriteAnswers>, Status> {
+        let mut calls = req.into_inner();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let kv = self.kv.clone();
+        tokio::spawn(async move {
+            // Ends when the caller closes the stream or the connection
+            // breaks; writes still in flight then answer into a closed
+            // channel (as a unary call whose caller went away).
+            while let Ok(Some(call)) = calls.message().await {
+                let (kv, tx) = (kv.clone(), tx.clone());
+                tokio::spawn(async move {
+                    let result = match call.command.map(codec::command_from_proto) {
+                        Some(Ok(command)) => kv.write(command).await,
+                        Some(Err(e)) => Err(ApiError::Internal(e.to_string())),
+                        None => Err(ApiError::Internal("malformed message: no command".into())),
+                    };
+                    let _ = tx.send(Ok(pk::WriteAnswer {
+                        id: call.id,
+                        reply: Some(reply(result)),
+                    }));
+                });
+            }
+        });
+        Ok(Response::new(
+            tokio_stream::wrappers::UnboundedReceiverStream::new(rx),
+        ))
+    }
 
     async fn snapshot(&self, _: Request<pk::Empty>) -> Result<Response<SnapshotStream>, Status> {
         let snap = self
@@ -161,6 +217,8 @@ struct LeaderHint {
 /// A `Kv` whose writes and reads go to consensus members over gRPC.
 pub struct GrpcKv {
     endpoints: Endpoints,
+    /// One write stream per endpoint.
+    writes: Arc<[CallStream<KvWrites>]>,
     leader: Arc<parking_lot::Mutex<LeaderHint>>,
     /// Highest raft index / store index this client answered a write with.
     answered_raft: AtomicU64,
@@ -241,6 +299,9 @@ pub async fn fetch_snapshot(channel: Channel) -> Result<StoreSnapshot, ApiError>
 impl GrpcKv {
     pub fn new(endpoints: Endpoints) -> GrpcKv {
         GrpcKv {
+            writes: (0..endpoints.urls().len())
+                .map(|_| CallStream::default())
+                .collect(),
             endpoints,
             leader: Arc::default(),
             answered_raft: AtomicU64::new(0),
@@ -263,6 +324,22 @@ impl GrpcKv {
             });
         }
         hint.index
+    }
+
+    /// Sends one write on endpoint `i`'s stream.
+    async fn send_write(
+        &self,
+        i: usize,
+        command: &pk::WriteRequest,
+    ) -> Result<pk::KvReply, Status> {
+        let client = KvClient::new(self.endpoints.channel_at(i));
+        let command = command.command.clone();
+        let answer = self.writes[i % self.writes.len()]
+            .call(&client, |id| pk::WriteCall { id, command })
+            .await?;
+        answer
+            .reply
+            .ok_or_else(|| Status::internal("malformed message: no reply"))
     }
 
     fn seen(&self, r: &KvResponse) {
@@ -298,20 +375,16 @@ impl Kv for GrpcKv {
             command: Some(codec::command_to_proto(&cmd)),
         };
         let direct = match self.leader_endpoint() {
-            Some(i) => {
-                let mut client = KvClient::new(self.endpoints.channel_at(i));
-                let call = client.write(req.clone());
-                match tokio::time::timeout(CALL_TIMEOUT, call).await {
-                    Ok(Ok(reply)) => Some(reply.into_inner()),
-                    // The leader is gone: the member in use, below.
-                    Ok(Err(s)) if never_sent(&s) => {
-                        self.leader.lock().index = None;
-                        None
-                    }
-                    Ok(Err(s)) => return Err(transport(s)),
-                    Err(_) => return Err(transport(Status::deadline_exceeded("no answer"))),
+            Some(i) => match tokio::time::timeout(CALL_TIMEOUT, self.send_write(i, &req)).await {
+                Ok(Ok(reply)) => Some(reply),
+                // The leader is gone: the member in use, below.
+                Ok(Err(s)) if never_sent(&s) => {
+                    self.leader.lock().index = None;
+                    None
                 }
-            }
+                Ok(Err(s)) => return Err(transport(s)),
+                Err(_) => return Err(transport(Status::deadline_exceeded("no answer"))),
+            },
             None => None,
         };
         let reply = match direct {
@@ -319,10 +392,7 @@ impl Kv for GrpcKv {
             // Sent elsewhere only if it surely did not reach a member.
             None => self
                 .endpoints
-                .call(false, CALL_TIMEOUT, |ch| {
-                    let req = req.clone();
-                    async move { KvClient::new(ch).write(req).await.map(Response::into_inner) }
-                })
+                .call_indexed(false, CALL_TIMEOUT, |i, _| self.send_write(i, &req))
                 .await
                 .map_err(transport)?,
         };

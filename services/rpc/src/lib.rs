@@ -17,6 +17,8 @@
 //! of a tier picks a member and moves on from one that is gone;
 //! [`kv_grpc`] and [`cluster_grpc`] serve the `Kv` and `Cluster` traits on
 //! the wire and implement them for callers in other processes;
+//! [`call_stream`] carries many calls on one long-lived stream (peers'
+//! raft messages, gateways' writes);
 //! [`events_grpc`] serves a member's committed events and follows them
 //! from the watch tier; [`watch_grpc`] serves a watch hub and implements
 //! the `Watch` trait over the watch replicas; [`health`] is the standard
@@ -50,6 +52,7 @@ pub mod cluster {
     tonic::include_proto!("concord.cluster");
 }
 
+pub mod call_stream;
 pub mod cluster_grpc;
 pub mod codec;
 pub mod endpoints;
