@@ -287,3 +287,123 @@ pub fn stream_indexes_until(port: u16, path: &str, limit: Duration) -> Vec<u64> 
         })
         .collect()
 }
+
+/// A recursive `stream=true` watcher on `/load` on every gateway, and four
+/// writers putting `writes` new keys under `/load` through both gateways in
+/// turn: what a test of "every event exactly once, in order" disturbs
+/// (kills a leader, restarts the bus) while it runs.
+pub struct LoadUnderWatch {
+    watchers: Vec<std::thread::JoinHandle<Vec<u64>>>,
+    writers: Vec<std::thread::JoinHandle<()>>,
+    /// The store index of every acknowledged write.
+    acked: std::sync::Arc<std::sync::Mutex<Vec<u64>>>,
+}
+
+/// The store index a write answered with.
+pub fn index_of(r: &Response) -> u64 {
+    r.json()["node"]["modifiedIndex"].as_u64().unwrap()
+}
+
+impl LoadUnderWatch {
+    /// Starts the watchers (from the index after a first write) and the
+    /// writers; the watchers read for at most `watch_for`.
+    pub fn start(s: &Split, writes: usize, watch_for: Duration) -> LoadUnderWatch {
+        let start = index_of(&s.put(0, "load0/start", "x"));
+        let path = format!(
+            "/v2/keys/load?wait=true&recursive=true&stream=true&waitIndex={}",
+            start + 1
+        );
+        let watchers = s
+            .gateway_ports
+            .iter()
+            .map(|&port| {
+                let path = path.clone();
+                std::thread::spawn(move || stream_indexes_until(port, &path, watch_for))
+            })
+            .collect();
+        let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let writers = (0..4)
+            .map(|w| {
+                let ports = s.gateway_ports.clone();
+                let acked = acked.clone();
+                std::thread::spawn(move || {
+                    for i in (w..writes).step_by(4) {
+                        let body = format!("value=v{i}");
+                        let r = request(
+                            ports[i % ports.len()],
+                            "PUT",
+                            &format!("/v2/keys/load/k{i}"),
+                            Some("application/x-www-form-urlencoded"),
+                            body.as_bytes(),
+                            TIMEOUT,
+                        );
+                        if let Ok(r) = r {
+                            if r.status == 201 {
+                                acked.lock().unwrap().push(index_of(&r));
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        LoadUnderWatch {
+            watchers,
+            writers,
+            acked,
+        }
+    }
+
+    /// Waits until `n` writes were acknowledged (at most `limit`).
+    pub fn wait_acked(&self, n: usize, s: &Split, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while self.acked.lock().unwrap().len() < n {
+            assert!(Instant::now() < deadline, "writes too slow:\n{}", s.logs());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits for the writers, writes the end marker, and checks that every
+    /// watcher saw, up to the marker, each event once in index order, every
+    /// acknowledged write among them, and the same events as the others.
+    /// Returns (writes acknowledged, events each watcher saw).
+    pub fn finish(self, s: &Split) -> (usize, usize) {
+        for w in self.writers {
+            w.join().unwrap();
+        }
+        let last = index_of(&s.put(0, "load/zz-end", "end"));
+        let mut acked = self.acked.lock().unwrap().clone();
+        acked.sort_unstable();
+        let mut seen_by = Vec::new();
+        for w in self.watchers {
+            let seen = w.join().unwrap();
+            let upto: Vec<u64> = seen.iter().copied().filter(|i| *i <= last).collect();
+            assert!(
+                upto.windows(2).all(|p| p[0] < p[1]),
+                "out of order or twice"
+            );
+            assert_eq!(
+                upto.last(),
+                Some(&last),
+                "the stream ended early at {:?}\n{}",
+                upto.last(),
+                s.logs()
+            );
+            let missing: Vec<u64> = acked
+                .iter()
+                .copied()
+                .filter(|i| upto.binary_search(i).is_err())
+                .collect();
+            assert!(
+                missing.is_empty(),
+                "acknowledged writes not seen: {:?}",
+                &missing[..missing.len().min(10)]
+            );
+            seen_by.push(upto);
+        }
+        assert!(
+            seen_by.windows(2).all(|p| p[0] == p[1]),
+            "the gateways' watchers saw different events"
+        );
+        (acked.len(), seen_by[0].len())
+    }
+}

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use concord_tests::cluster::request;
 use concord_tests::free_port;
-use concord_tests::split::{bin, serial, stream_indexes_until, urls, Split, SplitOptions, TIMEOUT};
+use concord_tests::split::{
+    bin, index_of, serial, urls, LoadUnderWatch, Split, SplitOptions, TIMEOUT,
+};
 
 /// A nats-server with JetStream on a free 127.0.0.1 port, its store kept
 /// across restarts; killed when dropped.
@@ -130,10 +132,6 @@ fn wait_publishing(s: &Split) {
     }
 }
 
-fn index_of(r: &concord_tests::Response) -> u64 {
-    r.json()["node"]["modifiedIndex"].as_u64().unwrap()
-}
-
 #[test]
 fn stream_watchers_see_every_event_once_through_a_leader_kill_and_a_bus_restart() {
     let _one = serial();
@@ -146,105 +144,24 @@ fn stream_watchers_see_every_event_once_through_a_leader_kill_and_a_bus_restart(
     });
     const WRITES: usize = 10_000;
     wait_publishing(&s);
-    let start = index_of(&s.put(0, "load0/start", "x"));
+    // A first event, before the replicas are asked to be on the bus.
+    s.put(0, "load0/ready", "x");
     wait_logged(&s, &["w1", "w2", "w3"], "on the bus");
-    let path = format!(
-        "/v2/keys/load?wait=true&recursive=true&stream=true&waitIndex={}",
-        start + 1
-    );
-    let watchers: Vec<_> = s
-        .gateway_ports
-        .clone()
-        .into_iter()
-        .map(|port| {
-            let path = path.clone();
-            std::thread::spawn(move || stream_indexes_until(port, &path, Duration::from_secs(300)))
-        })
-        .collect();
-    let ports = s.gateway_ports.clone();
-    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let writers: Vec<_> = (0..4)
-        .map(|w| {
-            let ports = ports.clone();
-            let acked = acked.clone();
-            std::thread::spawn(move || {
-                for i in (w..WRITES).step_by(4) {
-                    let body = format!("value=v{i}");
-                    let r = request(
-                        ports[i % 2],
-                        "PUT",
-                        &format!("/v2/keys/load/k{i}"),
-                        Some("application/x-www-form-urlencoded"),
-                        body.as_bytes(),
-                        TIMEOUT,
-                    );
-                    if let Ok(r) = r {
-                        if r.status == 201 {
-                            acked.lock().unwrap().push(index_of(&r));
-                        }
-                    }
-                }
-            })
-        })
-        .collect();
-    let wait_acked = |n: usize, s: &Split| {
-        let deadline = Instant::now() + Duration::from_secs(180);
-        while acked.lock().unwrap().len() < n {
-            assert!(Instant::now() < deadline, "writes too slow:\n{}", s.logs());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    };
+    let load = LoadUnderWatch::start(&s, WRITES, Duration::from_secs(300));
     // A third of the writes in: the leader is killed -9.
-    wait_acked(WRITES / 3, &s);
+    load.wait_acked(WRITES / 3, &s, Duration::from_secs(180));
     let leader = s.leader().expect("no leader logged");
     s.kill9(&leader);
     // Two thirds in: nats-server restarts (same store).
-    wait_acked(2 * WRITES / 3, &s);
+    load.wait_acked(2 * WRITES / 3, &s, Duration::from_secs(180));
     nats.kill();
     nats.run();
-    for w in writers {
-        w.join().unwrap();
-    }
-    let last = index_of(&s.put(0, "load/zz-end", "end"));
-    let mut acked = acked.lock().unwrap().clone();
-    acked.sort_unstable();
-    let mut seen_by = Vec::new();
-    for w in watchers {
-        let seen = w.join().unwrap();
-        let upto: Vec<u64> = seen.iter().copied().filter(|i| *i <= last).collect();
-        assert!(
-            upto.windows(2).all(|p| p[0] < p[1]),
-            "out of order or twice"
-        );
-        assert_eq!(
-            upto.last(),
-            Some(&last),
-            "the stream ended early\n{}",
-            s.logs()
-        );
-        let missing: Vec<u64> = acked
-            .iter()
-            .copied()
-            .filter(|i| upto.binary_search(i).is_err())
-            .collect();
-        assert!(
-            missing.is_empty(),
-            "acknowledged writes not seen: {:?}",
-            &missing[..missing.len().min(10)]
-        );
-        seen_by.push(upto);
-    }
-    assert_eq!(
-        seen_by[0], seen_by[1],
-        "the two watchers saw different events"
-    );
+    let (acked, seen) = load.finish(&s);
     // The replicas went back to the bus after its restart.
     wait_logged(&s, &["w1", "w2", "w3"], "answers again: following it");
     eprintln!(
-        "{} writes acknowledged of {WRITES}, leader {leader} killed, nats-server restarted; \
-         {} events seen by each watcher",
-        acked.len(),
-        seen_by[0].len()
+        "{acked} writes acknowledged of {WRITES}, leader {leader} killed, nats-server restarted; \
+         {seen} events seen by each watcher"
     );
 }
 

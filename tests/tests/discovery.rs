@@ -405,25 +405,24 @@ fn concord_members_bootstrap_through_concord_discovery() {
     assert_eq!(registrations(disc.proc.client_port, &url).len(), 3);
 }
 
-#[test]
-fn concord_members_bootstrap_through_a_single_concord() {
-    let _serial = serial();
-    let dir = tempfile::tempdir().unwrap();
-    let backend = Server::concord("backend", &dir.path().join("backend.etcd"));
+/// Sets `token`'s size to 3 on `backend` (any v2 keys API), bootstraps
+/// three concord members named `names` through it, and checks the
+/// cluster they form against the registrations.
+fn three_concords_through_backend(backend: &Server, dir: &Path, token: &str, names: [&str; 3]) {
     let put = backend.form(
         "PUT",
-        "/v2/keys/_etcd/registry/tok1/_config/size",
+        &format!("/v2/keys/_etcd/registry/{token}/_config/size"),
         "value=3",
     );
     assert_eq!(put.status, 201, "{}", put.text());
     let url = format!(
-        "http://127.0.0.1:{}/v2/keys/_etcd/registry/tok1",
+        "http://127.0.0.1:{}/v2/keys/_etcd/registry/{token}",
         backend.client_port
     );
     let bin = concord_bin();
-    let mut ms: Vec<Proc> = ["c1", "c2", "c3"]
+    let mut ms: Vec<Proc> = names
         .iter()
-        .map(|n| member(&bin, dir.path(), n, &url, &[]))
+        .map(|n| member(&bin, dir, n, &url, &[]))
         .collect();
     for m in &mut ms {
         m.wait_ok("/health");
@@ -431,6 +430,14 @@ fn concord_members_bootstrap_through_a_single_concord() {
     let regs = registrations(backend.client_port, &url);
     assert_eq!(regs.len(), 3, "{regs:?}");
     check_cluster(&mut ms, &regs);
+}
+
+#[test]
+fn concord_members_bootstrap_through_a_single_concord() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Server::concord("backend", &dir.path().join("backend.etcd"));
+    three_concords_through_backend(&backend, dir.path(), "tok1", ["c1", "c2", "c3"]);
 }
 
 #[test]
@@ -487,27 +494,7 @@ fn concord_members_bootstrap_through_an_etcd_backend() {
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let backend = Server::etcd("backend", &dir.path().join("backend.etcd")).unwrap();
-    let put = backend.form(
-        "PUT",
-        "/v2/keys/_etcd/registry/tok2/_config/size",
-        "value=3",
-    );
-    assert_eq!(put.status, 201, "{}", put.text());
-    let url = format!(
-        "http://127.0.0.1:{}/v2/keys/_etcd/registry/tok2",
-        backend.client_port
-    );
-    let bin = concord_bin();
-    let mut ms: Vec<Proc> = ["x1", "x2", "x3"]
-        .iter()
-        .map(|n| member(&bin, dir.path(), n, &url, &[]))
-        .collect();
-    for m in &mut ms {
-        m.wait_ok("/health");
-    }
-    let regs = registrations(backend.client_port, &url);
-    assert_eq!(regs.len(), 3, "{regs:?}");
-    check_cluster(&mut ms, &regs);
+    three_concords_through_backend(&backend, dir.path(), "tok2", ["x1", "x2", "x3"]);
 }
 
 #[test]

@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use concord_tests::cluster::request;
-use concord_tests::split::{serial, stream_indexes_until, Split, TIMEOUT};
+use concord_tests::split::{serial, LoadUnderWatch, Split, TIMEOUT};
 use concord_tests::Response;
 
 fn value(r: &Response) -> String {
@@ -391,103 +391,14 @@ fn stream_watchers_see_every_event_once_through_a_leader_change() {
     let _one = serial();
     let mut s = Split::start();
     const WRITES: usize = 10_000;
-    let start = s.put(0, "load0/start", "x").json()["node"]["modifiedIndex"]
-        .as_u64()
-        .unwrap();
-    let path = format!(
-        "/v2/keys/load?wait=true&recursive=true&stream=true&waitIndex={}",
-        start + 1
-    );
-    let watchers: Vec<_> = s
-        .gateway_ports
-        .clone()
-        .into_iter()
-        .map(|port| {
-            let path = path.clone();
-            std::thread::spawn(move || stream_indexes_until(port, &path, Duration::from_secs(240)))
-        })
-        .collect();
-    let ports = s.gateway_ports.clone();
-    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let writers: Vec<_> = (0..4)
-        .map(|w| {
-            let ports = ports.clone();
-            let acked = acked.clone();
-            std::thread::spawn(move || {
-                for i in (w..WRITES).step_by(4) {
-                    let body = format!("value=v{i}");
-                    let r = request(
-                        ports[i % 2],
-                        "PUT",
-                        &format!("/v2/keys/load/k{i}"),
-                        Some("application/x-www-form-urlencoded"),
-                        body.as_bytes(),
-                        TIMEOUT,
-                    );
-                    if let Ok(r) = r {
-                        if r.status == 201 {
-                            acked
-                                .lock()
-                                .unwrap()
-                                .push(r.json()["node"]["modifiedIndex"].as_u64().unwrap());
-                        }
-                    }
-                }
-            })
-        })
-        .collect();
+    let load = LoadUnderWatch::start(&s, WRITES, Duration::from_secs(240));
     // The leader dies once a third of the writes are in.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while acked.lock().unwrap().len() < WRITES / 3 {
-        assert!(Instant::now() < deadline, "writes too slow:\n{}", s.logs());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    load.wait_acked(WRITES / 3, &s, Duration::from_secs(120));
     let leader = s.leader().expect("no leader logged");
     s.kill9(&leader);
-    for w in writers {
-        w.join().unwrap();
-    }
-    // The last event: a marker written after all others.
-    let last = s.put(0, "load/zz-end", "end").json()["node"]["modifiedIndex"]
-        .as_u64()
-        .unwrap();
-    let mut acked = acked.lock().unwrap().clone();
-    acked.sort_unstable();
-    let mut seen_by = Vec::new();
-    for w in watchers {
-        let seen = w.join().unwrap();
-        let upto: Vec<u64> = seen.iter().copied().filter(|i| *i <= last).collect();
-        assert!(
-            upto.windows(2).all(|p| p[0] < p[1]),
-            "out of order or twice"
-        );
-        assert_eq!(
-            upto.last(),
-            Some(&last),
-            "the stream ended early at {:?}\n{}",
-            upto.last(),
-            s.logs()
-        );
-        let missing: Vec<u64> = acked
-            .iter()
-            .copied()
-            .filter(|i| upto.binary_search(i).is_err())
-            .collect();
-        assert!(
-            missing.is_empty(),
-            "acknowledged writes not seen: {:?}",
-            &missing[..missing.len().min(10)]
-        );
-        seen_by.push(upto);
-    }
-    assert_eq!(
-        seen_by[0], seen_by[1],
-        "the two gateways' watchers saw different events"
-    );
+    let (acked, seen) = load.finish(&s);
     eprintln!(
-        "{} writes acknowledged of {WRITES}, leader {leader} killed; {} events seen by each watcher",
-        acked.len(),
-        seen_by[0].len()
+        "{acked} writes acknowledged of {WRITES}, leader {leader} killed; {seen} events seen by each watcher"
     );
 }
 

@@ -49,8 +49,10 @@ struct Replica {
     applied: watch::Sender<u64>,
     /// Set when the store must be loaded again.
     stale: AtomicBool,
-    /// The member's raft position, asked every [`POSITION_EVERY`].
+    /// The member's raft position, asked every [`POSITION_EVERY`] of the
+    /// members the store was last loaded from.
     raft: Mutex<RaftPosition>,
+    members: Mutex<Endpoints>,
     /// GETs answered here, added to the member's `/v2/stats/store`.
     gets_success: AtomicU64,
     gets_fail: AtomicU64,
@@ -112,11 +114,12 @@ impl ReadReplica {
             applied: watch::channel(0).0,
             stale: AtomicBool::new(true),
             raft: Mutex::new(RaftPosition::default()),
+            members: Mutex::new(endpoints.clone()),
             gets_success: AtomicU64::new(0),
             gets_fail: AtomicU64::new(0),
         });
         tokio::spawn(follow(replica.clone(), endpoints.clone(), members));
-        tokio::spawn(ask_position(Arc::downgrade(&replica), endpoints));
+        tokio::spawn(ask_position(Arc::downgrade(&replica)));
         Arc::new(ReadReplica { remote, replica })
     }
 
@@ -199,6 +202,7 @@ async fn follow(
         failing = false;
         let index = store.index();
         *replica.store.write() = Some(store);
+        *replica.members.lock() = endpoints.clone();
         replica.stale.store(false, Ordering::Release);
         replica.applied.send_replace(index);
         info!("read replica: loaded {count} nodes at store index {index} from {url}");
@@ -215,14 +219,15 @@ async fn follow(
 }
 
 /// Keeps the replica's raft position current while the replica lives.
-async fn ask_position(replica: std::sync::Weak<Replica>, endpoints: Endpoints) {
+async fn ask_position(replica: std::sync::Weak<Replica>) {
     let mut tick = tokio::time::interval(POSITION_EVERY);
     loop {
         tick.tick().await;
         let Some(replica) = replica.upgrade() else {
             return;
         };
-        if let Ok((_, raft)) = fetch_position(endpoints.current().1).await {
+        let channel = replica.members.lock().current().1;
+        if let Ok((_, raft)) = fetch_position(channel).await {
             let mut cur = replica.raft.lock();
             if raft.index >= cur.index {
                 *cur = raft;
