@@ -7,10 +7,13 @@
 //! `/v2/stats/leader` answer for the member the gateway is attached to, as
 //! etcd's v2 proxy does.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use concord_api::{ApiError, Cluster, LeaderStats, Member, MembershipError, RaftStats, SelfStats};
+use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
 use crate::cluster::raft_stats_client::RaftStatsClient;
@@ -166,22 +169,33 @@ fn unreachable(s: Status) -> ApiError {
     ApiError::Internal(format!("no consensus member answered: {}", s.message()))
 }
 
+/// A call without effect (a lookup, stats) on the member in use, sent to
+/// the next one while a member cannot be reached, until `timeout`.
+async fn lookup<T, F, Fut>(endpoints: &Endpoints, timeout: Duration, call: F) -> Result<T, Status>
+where
+    F: Fn(Channel) -> Fut,
+    Fut: Future<Output = Result<Response<T>, Status>>,
+{
+    endpoints
+        .call(true, timeout, |ch| {
+            let answer = call(ch);
+            async move { answer.await.map(Response::into_inner) }
+        })
+        .await
+}
+
 impl GrpcCluster {
     /// Connects to the members and learns the cluster ID (fixed for the
     /// cluster's life), trying each member until `timeout`.
     pub async fn connect(
         endpoints: Endpoints,
-        timeout: std::time::Duration,
+        timeout: Duration,
     ) -> Result<GrpcCluster, ConnectError> {
-        let reply = endpoints
-            .call(true, timeout, |ch| async move {
-                ClusterClient::new(ch)
-                    .members(Empty {})
-                    .await
-                    .map(Response::into_inner)
-            })
-            .await
-            .map_err(|s| ConnectError(s.message().to_string()))?;
+        let reply = lookup(&endpoints, timeout, |ch| async move {
+            ClusterClient::new(ch).members(Empty {}).await
+        })
+        .await
+        .map_err(|s| ConnectError(s.message().to_string()))?;
         Ok(GrpcCluster {
             endpoints,
             cluster_id: reply.cluster_id,
@@ -226,16 +240,11 @@ impl Cluster for GrpcCluster {
     }
 
     async fn members(&self) -> Result<Vec<Member>, ApiError> {
-        let reply = self
-            .endpoints
-            .call(true, CALL_TIMEOUT, |ch| async move {
-                ClusterClient::new(ch)
-                    .members(Empty {})
-                    .await
-                    .map(Response::into_inner)
-            })
-            .await
-            .map_err(unreachable)?;
+        let reply = lookup(&self.endpoints, CALL_TIMEOUT, |ch| async move {
+            ClusterClient::new(ch).members(Empty {}).await
+        })
+        .await
+        .map_err(unreachable)?;
         match reply.error {
             Some(e) => Err(codec::api_error_from_proto(e)),
             None => Ok(reply
@@ -247,16 +256,11 @@ impl Cluster for GrpcCluster {
     }
 
     async fn leader(&self) -> Result<Option<Member>, ApiError> {
-        let reply = self
-            .endpoints
-            .call(true, CALL_TIMEOUT, |ch| async move {
-                ClusterClient::new(ch)
-                    .leader(Empty {})
-                    .await
-                    .map(Response::into_inner)
-            })
-            .await
-            .map_err(unreachable)?;
+        let reply = lookup(&self.endpoints, CALL_TIMEOUT, |ch| async move {
+            ClusterClient::new(ch).leader(Empty {}).await
+        })
+        .await
+        .map_err(unreachable)?;
         match reply.error {
             Some(e) => Err(codec::api_error_from_proto(e)),
             None => Ok(reply.leader.map(codec::member_from_proto)),
@@ -297,15 +301,10 @@ impl Cluster for GrpcCluster {
     }
 
     async fn healthy(&self) -> bool {
-        let reply = self
-            .endpoints
-            .call(true, CALL_TIMEOUT, |ch| async move {
-                ClusterClient::new(ch)
-                    .health(Empty {})
-                    .await
-                    .map(Response::into_inner)
-            })
-            .await;
+        let reply = lookup(&self.endpoints, CALL_TIMEOUT, |ch| async move {
+            ClusterClient::new(ch).health(Empty {}).await
+        })
+        .await;
         reply.is_ok_and(|r| r.healthy)
     }
 }
@@ -325,30 +324,20 @@ impl GrpcRaftStats {
 #[async_trait]
 impl RaftStats for GrpcRaftStats {
     async fn self_stats(&self) -> Result<SelfStats, ApiError> {
-        let reply = self
-            .endpoints
-            .call(true, CALL_TIMEOUT, |ch| async move {
-                RaftStatsClient::new(ch)
-                    .self_stats(Empty {})
-                    .await
-                    .map(Response::into_inner)
-            })
-            .await
-            .map_err(unreachable)?;
+        let reply = lookup(&self.endpoints, CALL_TIMEOUT, |ch| async move {
+            RaftStatsClient::new(ch).self_stats(Empty {}).await
+        })
+        .await
+        .map_err(unreachable)?;
         Ok(codec::self_stats_from_proto(reply))
     }
 
     async fn leader_stats(&self) -> Result<Option<LeaderStats>, ApiError> {
-        let reply = self
-            .endpoints
-            .call(true, CALL_TIMEOUT, |ch| async move {
-                RaftStatsClient::new(ch)
-                    .leader_stats(Empty {})
-                    .await
-                    .map(Response::into_inner)
-            })
-            .await
-            .map_err(unreachable)?;
+        let reply = lookup(&self.endpoints, CALL_TIMEOUT, |ch| async move {
+            RaftStatsClient::new(ch).leader_stats(Empty {}).await
+        })
+        .await
+        .map_err(unreachable)?;
         Ok(reply.stats.map(codec::leader_stats_from_proto))
     }
 }
