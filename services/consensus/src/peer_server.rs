@@ -13,12 +13,12 @@
 
 use std::sync::{Arc, Weak};
 
+use concord_rpc::call_stream::serve_calls;
 use concord_rpc::peer::peer_server::Peer;
 use concord_rpc::peer::{Answer, Call, Envelope, Method};
 use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest, VoteRequest};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::warn;
@@ -178,24 +178,19 @@ impl Peer for PeerService {
         &self,
         req: Request<Streaming<Call>>,
     ) -> Result<Response<Self::CallsStream>, Status> {
-        let mut calls = req.into_inner();
-        let (tx, rx) = mpsc::unbounded_channel();
         let service = self.clone();
-        tokio::spawn(async move {
-            // Ends when the caller closes the stream or the connection breaks;
-            // calls still being served then answer into a closed channel.
-            while let Ok(Some(call)) = calls.message().await {
+        Ok(Response::new(serve_calls(
+            req.into_inner(),
+            move |call: Call| {
                 let service = service.clone();
-                let tx = tx.clone();
-                tokio::spawn(async move {
+                async move {
                     let method = Method::try_from(call.method).unwrap_or(Method::Unspecified);
                     let res = service
                         .serve(method, call.envelope.unwrap_or_default())
                         .await;
-                    let _ = tx.send(Ok(answer(call.id, res)));
-                });
-            }
-        });
-        Ok(Response::new(UnboundedReceiverStream::new(rx)))
+                    answer(call.id, res)
+                }
+            },
+        )))
     }
 }

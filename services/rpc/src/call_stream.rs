@@ -156,6 +156,33 @@ impl<E: Exchange> CallStream<E> {
     }
 }
 
+/// The server's side: serves each call of `calls` on its own task with
+/// `serve`, and streams the answers back in the order they are ready. Ends
+/// when the caller closes the stream or the connection breaks; calls still
+/// being served then answer into a closed channel (as a unary call whose
+/// caller went away).
+pub fn serve_calls<C, A, F, Fut>(
+    mut calls: Streaming<C>,
+    serve: F,
+) -> UnboundedReceiverStream<Result<A, Status>>
+where
+    C: Send + 'static,
+    A: Send + 'static,
+    F: Fn(C) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = A> + Send + 'static,
+{
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok(Some(call)) = calls.message().await {
+            let (answer, tx) = (serve(call), tx.clone());
+            tokio::spawn(async move {
+                let _ = tx.send(Ok(answer.await));
+            });
+        }
+    });
+    UnboundedReceiverStream::new(rx)
+}
+
 /// Opens a stream; a task hands its answers to the waiting calls.
 fn start<E: Exchange>(client: E::Client) -> Open<E> {
     let (calls, rx) = mpsc::unbounded_channel();

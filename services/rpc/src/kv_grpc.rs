@@ -23,7 +23,7 @@ use concord_store::{Command, StoreStats};
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
-use crate::call_stream::{CallStream, Exchange};
+use crate::call_stream::{serve_calls, CallStream, Exchange};
 use crate::cluster::cluster_client::ClusterClient;
 use crate::codec;
 use crate::endpoints::{never_sent, Endpoints};
@@ -102,31 +102,24 @@ impl kv_server::Kv for KvService {
         &self,
         req: Request<tonic::Streaming<pk::WriteCall>>,
     ) -> Result<Response<WriteAnswers>, Status> {
-        let mut calls = req.into_inner();
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let kv = self.kv.clone();
-        tokio::spawn(async move {
-            // Ends when the caller closes the stream or the connection
-            // breaks; writes still in flight then answer into a closed
-            // channel (as a unary call whose caller went away).
-            while let Ok(Some(call)) = calls.message().await {
-                let (kv, tx) = (kv.clone(), tx.clone());
-                tokio::spawn(async move {
+        Ok(Response::new(serve_calls(
+            req.into_inner(),
+            move |call: pk::WriteCall| {
+                let kv = kv.clone();
+                async move {
                     let result = match call.command.map(codec::command_from_proto) {
                         Some(Ok(command)) => kv.write(command).await,
                         Some(Err(e)) => Err(ApiError::Internal(e.to_string())),
                         None => Err(ApiError::Internal("malformed message: no command".into())),
                     };
-                    let _ = tx.send(Ok(pk::WriteAnswer {
+                    pk::WriteAnswer {
                         id: call.id,
                         reply: Some(reply(result)),
-                    }));
-                });
-            }
-        });
-        Ok(Response::new(
-            tokio_stream::wrappers::UnboundedReceiverStream::new(rx),
-        ))
+                    }
+                }
+            },
+        )))
     }
 
     async fn snapshot(&self, _: Request<pk::Empty>) -> Result<Response<SnapshotStream>, Status> {
