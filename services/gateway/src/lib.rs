@@ -9,12 +9,14 @@
 //!   405 with `Allow`), the keys handler, members, stats, version, health;
 //! - [`params`]: the form and `/v2/keys` parameter parsing;
 //! - [`error`]: the one place where errors become etcd's JSON;
-//! - [`stats`]: etcd's presentation of a member's raft statistics.
+//! - [`stats`]: etcd's presentation of a member's raft statistics;
+//! - [`advertise`]: the client URLs a gateway reports for the members.
 
 // Handlers return a ready `Response` as their error: it is built once and
 // sent at once, so its size does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod advertise;
 pub mod error;
 pub mod params;
 pub mod stats;

@@ -12,6 +12,7 @@ use concord_api::{
     ApiError, Cluster, EventSink, Kv, KvResponse, LeaderStats, Member, MembershipError,
     RaftPosition, RaftStats, ReadRequest, SelfStats, Watch,
 };
+use concord_gateway::advertise::AdvertisedClientUrls;
 use concord_gateway::GatewayState;
 use concord_store::store::Applied;
 use concord_store::{Command, Store, StoreStats};
@@ -129,6 +130,14 @@ impl RaftStats for FakeCluster {
 }
 
 fn gateway(leads: bool) -> axum::Router {
+    gateway_over(leads, |c| c)
+}
+
+/// The gateway over the fake cluster as `wrap` presents it.
+fn gateway_over(
+    leads: bool,
+    wrap: impl FnOnce(Arc<dyn Cluster>) -> Arc<dyn Cluster>,
+) -> axum::Router {
     let hub = Arc::new(WatchHub::new(0));
     let kv: Arc<dyn Kv> = Arc::new(FakeKv {
         store: Mutex::new(Store::new()),
@@ -136,7 +145,7 @@ fn gateway(leads: bool) -> axum::Router {
     });
     let watch: Arc<dyn Watch> = hub;
     let fake = Arc::new(FakeCluster { leads });
-    let cluster: Arc<dyn Cluster> = fake.clone();
+    let cluster: Arc<dyn Cluster> = wrap(fake.clone());
     let stats: Arc<dyn RaftStats> = fake;
     concord_gateway::router(GatewayState {
         kv,
@@ -236,4 +245,84 @@ async fn members_and_stats_come_from_the_cluster_contract() {
     let (s, _, b) = call(&app, "GET", "/v2/stats/self", None).await;
     assert_eq!(s, StatusCode::OK);
     assert!(b.contains(r#""state":"StateFollower""#), "{b}");
+}
+
+/// The fake's two members and a third one added but not started yet (no
+/// name, no client URLs).
+struct WithUnstarted(Arc<dyn Cluster>);
+
+#[async_trait]
+impl Cluster for WithUnstarted {
+    fn cluster_id(&self) -> String {
+        self.0.cluster_id()
+    }
+    async fn members(&self) -> Result<Vec<Member>, ApiError> {
+        let mut ms = self.0.members().await?;
+        ms.push(Member {
+            id: "a8266ecf031671f3".into(),
+            name: String::new(),
+            peer_urls: vec!["http://127.0.0.1:2580".into()],
+            client_urls: Vec::new(),
+        });
+        Ok(ms)
+    }
+    async fn leader(&self) -> Result<Option<Member>, ApiError> {
+        self.0.leader().await
+    }
+    async fn add_member(&self, urls: Vec<String>) -> Result<Member, MembershipError> {
+        self.0.add_member(urls).await
+    }
+    async fn remove_member(&self, id: u64) -> Result<(), MembershipError> {
+        self.0.remove_member(id).await
+    }
+    async fn update_member(&self, id: u64, urls: Vec<String>) -> Result<(), MembershipError> {
+        self.0.update_member(id, urls).await
+    }
+    async fn healthy(&self) -> bool {
+        self.0.healthy().await
+    }
+}
+
+/// A gateway given its advertised client URLs reports them as every
+/// started member's, in /v2/members, /v2/members/leader and /v2/machines;
+/// an unstarted member keeps none; the rest of each member is the
+/// cluster's.
+#[tokio::test]
+async fn advertised_client_urls_stand_for_the_members_client_urls() {
+    let urls = vec![
+        "http://127.0.0.1:2679".to_string(),
+        "http://127.0.0.1:2779".to_string(),
+    ];
+    let app = gateway_over(false, |c| {
+        Arc::new(AdvertisedClientUrls::new(
+            Arc::new(WithUnstarted(c)),
+            urls.clone(),
+        ))
+    });
+    let (s, _, b) = call(&app, "GET", "/v2/members", None).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let gw = r#"["http://127.0.0.1:2679","http://127.0.0.1:2779"]"#;
+    assert_eq!(
+        b.trim_end(),
+        format!(
+            r#"{{"members":[{{"id":"8e9e05c52164694d","name":"a","peerURLs":["http://127.0.0.1:2380"],"clientURLs":{gw}}},{{"id":"91bc3c398fb3c146","name":"b","peerURLs":["http://127.0.0.1:2480"],"clientURLs":{gw}}},{{"id":"a8266ecf031671f3","name":"","peerURLs":["http://127.0.0.1:2580"],"clientURLs":[]}}]}}"#
+        )
+    );
+    let (s, _, b) = call(&app, "GET", "/v2/members/leader", None).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        b.trim_end(),
+        format!(
+            r#"{{"id":"8e9e05c52164694d","name":"a","peerURLs":["http://127.0.0.1:2380"],"clientURLs":{gw}}}"#
+        )
+    );
+    let (s, _, b) = call(&app, "GET", "/v2/machines", None).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        b,
+        "http://127.0.0.1:2679, http://127.0.0.1:2679, http://127.0.0.1:2779, http://127.0.0.1:2779"
+    );
+    // Without the wrapper, the members' own URLs (what compose relies on).
+    let (_, _, b) = call(&gateway(false), "GET", "/v2/machines", None).await;
+    assert_eq!(b, "http://127.0.0.1:2379, http://127.0.0.1:2479");
 }

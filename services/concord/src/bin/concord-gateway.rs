@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{CommandFactory, Parser};
 use concord_api::{Cluster, Kv, RaftStats, Watch};
+use concord_gateway::advertise::{reported_client_urls, AdvertisedClientUrls};
 use concord_gateway::GatewayState;
 use concord_process::{init_logging, listen_addr};
 use concord_rpc::cluster_grpc::{GrpcCluster, GrpcRaftStats};
@@ -48,6 +49,16 @@ struct Flags {
         value_delimiter = ','
     )]
     listen_client_urls: Vec<String>,
+    /// URLs clients reach this gateway by (comma-separated), as etcd's flag:
+    /// /v2/members, /v2/members/leader and /v2/machines report them as every
+    /// started member's client URLs, so that clients which sync the member
+    /// list (etcdctl, concordctl without --no-sync) come back to a gateway
+    /// instead of a member's gRPC URL. Default: the --listen-client-urls
+    /// that name a host (not 0.0.0.0 or [::]); with none, the members' own
+    /// client URLs are reported (right when the members advertise a v2
+    /// front, as in compose.yaml).
+    #[arg(long, env = "CONCORD_ADVERTISE_CLIENT_URLS", value_delimiter = ',')]
+    advertise_client_urls: Vec<String>,
     /// Client URLs of concord-consensus members (comma-separated; required
     /// here or in the file, unless --discovery is given).
     #[arg(long, env = "CONCORD_CONSENSUS_ENDPOINTS", value_delimiter = ',')]
@@ -79,6 +90,8 @@ struct Flags {
 struct Settings {
     name: String,
     listen_client_urls: Vec<String>,
+    #[serde(default)]
+    advertise_client_urls: Vec<String>,
     #[serde(default)]
     consensus_endpoints: Vec<String>,
     #[serde(default)]
@@ -194,6 +207,19 @@ async fn run(flags: Settings) -> anyhow::Result<()> {
         replica_endpoints,
         members,
     } = attach(&flags).await?;
+    let cluster: Arc<dyn Cluster> = match reported_client_urls(
+        &flags.advertise_client_urls,
+        &flags.listen_client_urls,
+    ) {
+        Some(urls) => {
+            info!("reporting {urls:?} as the members' client URLs");
+            Arc::new(AdvertisedClientUrls::new(cluster, urls))
+        }
+        None => {
+            info!("no --advertise-client-urls, listening on no host: reporting the members' own client URLs");
+            cluster
+        }
+    };
     let kv: Arc<dyn Kv> = if flags.read_replica {
         ReadReplica::start(kv, replica_endpoints, members)
     } else {
