@@ -19,6 +19,10 @@ pub struct SplitOptions {
     pub watches: usize,
     /// A NATS URL given to the members and watch replicas.
     pub event_bus_url: Option<String>,
+    /// Run member `i` with group id `base + i` (needs root), so that
+    /// iptables' owner match can tell its connections apart on the shared
+    /// loopback (the fault tests' partitions).
+    pub member_gids: Option<u32>,
 }
 
 impl Default for SplitOptions {
@@ -26,8 +30,17 @@ impl Default for SplitOptions {
         SplitOptions {
             watches: 2,
             event_bus_url: None,
+            member_gids: None,
         }
     }
+}
+
+/// How a process of the split was started, to start it again.
+struct Spec {
+    name: String,
+    program: PathBuf,
+    args: Vec<String>,
+    gid: Option<u32>,
 }
 
 pub const TIMEOUT: Duration = Duration::from_secs(30);
@@ -47,7 +60,10 @@ pub fn bin(name: &str) -> PathBuf {
 pub struct Split {
     pub dir: tempfile::TempDir,
     pub procs: Vec<(String, Child)>,
+    specs: Vec<Spec>,
     pub consensus_clients: Vec<u16>,
+    /// The members' peer ports ("c1".."c3" in order).
+    pub peer_ports: Vec<u16>,
     pub watch_ports: Vec<u16>,
     pub gateway_ports: Vec<u16>,
 }
@@ -71,15 +87,50 @@ pub fn urls(ports: &[u16]) -> String {
 
 impl Split {
     pub fn spawn(&mut self, name: &str, program: &Path, args: &[String]) {
-        let log = std::fs::File::create(self.dir.path().join(format!("{name}.log"))).unwrap();
-        let child = Command::new(program)
-            .args(args)
+        self.spawn_as(name, program, args, None);
+    }
+
+    /// Starts a process named `name` (its log: `<name>.log`, appended to
+    /// across restarts), with group id `gid` if given.
+    pub fn spawn_as(&mut self, name: &str, program: &Path, args: &[String], gid: Option<u32>) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join(format!("{name}.log")))
+            .unwrap();
+        let mut cmd = Command::new(program);
+        cmd.args(args)
             .stdout(log.try_clone().unwrap())
             .stderr(log)
-            .stdin(Stdio::null())
+            .stdin(Stdio::null());
+        if let Some(gid) = gid {
+            use std::os::unix::process::CommandExt;
+            cmd.gid(gid);
+        }
+        let child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+        self.procs.retain(|(n, _)| n != name);
         self.procs.push((name.to_string(), child));
+        self.specs.retain(|s| s.name != name);
+        self.specs.push(Spec {
+            name: name.to_string(),
+            program: program.to_path_buf(),
+            args: args.to_vec(),
+            gid,
+        });
+    }
+
+    /// Starts process `name` again as it was started (its old process
+    /// must be gone: see [`Split::kill9`]).
+    pub fn respawn(&mut self, name: &str) {
+        let spec = self
+            .specs
+            .iter()
+            .find(|s| s.name == name)
+            .expect("no such process");
+        let (program, args, gid) = (spec.program.clone(), spec.args.clone(), spec.gid);
+        self.spawn_as(name, &program, &args, gid);
     }
 
     pub fn kill9(&mut self, name: &str) {
@@ -90,6 +141,38 @@ impl Split {
             .expect("no such process");
         let _ = c.kill();
         let _ = c.wait();
+    }
+
+    /// Sends `sig` (`-STOP`, `-CONT`, ...) to process `name`.
+    pub fn signal(&self, name: &str, sig: &str) {
+        let (_, c) = self
+            .procs
+            .iter()
+            .find(|(n, _)| n == name)
+            .expect("no such process");
+        let ok = Command::new("kill")
+            .args([sig, &c.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill {sig} {name} failed");
+    }
+
+    /// The member that leads, as gateway `g` reports it
+    /// (`/v2/members/leader`): "c1".."c3", or `None` while it knows none.
+    pub fn leader_via(&self, g: usize) -> Option<String> {
+        let r = request(
+            self.gateway_ports[g],
+            "GET",
+            "/v2/members/leader",
+            None,
+            b"",
+            Duration::from_secs(5),
+        )
+        .ok()?;
+        if r.status != 200 {
+            return None;
+        }
+        r.json()["name"].as_str().map(str::to_string)
     }
 
     /// The consensus member that logged "became leader" at the highest
@@ -132,11 +215,13 @@ impl Split {
         let mut s = Split {
             dir: tempfile::tempdir().unwrap(),
             procs: Vec::new(),
+            specs: Vec::new(),
             consensus_clients: (0..3).map(|_| free_port()).collect(),
+            peer_ports: (0..3).map(|_| free_port()).collect(),
             watch_ports: (0..options.watches).map(|_| free_port()).collect(),
             gateway_ports: (0..2).map(|_| free_port()).collect(),
         };
-        let peers: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let peers = s.peer_ports.clone();
         let cluster = (0..3)
             .map(|i| format!("c{}=http://127.0.0.1:{}", i + 1, peers[i]))
             .collect::<Vec<_>>()
@@ -165,7 +250,13 @@ impl Split {
             if let Some(bus) = &options.event_bus_url {
                 args.extend(["--event-bus-url".to_string(), bus.clone()]);
             }
-            s.spawn(&format!("c{}", i + 1), &bin("concord-consensus"), &args);
+            let gid = options.member_gids.map(|base| base + i as u32);
+            s.spawn_as(
+                &format!("c{}", i + 1),
+                &bin("concord-consensus"),
+                &args,
+                gid,
+            );
         }
         let consensus = urls(&s.consensus_clients);
         for i in 0..options.watches {

@@ -141,6 +141,7 @@ fn stream_watchers_see_every_event_once_through_a_leader_kill_and_a_bus_restart(
     let mut s = Split::start_with(SplitOptions {
         watches: 3,
         event_bus_url: Some(nats.url()),
+        ..SplitOptions::default()
     });
     const WRITES: usize = 10_000;
     wait_publishing(&s);
@@ -174,6 +175,7 @@ fn a_late_replica_catches_up_from_the_bus_and_watches_survive_its_loss() {
     let options = SplitOptions {
         watches: 1,
         event_bus_url: Some(nats.url()),
+        ..SplitOptions::default()
     };
     let mut s = Split::start_with(options.clone());
     wait_publishing(&s);

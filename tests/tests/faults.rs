@@ -1,4 +1,4 @@
-//! Faults under load, checked for linearizability (issue 9, item 4).
+//! Faults under load, checked for linearizability (issues 9 and 18).
 //!
 //! A 3-member cluster serves [`CLIENTS`] client threads doing quorum reads
 //! (`GET ?quorum=true`), writes (`PUT value=`) and compare-and-swap
@@ -7,6 +7,10 @@
 //! the leader paused (SIGSTOP) and resumed (SIGCONT); the leader cut off
 //! from its peers by iptables rules on the loopback (root only; skipped with
 //! a message otherwise); every member killed -9 at once and restarted.
+//! `faults_split` plays the same through the two gateways of the split
+//! deployment (the clients on the gateways; the cut-off leader loses its
+//! client port too, as a host that stops answering), then kills a gateway
+//! and the watch replica.
 //!
 //! Every request is recorded with its invocation and return times and its
 //! outcome: an answer (a value, an acknowledgement, a compare-and-swap
@@ -36,6 +40,7 @@ use std::time::{Duration, Instant};
 
 use concord_tests::cluster::{request_sent, Cluster, Flavor, Options, SendError};
 use concord_tests::linearizability::{self, Call, CasFailure, Op, Ret};
+use concord_tests::split::{serial, Split, SplitOptions};
 use concord_tests::{form_encode, which, Response, READY_TIMEOUT};
 
 /// Client threads.
@@ -357,33 +362,34 @@ fn partition_supported() -> Result<(), String> {
 }
 
 impl Partition {
-    /// Drops, on the loopback, every packet to or from member `i`'s peer
-    /// port, and every packet member `i` (group id `gid`) sends to the
-    /// other members' peer ports. Clients still reach it. An error (the
-    /// rules added so far removed) if iptables refuses a rule.
-    fn cut(c: &Cluster, i: usize, gid: u32) -> Result<Partition, String> {
+    /// Drops, on the loopback, every packet to or from `victim_ports` (the
+    /// victim's peer port; in the split its client port too, so that
+    /// gateways lose it as a dead host), and every packet the victim
+    /// (group id `gid`) sends to `other_peers`. An error (the rules added
+    /// so far removed) if iptables refuses a rule.
+    fn cut(victim_ports: &[u16], gid: u32, other_peers: &[u16]) -> Result<Partition, String> {
         let tag = format!("{RULE_TAG}{}", std::process::id());
-        let peer = c.members[i].peer_port.to_string();
-        let others: Vec<String> = c
-            .members
+        let victim = victim_ports
             .iter()
-            .enumerate()
-            .filter(|&(j, _)| j != i)
-            .map(|(_, m)| m.peer_port.to_string())
-            .collect();
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let others = other_peers
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let multiport = |dir: &str, ports: &str| -> Vec<String> {
+            ["-m", "multiport", dir, ports].map(String::from).to_vec()
+        };
+        let mut owner: Vec<String> = ["-m", "owner", "--gid-owner", &gid.to_string()]
+            .map(String::from)
+            .to_vec();
+        owner.extend(multiport("--dports", &others));
         let matches: [Vec<String>; 3] = [
-            vec!["--dport".into(), peer.clone()],
-            vec!["--sport".into(), peer],
-            vec![
-                "-m".into(),
-                "owner".into(),
-                "--gid-owner".into(),
-                gid.to_string(),
-                "-m".into(),
-                "multiport".into(),
-                "--dports".into(),
-                others.join(","),
-            ],
+            multiport("--dports", &victim),
+            multiport("--sports", &victim),
+            owner,
         ];
         let mut p = Partition { rules: Vec::new() };
         for m in matches {
@@ -431,18 +437,17 @@ fn pct(part: usize, whole: usize) -> f64 {
     }
 }
 
-/// Quorum reads of every key on every member, retried until each answers
-/// (deadline [`READY_TIMEOUT`]): ops for the history.
-fn final_reads(c: &Cluster, start: Instant) -> Vec<Op> {
+/// Quorum reads of every key through every client port, retried until
+/// each answers (deadline [`READY_TIMEOUT`]): ops for the history.
+fn final_reads(d: &dyn Deployment, start: Instant) -> Vec<Op> {
     let mut ops = Vec::new();
     let keys = (0..KEYS).map(key_name).chain([PROBE_KEY.to_string()]);
     for key in keys {
-        for m in &c.members {
+        for port in d.client_ports() {
             let deadline = Instant::now() + READY_TIMEOUT;
             loop {
                 let invoke = nanos_since(start);
-                let (ret, outcome, detail) =
-                    perform(m.client_port, &key, &Call::Read, CLIENT_TIMEOUT);
+                let (ret, outcome, detail) = perform(port, &key, &Call::Read, CLIENT_TIMEOUT);
                 let complete = nanos_since(start);
                 if outcome == Outcome::Answered {
                     ops.push(Op {
@@ -457,9 +462,8 @@ fn final_reads(c: &Cluster, start: Instant) -> Vec<Op> {
                 }
                 assert!(
                     Instant::now() < deadline,
-                    "final quorum read of {key} on {}: {outcome:?} {detail}\n{}",
-                    m.name,
-                    c.all_log_tails(30)
+                    "final quorum read of {key} through port {port}: {outcome:?} {detail}\n{}",
+                    d.log_tails(30)
                 );
                 thread::sleep(Duration::from_millis(100));
             }
@@ -522,6 +526,7 @@ fn planted_stale_read_is_found(history: &[Op]) {
 }
 
 fn faults_on(flavor: Flavor) {
+    let _one = one_at_a_time();
     let label = match flavor {
         Flavor::Concord => "concord",
         Flavor::Etcd => "etcd 3.4",
@@ -534,12 +539,234 @@ fn faults_on(flavor: Flavor) {
     if partition.is_ok() {
         options = options.member_gids(gid_base);
     }
-    let Some(mut c) = Cluster::start_with(flavor, 3, options) else {
+    let Some(c) = Cluster::start_with(flavor, 3, options) else {
         return;
     };
-    let n = c.members.len();
+    let mut d = Members(c);
+    run_faults(&mut d, label, partition.map(|()| gid_base));
+}
+
+/// The fault suite through two gateways of the split deployment (three
+/// concord-consensus members, one concord-watch, two concord-gateways), the
+/// clients spread over the gateways. Beyond the members' faults: the
+/// leader cut off from everyone (peers and gateways: a host that stops
+/// answering), a gateway killed, the watch replica killed.
+#[test]
+fn faults_split() {
+    let _one = one_at_a_time();
+    let _split = serial();
+    let partition = partition_supported();
+    let gid_base = 45_000 + (std::process::id() % 5_000) * 4;
+    let s = Split::start_with(SplitOptions {
+        watches: 1,
+        member_gids: partition.is_ok().then_some(gid_base),
+        ..SplitOptions::default()
+    });
+    let mut d = Gateways(s);
+    run_faults(
+        &mut d,
+        "concord split (2 gateways)",
+        partition.map(|()| gid_base),
+    );
+}
+
+/// The fault tests one at a time: each loads both cores.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// What the fault run needs of a deployment: where clients send requests,
+/// and the members to hurt.
+trait Deployment {
+    /// Where the clients send their requests (members, or gateways).
+    fn client_ports(&self) -> Vec<u16>;
+    /// Waits until every process answers and a leader is known.
+    fn wait_ready(&mut self);
+    /// The member that leads.
+    fn leader(&mut self) -> usize;
+    fn member_name(&self, i: usize) -> String;
+    fn members(&self) -> usize;
+    fn kill9(&mut self, i: usize);
+    /// Starts member `i` again and waits until it serves.
+    fn restart(&mut self, i: usize);
+    fn stop(&mut self, i: usize);
+    fn cont(&mut self, i: usize);
+    fn kill9_all(&mut self);
+    fn start_all(&mut self);
+    /// Cuts member `i` (group id `gid`) off with iptables DROP rules.
+    fn cut(&self, i: usize, gid: u32) -> Result<Partition, String>;
+    /// Faults beyond the members' (a gateway, a watch replica), each
+    /// played and undone by [`Deployment::play`].
+    fn extra_faults(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+    /// Plays extra fault `what` (`undo`: ends it).
+    fn play(&mut self, _what: &str, _undo: bool) {}
+    fn log_tails(&self, n: usize) -> String;
+}
+
+/// A cluster of members, clients on every member.
+struct Members(Cluster);
+
+impl Deployment for Members {
+    fn client_ports(&self) -> Vec<u16> {
+        self.0.members.iter().map(|m| m.client_port).collect()
+    }
+    fn wait_ready(&mut self) {
+        self.0.wait_ready();
+    }
+    fn leader(&mut self) -> usize {
+        self.0.leader()
+    }
+    fn member_name(&self, i: usize) -> String {
+        self.0.members[i].name.clone()
+    }
+    fn members(&self) -> usize {
+        self.0.members.len()
+    }
+    fn kill9(&mut self, i: usize) {
+        self.0.kill9(i);
+    }
+    fn restart(&mut self, i: usize) {
+        self.0.restart(i);
+    }
+    fn stop(&mut self, i: usize) {
+        self.0.stop(i);
+    }
+    fn cont(&mut self, i: usize) {
+        self.0.cont(i);
+    }
+    fn kill9_all(&mut self) {
+        self.0.kill9_all();
+    }
+    fn start_all(&mut self) {
+        for i in 0..self.0.members.len() {
+            self.0.spawn(i);
+        }
+    }
+    /// Only from its peers: clients still reach it (as in a partition
+    /// between members).
+    fn cut(&self, i: usize, gid: u32) -> Result<Partition, String> {
+        let m = &self.0.members;
+        let others: Vec<u16> = (0..m.len())
+            .filter(|&j| j != i)
+            .map(|j| m[j].peer_port)
+            .collect();
+        Partition::cut(&[m[i].peer_port], gid, &others)
+    }
+    fn log_tails(&self, n: usize) -> String {
+        self.0.all_log_tails(n)
+    }
+}
+
+/// The split deployment, clients on its two gateways.
+struct Gateways(Split);
+
+impl Gateways {
+    fn name(i: usize) -> String {
+        format!("c{}", i + 1)
+    }
+}
+
+impl Deployment for Gateways {
+    fn client_ports(&self) -> Vec<u16> {
+        self.0.gateway_ports.clone()
+    }
+    fn wait_ready(&mut self) {
+        for g in 0..self.0.gateway_ports.len() {
+            self.0.wait_healthy(g);
+        }
+        self.leader();
+    }
+    fn leader(&mut self) -> usize {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            let named = self.0.leader_via(0).or_else(|| self.0.leader_via(1));
+            if let Some(i) = named.and_then(|n| (0..3).find(|&i| Gateways::name(i) == n)) {
+                return i;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no leader known through the gateways:\n{}",
+                self.0.logs()
+            );
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+    fn member_name(&self, i: usize) -> String {
+        Gateways::name(i)
+    }
+    fn members(&self) -> usize {
+        self.0.consensus_clients.len()
+    }
+    fn kill9(&mut self, i: usize) {
+        self.0.kill9(&Gateways::name(i));
+    }
+    fn restart(&mut self, i: usize) {
+        self.0.respawn(&Gateways::name(i));
+        self.wait_ready();
+    }
+    fn stop(&mut self, i: usize) {
+        self.0.signal(&Gateways::name(i), "-STOP");
+    }
+    fn cont(&mut self, i: usize) {
+        self.0.signal(&Gateways::name(i), "-CONT");
+    }
+    fn kill9_all(&mut self) {
+        for i in 0..self.members() {
+            self.0.signal(&Gateways::name(i), "-KILL");
+        }
+        for i in 0..self.members() {
+            self.0.kill9(&Gateways::name(i));
+        }
+    }
+    fn start_all(&mut self) {
+        for i in 0..self.members() {
+            self.0.respawn(&Gateways::name(i));
+        }
+    }
+    /// From everyone: its peers, the gateways and the watch replica (its
+    /// client port too), as a host that stops answering.
+    fn cut(&self, i: usize, gid: u32) -> Result<Partition, String> {
+        let p = &self.0.peer_ports;
+        let others: Vec<u16> = (0..p.len()).filter(|&j| j != i).map(|j| p[j]).collect();
+        Partition::cut(&[p[i], self.0.consensus_clients[i]], gid, &others)
+    }
+    fn extra_faults(&self) -> Vec<&'static str> {
+        vec!["g1", "w1"]
+    }
+    fn play(&mut self, what: &str, undo: bool) {
+        if undo {
+            self.0.respawn(what);
+        } else {
+            self.0.kill9(what);
+        }
+    }
+    fn log_tails(&self, n: usize) -> String {
+        let mut out = String::new();
+        for (name, _) in &self.0.procs {
+            let text = std::fs::read_to_string(self.0.dir.path().join(format!("{name}.log")))
+                .unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            out.push_str(&format!("--- {name} ---\n"));
+            for l in &lines[lines.len().saturating_sub(n)..] {
+                out.push_str(l);
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+/// Plays the faults on `d` under load and checks the history; `partition`:
+/// the members' group id base if the partition step can run, why not
+/// otherwise.
+fn run_faults(d: &mut dyn Deployment, label: &str, partition: Result<u32, String>) {
+    let n = d.members();
     let start = Instant::now();
-    let ports: Vec<u16> = c.members.iter().map(|m| m.client_port).collect();
+    let ports = d.client_ports();
     let stop = Arc::new(AtomicBool::new(false));
     let stop_guard = StopClients(stop.clone());
     let clients: Vec<_> = (0..CLIENTS)
@@ -557,8 +784,8 @@ fn faults_on(flavor: Flavor) {
         })
         .collect();
     let mut faults: Vec<Fault> = Vec::new();
-    let settle = |c: &mut Cluster, pause: Duration| {
-        c.wait_ready();
+    let settle = |d: &mut dyn Deployment, pause: Duration| {
+        d.wait_ready();
         thread::sleep(pause);
     };
     thread::sleep(Duration::from_secs(3));
@@ -566,54 +793,54 @@ fn faults_on(flavor: Flavor) {
     // 1. The leader killed -9, restarted on its data dir 4 s later.
     // Down longer than a failover takes, so that the time until writes are
     // acknowledged again is the cluster's, not the restart's.
-    let l = c.leader();
-    c.kill9(l);
+    let l = d.leader();
+    d.kill9(l);
     faults.push(Fault {
-        what: format!("leader {} killed -9", c.members[l].name),
+        what: format!("leader {} killed -9", d.member_name(l)),
         at: nanos_since(start),
     });
     thread::sleep(Duration::from_secs(4));
     faults.push(Fault {
-        what: format!("{} restarted", c.members[l].name),
+        what: format!("{} restarted", d.member_name(l)),
         at: nanos_since(start),
     });
-    c.restart(l);
-    settle(&mut c, Duration::from_secs(2));
+    d.restart(l);
+    settle(d, Duration::from_secs(2));
 
     // 2. The leader paused for 3 s.
-    let l = c.leader();
-    c.stop(l);
+    let l = d.leader();
+    d.stop(l);
     faults.push(Fault {
-        what: format!("leader {} paused (SIGSTOP)", c.members[l].name),
+        what: format!("leader {} paused (SIGSTOP)", d.member_name(l)),
         at: nanos_since(start),
     });
     thread::sleep(Duration::from_secs(3));
     faults.push(Fault {
-        what: format!("{} resumed (SIGCONT)", c.members[l].name),
+        what: format!("{} resumed (SIGCONT)", d.member_name(l)),
         at: nanos_since(start),
     });
-    c.cont(l);
-    settle(&mut c, Duration::from_secs(2));
+    d.cont(l);
+    settle(d, Duration::from_secs(2));
 
-    // 3. The leader cut off from its peers for 4 s.
-    let cut = partition.and_then(|()| {
-        let l = c.leader();
-        Ok((l, Partition::cut(&c, l, gid_base + l as u32)?))
+    // 3. The leader cut off for 4 s.
+    let cut = partition.and_then(|gid_base| {
+        let l = d.leader();
+        Ok((l, d.cut(l, gid_base + l as u32)?))
     });
     let mut skipped = String::new();
     match cut {
         Ok((l, cut)) => {
             faults.push(Fault {
-                what: format!("leader {} cut off from its peers", c.members[l].name),
+                what: format!("leader {} cut off (iptables DROP)", d.member_name(l)),
                 at: nanos_since(start),
             });
             thread::sleep(Duration::from_secs(4));
             faults.push(Fault {
-                what: format!("{} reconnected", c.members[l].name),
+                what: format!("{} reconnected", d.member_name(l)),
                 at: nanos_since(start),
             });
             drop(cut);
-            settle(&mut c, Duration::from_secs(2));
+            settle(d, Duration::from_secs(2));
         }
         Err(why) => {
             eprintln!("faults on {label}: partition step skipped: {why}");
@@ -622,7 +849,7 @@ fn faults_on(flavor: Flavor) {
     }
 
     // 4. Every member killed -9 at once, restarted 1 s later.
-    c.kill9_all();
+    d.kill9_all();
     faults.push(Fault {
         what: "all members killed -9".into(),
         at: nanos_since(start),
@@ -632,10 +859,25 @@ fn faults_on(flavor: Flavor) {
         what: "all members restarted".into(),
         at: nanos_since(start),
     });
-    for i in 0..n {
-        c.spawn(i);
+    d.start_all();
+    settle(d, Duration::from_secs(3));
+
+    // 5. The deployment's own faults: each process killed -9 and started
+    // again 2 s later.
+    for what in d.extra_faults() {
+        d.play(what, false);
+        faults.push(Fault {
+            what: format!("{what} killed -9"),
+            at: nanos_since(start),
+        });
+        thread::sleep(Duration::from_secs(2));
+        faults.push(Fault {
+            what: format!("{what} restarted"),
+            at: nanos_since(start),
+        });
+        d.play(what, true);
+        settle(d, Duration::from_secs(2));
     }
-    settle(&mut c, Duration::from_secs(3));
     let end = nanos_since(start);
 
     drop(stop_guard);
@@ -647,7 +889,7 @@ fn faults_on(flavor: Flavor) {
         .into_iter()
         .flat_map(|h| h.join().expect("probe thread"))
         .collect();
-    let finals = final_reads(&c, start);
+    let finals = final_reads(d, start);
 
     // --- figures -------------------------------------------------------
     let total = records.len();
@@ -798,7 +1040,7 @@ fn faults_on(flavor: Flavor) {
         eprintln!(
             "  history written to {}\n{}",
             path.display(),
-            c.all_log_tails(40)
+            d.log_tails(40)
         );
     }
     assert!(

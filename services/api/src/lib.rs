@@ -70,6 +70,45 @@ pub struct StoreSnapshot {
     pub nodes: Vec<NodeExtern>,
 }
 
+/// Names one client write across retries: the same ID sent again (to
+/// another member, after a leader change) is applied at most once, and
+/// answered with the first apply's result. Whoever first takes a write in
+/// (a gateway, or the member a client reached) picks it: a random 64-bit
+/// origin in the high half, a sequence number in the low half. 0 is none.
+pub type RequestId = u128;
+
+/// A source of [`RequestId`]s unique to this process.
+pub struct RequestIds {
+    origin: u64,
+    next: std::sync::atomic::AtomicU64,
+}
+
+impl Default for RequestIds {
+    fn default() -> Self {
+        RequestIds::new()
+    }
+}
+
+impl RequestIds {
+    /// A random origin: std's `RandomState` is seeded from the operating
+    /// system's randomness once per process.
+    pub fn new() -> RequestIds {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_i64(now_nanos());
+        RequestIds {
+            origin: h.finish() | 1,
+            next: std::sync::atomic::AtomicU64::new(1),
+        }
+    }
+
+    /// The next ID (never 0).
+    pub fn next(&self) -> RequestId {
+        let seq = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        (u128::from(self.origin) << 64) | u128::from(seq)
+    }
+}
+
 /// A v2 GET.
 #[derive(Debug, Clone, Default)]
 pub struct ReadRequest {
@@ -85,6 +124,12 @@ pub struct ReadRequest {
 pub trait Kv: Send + Sync + 'static {
     /// Proposes a write and waits until it is committed and applied.
     async fn write(&self, cmd: Command) -> Result<KvResponse, ApiError>;
+    /// [`Kv::write`] of a write named by `id` (0: none): applied at most
+    /// once however often it is sent, so a caller that does not know
+    /// whether an attempt reached consensus may send it again.
+    async fn write_once(&self, cmd: Command, _id: RequestId) -> Result<KvResponse, ApiError> {
+        self.write(cmd).await
+    }
     /// Reads the store; includes every write this member has answered.
     async fn read(&self, req: ReadRequest) -> Result<KvResponse, ApiError>;
     /// Waits until this member has applied every write it has already

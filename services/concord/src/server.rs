@@ -172,7 +172,7 @@ pub async fn run(mut cfg: ServerConfig, role: Role) -> anyhow::Result<()> {
         Role::Consensus => {
             for l in listeners {
                 let events: Arc<dyn EventSource> = log.clone();
-                let grpc = tonic::transport::Server::builder()
+                let grpc = concord_rpc::keepalive::server()
                     .add_service(KvService::server(kv.clone()))
                     .add_service(ClusterService::server(cluster.clone()))
                     .add_service(RaftStatsService::server(stats.clone()))

@@ -12,6 +12,8 @@
 //!   events to the [`concord_api::EventSink`], and writes snapshots
 //!   (`<data-dir>/member/snap/<term>-<index>.snap`) that hold the applied log
 //!   id and membership with the state they describe;
+//! - [`applied_requests`]: the results of recent writes by request ID, so a
+//!   write sent again after an unknown outcome is applied at most once;
 //! - [`network`]: the raft transport between members (gRPC, `proto/peer.proto`),
 //!   client side: raft messages, requests forwarded to the leader, and the
 //!   membership lookup of a joining member;
@@ -35,6 +37,7 @@
 // it too rather than boxing and unboxing at every call.
 #![allow(clippy::result_large_err)]
 
+pub mod applied_requests;
 pub mod call_stream;
 pub mod ids;
 pub mod log_store;

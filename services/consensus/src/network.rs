@@ -116,11 +116,7 @@ pub struct PeerConn {
 
 fn endpoint(url: &str) -> Result<Endpoint, PeerError> {
     Endpoint::from_shared(url.to_string())
-        .map(|e| {
-            e.connect_timeout(Duration::from_secs(1))
-                .tcp_nodelay(true)
-                .http2_keep_alive_interval(Duration::from_secs(10))
-        })
+        .map(concord_rpc::keepalive::client)
         .map_err(|e| PeerError::Failed {
             url: url.to_string(),
             message: e.to_string(),

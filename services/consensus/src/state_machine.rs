@@ -32,6 +32,7 @@ use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 use tracing::{debug, info, warn};
 
+use crate::applied_requests::AppliedRequests;
 use crate::ids::{hex, url_list};
 type Membership = openraft::Membership<u64, crate::types::MemberNode>;
 use crate::types::{
@@ -88,16 +89,42 @@ impl Shared {
     }
 }
 
-/// What a snapshot's data holds: the store and the removed members.
+/// What a snapshot's data holds: the store, the removed members and the
+/// recent writes by request ID (`applied_requests.rs`).
 #[derive(Serialize, Deserialize)]
 struct SnapshotState {
     removed: BTreeSet<u64>,
     store: Vec<u8>,
+    requests: Vec<u8>,
 }
 
-fn decode_state(data: &[u8]) -> Result<(Store, BTreeSet<u64>), StorageError> {
-    let state: SnapshotState = bincode::deserialize(data).map_err(sm_err)?;
-    Ok((Store::recover(&state.store).map_err(sm_err)?, state.removed))
+/// A snapshot written before request IDs existed.
+#[derive(Deserialize)]
+struct SnapshotStateV1 {
+    removed: BTreeSet<u64>,
+    store: Vec<u8>,
+}
+
+/// The state a snapshot's data describes.
+struct Decoded {
+    store: Store,
+    removed: BTreeSet<u64>,
+    requests: AppliedRequests,
+}
+
+fn decode_state(data: &[u8]) -> Result<Decoded, StorageError> {
+    let (removed, store, requests) = match bincode::deserialize::<SnapshotState>(data) {
+        Ok(s) => (s.removed, s.store, s.requests),
+        Err(e) => match bincode::deserialize::<SnapshotStateV1>(data) {
+            Ok(s) => (s.removed, s.store, Vec::new()),
+            Err(_) => return Err(sm_err(e)),
+        },
+    };
+    Ok(Decoded {
+        store: Store::recover(&store).map_err(sm_err)?,
+        removed,
+        requests: AppliedRequests::recover(&requests).map_err(sm_err)?,
+    })
 }
 
 /// The on-disk snapshot: metadata and the store, in one file.
@@ -109,6 +136,8 @@ struct SnapshotFile {
 
 pub struct StateMachine {
     shared: Arc<Shared>,
+    /// Recent writes by request ID: applied at most once.
+    requests: AppliedRequests,
     last_applied: Option<LogId>,
     last_membership: StoredMembership,
     snap_dir: PathBuf,
@@ -266,13 +295,18 @@ impl StateMachine {
         std::fs::create_dir_all(&snap_dir).map_err(snap_err)?;
         let mut store = Store::new();
         let mut removed = BTreeSet::new();
+        let mut requests = AppliedRequests::default();
         let mut last_applied = None;
         let mut last_membership = StoredMembership::default();
         let latest = read_latest_snapshot(&snap_dir).map_err(|e| {
             StorageError::from(StorageIOError::read_snapshot(None, AnyError::new(&e)))
         })?;
         if let Some(file) = latest {
-            (store, removed) = decode_state(&file.data)?;
+            Decoded {
+                store,
+                removed,
+                requests,
+            } = decode_state(&file.data)?;
             last_applied = file.meta.last_log_id;
             last_membership = file.meta.last_membership;
             info!(
@@ -297,6 +331,7 @@ impl StateMachine {
         let replay_until = last_log_index_on_disk(&snap_dir);
         let mut sm = StateMachine {
             shared: shared.clone(),
+            requests,
             last_applied,
             last_membership,
             snap_dir,
@@ -417,7 +452,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 }
                 EntryPayload::Normal(p) => {
                     let mut results = Vec::with_capacity(p.commands.len());
-                    for command in &p.commands {
+                    for (i, command) in p.commands.iter().enumerate() {
+                        let id = p.ids.get(i).copied().unwrap_or(0);
+                        // Sent again after an unknown outcome, and applied
+                        // already: the first apply's answer, no change.
+                        if let Some(first) = self.requests.get(id) {
+                            results.push(first.clone());
+                            continue;
+                        }
                         let result = match store.apply(command, p.now) {
                             Applied::Write(result) => {
                                 if let Ok(event) = &result {
@@ -434,10 +476,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                                 None
                             }
                         };
-                        results.push(CommandResult {
+                        let result = CommandResult {
                             result,
                             store_index: store.index(),
-                        });
+                        };
+                        self.requests.record(id, &result, p.now);
+                        results.push(result);
                     }
                     Reply { results }
                 }
@@ -457,6 +501,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let state = SnapshotState {
             removed: self.shared.removed.read().clone(),
             store: self.shared.store.read().save(),
+            requests: self.requests.save(),
         };
         let data = bincode::serialize(&state).unwrap_or_default();
         let last = self.last_applied;
@@ -485,7 +530,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError> {
         let data = snapshot.into_inner();
-        let (store, removed) = decode_state(&data)?;
+        let Decoded {
+            store,
+            removed,
+            requests,
+        } = decode_state(&data)?;
         let file = SnapshotFile {
             meta: meta.clone(),
             data,
@@ -504,6 +553,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             // Under the write lock, like publish: no event slips in between.
             self.shared.sink.reset(index);
         }
+        self.requests = requests;
         let me_removed = removed.contains(&self.shared.me);
         *self.shared.removed.write() = removed;
         if me_removed {

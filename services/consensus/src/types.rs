@@ -2,7 +2,7 @@
 
 use std::io::Cursor;
 
-use concord_api::{ApiError, Member, MembershipError, RaftPosition};
+use concord_api::{ApiError, Member, MembershipError, RaftPosition, RequestId};
 use concord_store::{Command, Error, Event, UnixNanos};
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +14,11 @@ use serde::{Deserialize, Serialize};
 pub struct Proposal {
     pub commands: Vec<Command>,
     pub now: UnixNanos,
+    /// The [`RequestId`] of each command (0: none, as for key expiry),
+    /// applied at most once (`applied_requests.rs`). Empty in entries
+    /// written before request IDs existed.
+    #[serde(default)]
+    pub ids: Vec<RequestId>,
 }
 
 /// What one command of a proposal produced.
@@ -68,6 +73,11 @@ pub enum LeaderRequest {
     Write {
         commands: Vec<Command>,
         hops: u8,
+        /// Each command's [`RequestId`]: a forward whose outcome is unknown
+        /// (the leader died or was cut off under it) is sent again, to the
+        /// next leader, and still applied at most once.
+        #[serde(default)]
+        ids: Vec<RequestId>,
     },
     /// The leader confirms it still leads and returns its commit index
     /// (raft's read index), for a linearizable read on a follower.

@@ -239,3 +239,67 @@ async fn an_empty_raft_log_beside_a_started_identity_is_refused() {
         "{text}"
     );
 }
+
+/// A write sent again with the same request ID (its first answer lost) is
+/// applied once and answered alike, also after a restart that loaded the
+/// table of applied IDs from a snapshot and the log tail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_sent_twice_with_one_request_id_applies_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = start(config(dir.path(), 20), Arc::default()).await;
+    write_retrying(&c, set("/warmup", "x", None)).await;
+    let ids = concord_api::RequestIds::new();
+    let (first_id, late_id) = (ids.next(), ids.next());
+    let create = Command::Create {
+        key: "/q".into(),
+        dir: false,
+        value: "job".into(),
+        unique: true,
+        ttl: None,
+    };
+    let first = c.write_once(create.clone(), first_id).await.unwrap();
+    let again = c.write_once(create.clone(), first_id).await.unwrap();
+    assert_eq!(first.event.node.key, again.event.node.key);
+    assert_eq!(first.event.etcd_index, again.event.etcd_index);
+    assert_eq!(c.store_index(), first.event.etcd_index, "applied twice");
+    // Enough writes after it for a snapshot to hold the ID, then one more
+    // named write in the log tail only.
+    for i in 0..30 {
+        write_retrying(&c, set(&format!("/k{i}"), "v", None)).await;
+    }
+    let late = c.write_once(create.clone(), late_id).await.unwrap();
+    let index = c.store_index();
+    c.shutdown().await;
+    drop(c);
+
+    let c = start(config(dir.path(), 20), Arc::default()).await;
+    for _ in 0..200 {
+        if c.store_index() >= index {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    for (id, was) in [(first_id, &first), (late_id, &late)] {
+        let mut again = None;
+        for _ in 0..200 {
+            match c.write_once(create.clone(), id).await {
+                Ok(r) => {
+                    again = Some(r);
+                    break;
+                }
+                Err(concord_api::ApiError::NoLeader(_)) => {
+                    tokio::time::sleep(Duration::from_millis(25)).await
+                }
+                Err(e) => panic!("write failed: {e}"),
+            }
+        }
+        let again = again.expect("no leader after 5 s");
+        assert_eq!(again.event.node.key, was.event.node.key);
+        assert_eq!(again.event.etcd_index, was.event.etcd_index);
+    }
+    assert_eq!(c.store_index(), index, "a write was applied twice");
+    // A new ID is a new write.
+    let other = c.write_once(create, ids.next()).await.unwrap();
+    assert_ne!(other.event.node.key, first.event.node.key);
+    c.shutdown().await;
+}

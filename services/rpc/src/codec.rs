@@ -309,6 +309,19 @@ pub fn raft_from_proto(r: Option<pk::RaftPosition>) -> RaftPosition {
     .unwrap_or_default()
 }
 
+/// A request ID on the wire (`None` for 0, none).
+pub fn request_id_to_proto(id: concord_api::RequestId) -> Option<pk::RequestId> {
+    (id != 0).then_some(pk::RequestId {
+        origin: (id >> 64) as u64,
+        seq: id as u64,
+    })
+}
+
+/// A request ID from the wire (0: none).
+pub fn request_id_from_proto(id: Option<pk::RequestId>) -> concord_api::RequestId {
+    id.map_or(0, |id| (u128::from(id.origin) << 64) | u128::from(id.seq))
+}
+
 // --- cluster --------------------------------------------------------------
 
 pub fn member_to_proto(m: &Member) -> pc::Member {

@@ -17,7 +17,7 @@ use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
 /// Pause between two rounds over every endpoint.
-const ROUND_PAUSE: Duration = Duration::from_millis(100);
+pub const ROUND_PAUSE: Duration = Duration::from_millis(100);
 
 /// True if the call failed because no connection to the server could be
 /// made (refused, or the connect timed out): nothing was sent.
@@ -30,7 +30,11 @@ pub fn never_sent(s: &Status) -> bool {
     }
     let mut next = std::error::Error::source(s);
     while let Some(e) = next {
-        if e.to_string().contains("tcp connect error") {
+        // hyper-util's connector: no address for the name (a stopped
+        // container's name leaves Docker's DNS), or no TCP connection
+        // (refused, unreachable, or the connect timed out).
+        let text = e.to_string();
+        if text.contains("tcp connect error") || text.contains("dns error") {
             return true;
         }
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
@@ -40,7 +44,7 @@ pub fn never_sent(s: &Status) -> bool {
         }
         next = e.source();
     }
-    s.message().contains("tcp connect error")
+    s.message().contains("tcp connect error") || s.message().contains("dns error")
 }
 
 /// An endpoint that is not a URL tonic can connect to.
@@ -62,12 +66,7 @@ fn transport_failure(s: &Status) -> bool {
 pub fn channel(url: &str) -> Result<Channel, BadEndpoint> {
     let endpoint =
         Endpoint::from_shared(url.to_string()).map_err(|e| BadEndpoint(format!("{url:?}: {e}")))?;
-    Ok(endpoint
-        .connect_timeout(Duration::from_secs(1))
-        .tcp_nodelay(true)
-        .http2_keep_alive_interval(Duration::from_secs(10))
-        .keep_alive_timeout(Duration::from_secs(5))
-        .connect_lazy())
+    Ok(crate::keepalive::client(endpoint).connect_lazy())
 }
 
 /// The endpoints of one tier, with the one in use.

@@ -11,14 +11,16 @@
 //! Writes go straight to the leader when one of the endpoints is the
 //! leader's client URL (asked of a member at most once a second): a
 //! follower would forward them, one more hop. Without a known leader, or
-//! when the leader cannot be reached, they go to the member in use.
+//! when the leader cannot be reached, they go to the member in use. Each
+//! write carries a request ID, so one whose member died or was cut off
+//! under it is sent again to the next member and still applies once.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use concord_api::{ApiError, Kv, KvResponse, RaftPosition, ReadRequest, StoreSnapshot};
+use concord_api::{ApiError, Kv, KvResponse, RaftPosition, ReadRequest, RequestIds, StoreSnapshot};
 use concord_store::{Command, StoreStats};
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
@@ -26,13 +28,23 @@ use tonic::{Request, Response, Status};
 use crate::call_stream::{serve_calls, CallStream, Exchange};
 use crate::cluster::cluster_client::ClusterClient;
 use crate::codec;
-use crate::endpoints::{never_sent, Endpoints};
+use crate::endpoints::{never_sent, Endpoints, ROUND_PAUSE};
 use crate::kv::{self as pk, kv_client::KvClient, kv_server};
 
 /// How long a gateway waits for a member's answer; longer than a member's
 /// own request timeout (5 s + 2 election timeouts), so that the member's
 /// answer (etcd's "request timed out") is what the client sees.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a gateway holds a write through a dead member or an election
+/// before it gives up: a member's own request timeout with etcd's default
+/// election timeout (5 s + 2 x 1 s), as etcd holds a write.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(7);
+
+/// Pause before a write is sent again after a member answered that it has
+/// no leader (it already waited for one; this only keeps a gateway from
+/// spinning on a member that answers at once).
+const NO_LEADER_PAUSE: Duration = Duration::from_millis(50);
 
 /// Serves a `Kv` (a consensus member) over gRPC.
 pub struct KvService {
@@ -108,7 +120,9 @@ impl kv_server::Kv for KvService {
             move |call: pk::WriteCall| {
                 let kv = kv.clone();
                 async move {
+                    let id = codec::request_id_from_proto(call.request_id);
                     let result = match call.command.map(codec::command_from_proto) {
+                        Some(Ok(command)) if id != 0 => kv.write_once(command, id).await,
                         Some(Ok(command)) => kv.write(command).await,
                         Some(Err(e)) => Err(ApiError::Internal(e.to_string())),
                         None => Err(ApiError::Internal("malformed message: no command".into())),
@@ -149,12 +163,18 @@ impl kv_server::Kv for KvService {
     }
 
     async fn write(&self, req: Request<pk::WriteRequest>) -> Result<Response<pk::KvReply>, Status> {
-        let Some(command) = req.into_inner().command else {
+        let req = req.into_inner();
+        let id = codec::request_id_from_proto(req.request_id);
+        let Some(command) = req.command else {
             return Err(Status::invalid_argument("no command"));
         };
         let command = codec::command_from_proto(command)
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
-        Ok(Response::new(reply(self.kv.write(command).await)))
+        Ok(Response::new(reply(if id != 0 {
+            self.kv.write_once(command, id).await
+        } else {
+            self.kv.write(command).await
+        })))
     }
 
     async fn read(&self, req: Request<pk::ReadRequest>) -> Result<Response<pk::KvReply>, Status> {
@@ -220,6 +240,14 @@ pub struct GrpcKv {
     /// not come from the store).
     last_store: AtomicU64,
     last_raft: parking_lot::Mutex<RaftPosition>,
+    /// Names every write, so that one whose first attempt's fate is
+    /// unknown can be sent again (to another member) and still apply once.
+    request_ids: RequestIds,
+}
+
+/// etcd's answer to a request whose outcome is unknown.
+fn request_timed_out() -> ApiError {
+    ApiError::Internal("etcdserver: request timed out".into())
 }
 
 /// A failed call: the member's own error, or the transport's as etcd's
@@ -301,6 +329,7 @@ impl GrpcKv {
             answered_store: AtomicU64::new(0),
             last_store: AtomicU64::new(0),
             last_raft: parking_lot::Mutex::new(RaftPosition::default()),
+            request_ids: RequestIds::new(),
         }
     }
 
@@ -326,9 +355,13 @@ impl GrpcKv {
         command: &pk::WriteRequest,
     ) -> Result<pk::KvReply, Status> {
         let client = KvClient::new(self.endpoints.channel_at(i));
-        let command = command.command.clone();
+        let (command, request_id) = (command.command.clone(), command.request_id);
         let answer = self.writes[i % self.writes.len()]
-            .call(&client, |id| pk::WriteCall { id, command })
+            .call(&client, |id| pk::WriteCall {
+                id,
+                command,
+                request_id,
+            })
             .await?;
         answer
             .reply
@@ -363,37 +396,69 @@ impl GrpcKv {
 
 #[async_trait]
 impl Kv for GrpcKv {
+    /// Sends the write to the leader's endpoint (or the member in use) and
+    /// holds it, up to [`WRITE_TIMEOUT`], through whatever stops it from
+    /// being applied: a member that cannot be reached or dies under it (the
+    /// same request ID goes to the next member, so it applies at most
+    /// once), a member that has no leader yet (sent again once one is
+    /// elected). Only a write that may have been applied but whose answer
+    /// never came answers etcd's "request timed out".
     async fn write(&self, cmd: Command) -> Result<KvResponse, ApiError> {
         let req = pk::WriteRequest {
             command: Some(codec::command_to_proto(&cmd)),
+            request_id: codec::request_id_to_proto(self.request_ids.next()),
         };
-        let direct = match self.leader_endpoint() {
-            Some(i) => match tokio::time::timeout(CALL_TIMEOUT, self.send_write(i, &req)).await {
-                Ok(Ok(reply)) => Some(reply),
-                // The leader is gone: the member in use, below.
-                Ok(Err(s)) if never_sent(&s) => {
-                    self.leader.lock().index = None;
-                    None
-                }
-                Ok(Err(s)) => return Err(transport(s)),
-                Err(_) => return Err(transport(Status::deadline_exceeded("no answer"))),
-            },
-            None => None,
-        };
-        let reply = match direct {
-            Some(reply) => reply,
-            // Sent elsewhere only if it surely did not reach a member.
-            None => self
-                .endpoints
-                .call_indexed(false, CALL_TIMEOUT, |i, _| self.send_write(i, &req))
-                .await
-                .map_err(transport)?,
-        };
-        let r = self.answer(reply)?;
-        self.answered_raft.fetch_max(r.raft.index, Ordering::AcqRel);
-        self.answered_store
-            .fetch_max(r.event.etcd_index, Ordering::AcqRel);
-        Ok(r)
+        let deadline = Instant::now() + WRITE_TIMEOUT;
+        // Whether an attempt may have reached a member (then the outcome
+        // is unknown if none answers), and the last failure.
+        let mut maybe_sent = false;
+        let mut last: Option<ApiError> = None;
+        let mut failures = 0usize;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(match last {
+                    Some(e) if !maybe_sent => e,
+                    _ => request_timed_out(),
+                });
+            }
+            let leader = self.leader_endpoint();
+            let i = leader.unwrap_or_else(|| self.endpoints.current().0);
+            let status = match tokio::time::timeout(left, self.send_write(i, &req)).await {
+                Err(_) => return Err(request_timed_out()),
+                Ok(Ok(reply)) => match self.answer(reply) {
+                    Ok(r) => {
+                        self.answered_raft.fetch_max(r.raft.index, Ordering::AcqRel);
+                        self.answered_store
+                            .fetch_max(r.event.etcd_index, Ordering::AcqRel);
+                        return Ok(r);
+                    }
+                    // Not proposed, or proposed by a leader that lost its
+                    // place: the same ID again once a leader is known.
+                    Err(e @ (ApiError::NoLeader(_) | ApiError::Stopping)) => {
+                        maybe_sent = true;
+                        last = Some(e);
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        tokio::time::sleep(NO_LEADER_PAUSE.min(left)).await;
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                },
+                Ok(Err(status)) => status,
+            };
+            // No answer from this member: gone, cut off, or never reached.
+            maybe_sent |= !never_sent(&status);
+            last = Some(transport(status));
+            if leader.is_some() {
+                self.leader.lock().index = None;
+            }
+            self.endpoints.failed(i);
+            failures += 1;
+            if failures.is_multiple_of(self.endpoints.urls().len()) {
+                let left = deadline.saturating_duration_since(Instant::now());
+                tokio::time::sleep(ROUND_PAUSE.min(left)).await;
+            }
+        }
     }
 
     async fn read(&self, req: ReadRequest) -> Result<KvResponse, ApiError> {

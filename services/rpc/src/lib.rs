@@ -23,7 +23,9 @@
 //! from the watch tier; [`watch_grpc`] serves a watch hub and implements
 //! the `Watch` trait over the watch replicas; [`health`] is the standard
 //! `grpc.health.v1` service every gRPC server of Concord answers (container
-//! healthchecks probe it with `concordctl probe --grpc`).
+//! healthchecks probe it with `concordctl probe --grpc`); [`keepalive`] is
+//! how every connection between processes notices a peer that stopped
+//! answering (HTTP/2 PINGs, connect timeouts).
 
 pub mod peer {
     tonic::include_proto!("concord.peer");
@@ -58,5 +60,6 @@ pub mod codec;
 pub mod endpoints;
 pub mod events_grpc;
 pub mod health;
+pub mod keepalive;
 pub mod kv_grpc;
 pub mod watch_grpc;

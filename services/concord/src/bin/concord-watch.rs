@@ -176,7 +176,7 @@ async fn main() -> anyhow::Result<()> {
         .into_server();
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let mut server = tokio::spawn(
-        tonic::transport::Server::builder()
+        concord_rpc::keepalive::server()
             // Every long poll holds a stream: no cap below the watchers'.
             .max_concurrent_streams(None)
             // h2 refuses a connection (GOAWAY "too_many_data_frames") once
@@ -184,8 +184,6 @@ async fn main() -> anyhow::Result<()> {
             // window: a gateway opening thousands of watches at once needs
             // a window well above hyper's 1 MiB.
             .initial_connection_window_size(Some(CONNECTION_WINDOW))
-            .http2_keepalive_interval(Some(Duration::from_secs(10)))
-            .http2_keepalive_timeout(Some(Duration::from_secs(5)))
             .add_service(service)
             .add_service(concord_rpc::health::service())
             .serve_with_incoming_shutdown(incoming, async {

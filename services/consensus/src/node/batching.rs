@@ -9,12 +9,14 @@ impl Consensus {
     pub(super) async fn enqueue(
         &self,
         command: Command,
+        id: RequestId,
         hops: u8,
     ) -> Result<oneshot::Receiver<WriteResult>, ApiError> {
         let (reply, rx) = oneshot::channel();
         self.proposals
             .send(PendingWrite {
                 command,
+                id,
                 hops,
                 reply,
             })
@@ -23,9 +25,10 @@ impl Consensus {
         Ok(rx)
     }
 
-    /// Queues a write for the next batch and waits for its result.
-    pub(super) async fn propose(&self, command: Command) -> WriteResult {
-        self.enqueue(command, 0)
+    /// Queues a write (named `id`, 0 for none) for the next batch and
+    /// waits for its result.
+    pub(super) async fn propose(&self, command: Command, id: RequestId) -> WriteResult {
+        self.enqueue(command, id, 0)
             .await?
             .await
             .map_err(|_| ApiError::Stopping)?
@@ -42,11 +45,22 @@ impl Consensus {
         batch: Vec<PendingWrite>,
         permit: OwnedSemaphorePermit,
     ) {
-        let (commands, replies): (Vec<Command>, Vec<_>) =
-            batch.into_iter().map(|p| (p.command, p.reply)).unzip();
+        let mut commands = Vec::with_capacity(batch.len());
+        let mut ids = Vec::with_capacity(batch.len());
+        let mut replies = Vec::with_capacity(batch.len());
+        for p in batch {
+            commands.push(p.command);
+            ids.push(p.id);
+            replies.push(p.reply);
+        }
+        // Entries without request IDs (key expiry alone) stay as before.
+        if ids.iter().all(|&id| id == 0) {
+            ids.clear();
+        }
         let proposal = Proposal {
             commands,
             now: now_nanos(),
+            ids,
         };
         let answer = match self.raft.client_write_ff(proposal).await {
             Ok(rx) => rx,
@@ -86,9 +100,19 @@ impl Consensus {
     /// member's queue if it leads by the time the batch could be delivered.
     pub(super) async fn forward_batch(self: Arc<Self>, leader: u64, batch: Vec<PendingWrite>) {
         let hops = batch.iter().map(|p| p.hops).max().unwrap_or(0) + 1;
-        let (commands, replies): (Vec<Command>, Vec<_>) =
-            batch.into_iter().map(|p| (p.command, p.reply)).unzip();
-        let req = LeaderRequest::Write { commands, hops };
+        let mut commands = Vec::with_capacity(batch.len());
+        let mut ids = Vec::with_capacity(batch.len());
+        let mut replies = Vec::with_capacity(batch.len());
+        for p in batch {
+            commands.push(p.command);
+            ids.push(p.id);
+            replies.push(p.reply);
+        }
+        let req = LeaderRequest::Write {
+            commands,
+            hops,
+            ids,
+        };
         let deadline = Instant::now() + self.request_timeout();
         match self.forward(req, Some(leader), deadline).await {
             Ok(Forwarded::Answered(LeaderReply::Writes(results)))
@@ -98,10 +122,16 @@ impl Consensus {
                     let _ = reply.send(r);
                 }
             }
-            Ok(Forwarded::Mine(LeaderRequest::Write { commands, hops })) => {
-                for (command, reply) in commands.into_iter().zip(replies) {
+            Ok(Forwarded::Mine(LeaderRequest::Write {
+                commands,
+                hops,
+                ids,
+            })) => {
+                let ids = ids.into_iter().chain(std::iter::repeat(0));
+                for ((command, id), reply) in commands.into_iter().zip(ids).zip(replies) {
                     let requeued = PendingWrite {
                         command,
+                        id,
                         hops: hops - 1,
                         reply,
                     };
@@ -189,6 +219,8 @@ pub(super) fn map_write_err(e: RaftError<u64, ClientWriteError<u64, MemberNode>>
 /// A write waiting for its batch, and where its answer goes.
 pub(super) struct PendingWrite {
     command: Command,
+    /// The write's [`RequestId`] (0: none).
+    id: RequestId,
     /// How many members forwarded it already.
     hops: u8,
     reply: oneshot::Sender<WriteResult>,

@@ -18,7 +18,7 @@ pub(super) async fn expire_keys(node: std::sync::Weak<Consensus>) {
             .next_expiry()
             .is_some_and(|t| t <= now);
         if due && n.is_leader() {
-            if let Err(e) = n.propose(Command::ExpireKeys).await {
+            if let Err(e) = n.propose(Command::ExpireKeys, 0).await {
                 warn!("cannot propose key expiry: {e}");
             }
         }

@@ -59,7 +59,15 @@ impl Consensus {
         first: Option<u64>,
         deadline: Instant,
     ) -> Result<Forwarded, ApiError> {
-        let idempotent = matches!(req, LeaderRequest::ReadIndex);
+        // A read index has no effect, and writes carry request IDs (applied
+        // at most once): both may be sent again after an unknown outcome.
+        let idempotent = match &req {
+            LeaderRequest::ReadIndex => true,
+            LeaderRequest::Write { commands, ids, .. } => {
+                ids.len() == commands.len() && ids.iter().all(|&id| id != 0)
+            }
+            _ => false,
+        };
         let mut leader = first;
         loop {
             let now = Instant::now();
@@ -115,10 +123,15 @@ impl Consensus {
     /// forwarded by another member).
     pub(crate) async fn serve_forwarded(&self, req: LeaderRequest) -> LeaderReply {
         match req {
-            LeaderRequest::Write { commands, hops } => {
+            LeaderRequest::Write {
+                commands,
+                hops,
+                ids,
+            } => {
                 let mut waiting = Vec::with_capacity(commands.len());
-                for command in commands {
-                    waiting.push(self.enqueue(command, hops).await);
+                let ids = ids.into_iter().chain(std::iter::repeat(0));
+                for (command, id) in commands.into_iter().zip(ids) {
+                    waiting.push(self.enqueue(command, id, hops).await);
                 }
                 let mut results = Vec::with_capacity(waiting.len());
                 for w in waiting {

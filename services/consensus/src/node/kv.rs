@@ -6,7 +6,13 @@ use super::*;
 #[async_trait]
 impl Kv for Consensus {
     async fn write(&self, command: Command) -> Result<KvResponse, ApiError> {
-        let (res, raft) = self.propose(command).await?;
+        // Named here, where the write enters the cluster, so that a forward
+        // to a leader that dies under it can be sent to the next one.
+        self.write_once(command, self.request_ids.next()).await
+    }
+
+    async fn write_once(&self, command: Command, id: RequestId) -> Result<KvResponse, ApiError> {
+        let (res, raft) = self.propose(command, id).await?;
         // The write is committed (the leader applied it). A forwarded write
         // is answered now rather than after this member's apply, which needs
         // one more round trip from the leader (openraft sends the new commit

@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use concord_api::{
     ApiError, Cluster, EventSink, KnownLeader, Kv, KvResponse, LeaderStats, Member,
-    MembershipError, RaftPosition, RaftRole, RaftStats, ReadRequest, SelfStats, StoreSnapshot,
+    MembershipError, RaftPosition, RaftRole, RaftStats, ReadRequest, RequestId, RequestIds,
+    SelfStats, StoreSnapshot,
 };
 use concord_rpc::peer::peer_server::PeerServer;
 use concord_store::{Command, StoreStats, UnixNanos};
@@ -124,6 +125,8 @@ pub struct Consensus {
     tasks: Mutex<Vec<JoinHandle<()>>>,
     /// Writes waiting to be proposed (see [`propose_batches`]).
     proposals: mpsc::Sender<PendingWrite>,
+    /// Names the writes clients hand this member without one.
+    request_ids: RequestIds,
     /// Linearizable reads waiting for the next read-index round (see
     /// [`read_index_rounds`]).
     read_index_waiters: mpsc::Sender<ReadIndexWaiter>,
@@ -298,6 +301,7 @@ impl Consensus {
         let (read_index_waiters, read_queue) = mpsc::channel(MAX_BATCH * 4);
         let node = Arc::new(Consensus {
             proposals,
+            request_ids: RequestIds::new(),
             read_index_waiters,
             raft,
             shared,
@@ -325,7 +329,7 @@ impl Consensus {
             let incoming =
                 tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
             tasks.push(tokio::spawn(async move {
-                let served = tonic::transport::Server::builder()
+                let served = concord_rpc::keepalive::server()
                     .add_service(service)
                     .serve_with_incoming(incoming)
                     .await;
