@@ -1,21 +1,32 @@
-//! # The README's shell blocks, run as written
+//! # The README's shell blocks, pasted in order into one shell
 //!
-//! `README.md` is read at test time and every ```` ```sh ```` block in it is
-//! run with `bash`, in README order, against fresh processes, as a user
-//! pasting them in order on a fresh machine would; the answers are checked.
-//! So the README cannot drift from the code.
+//! `README.md` is read at test time and its ```` ```sh ```` blocks are run
+//! with `bash`, in README order, as a newcomer pastes them from the
+//! repository's root: the quick-start server in a terminal of its own, and
+//! every other block into ONE second shell, so that what a block leaves in
+//! the shell (an exported variable, a function, a background process) is
+//! there for the next one. The answers are checked, so the README cannot
+//! drift from the code; and after every block the test fails if
+//!
+//! - a process the block started is still running (the shell's process
+//!   group holds nothing but the shell),
+//! - a file was left behind or changed (`git status --porcelain --ignored
+//!   --untracked-files=all` differs from before; only the quick start's
+//!   `default.etcd/`, kept for its next start, may stay),
+//! - an `ETCD*` or `CONCORD*` variable is left exported in the shell.
 //!
 //! ## Which blocks run
 //!
 //! A ```` ```sh ```` block is skipped when the line right before its fence is
 //! a marker `<!-- readme-test: skip (why) -->` (the build/test commands, the
-//! flags example for hosts at 10.0.0.x). Fences with another info string
-//! (```` ```text ````, ...) are never run. Every other ```` ```sh ```` block
-//! must sit under one of the `## ` headings this test knows, one block per
-//! heading, each with its own checks:
+//! examples for hosts at 10.0.0.x, the blocks that need Docker or
+//! nats-server). Fences with another info string (```` ```text ````, ...)
+//! are never run. Every other ```` ```sh ```` block must be one this test
+//! knows, by its `## ` heading and its place under it, each with its checks:
 //!
 //! - **Quick start**: the server command, run in the background (the test
-//!   stops it, as the README tells the user to, before the cluster block);
+//!   stops it with Ctrl-C, as the README tells the user to, before the
+//!   cluster block);
 //! - **A walk through the v2 API**: every curl's answer (etcd's JSON:
 //!   action, key, value, prevNode, errorCode, members, stats, health,
 //!   version);
@@ -23,33 +34,42 @@
 //!   for these commands, indexes and IDs aside;
 //! - **A three-member cluster**: the members, the forwarded write, the member
 //!   removed and re-added with a new ID, ending with the three members listed
-//!   by the re-added node3 and the key readable there; the block must leave
-//!   no process running.
+//!   by the re-added node3 and the key readable there;
+//! - **Discovery**, first block: three members bootstrapped by a token of
+//!   `concord-discovery`, and their registrations; second block: the
+//!   stateless tiers (watch, gateway) given nothing but the discovery URL,
+//!   a write through the gateway and `concordctl` (syncing) reading it;
+//! - **Split services**: `scripts/split-local` in the background, a write
+//!   and a read through the two gateways, the members listed with the
+//!   gateways' advertised URLs, and `concordctl` without `--no-sync`
+//!   reading through a gateway.
 //!
-//! A runnable block under any other heading fails the test: mark it skipped
-//! or teach this test its checks.
+//! ## The copy it runs in, and what is rewritten
 //!
-//! ## What is rewritten (mechanically; nothing else differs from the README)
+//! The blocks run in a fresh git repository holding the files they use
+//! (`README.md`, `.gitignore`, `scripts/split-local`), committed, with
+//! `target/release` a link to the binaries cargo built for this test (the
+//! checkout itself may be in use, and other tests run at the same time).
+//! Mechanically, and nothing else differs from the README:
 //!
-//! - `./target/release/` becomes the directory of the binaries cargo built
-//!   for this test;
-//! - each README port (2379, 2380, 2479, 2480, 2579, 2580), as a whole
-//!   number, becomes a free port (the same one in every block);
+//! - each README port ([`README_PORTS`]), as a whole number, becomes a free
+//!   port (the same one in every block and in `scripts/split-local`, whose
+//!   ports are written out once for this), so the test runs beside others;
 //! - the quick start's leading `cargo build --release --workspace && ` is
 //!   dropped (cargo built the workspace to run this test), and its default
 //!   URLs, which appear nowhere in its text, are moved to the free ports
 //!   through etcd's `ETCD_*` environment variables.
 //!
-//! Every block runs in one temporary directory (the data dirs and logs the
-//! README creates land there), without the caller's `ETCD*`/`CONCORD*`
-//! variables, in a process group of its own: the background processes a
-//! block starts with `&` are killed with the group at the end, also when the
-//! test fails. Each block has a deadline; waits are polls, no fixed sleeps.
+//! The shells run without the caller's `ETCD*`/`CONCORD*` variables, each
+//! in a process group of its own, killed with the group at the end, also
+//! when the test fails. Each block has a deadline; waits are polls, no
+//! fixed sleeps.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -57,8 +77,16 @@ use serde_json::Value;
 /// The marker that skips the ```` ```sh ```` block right after it.
 const SKIP_MARKER: &str = "<!-- readme-test: skip";
 
-/// The ports the README uses; each is replaced by a free one.
-const README_PORTS: [u16; 6] = [2379, 2380, 2479, 2480, 2579, 2580];
+/// The ports the README (and `scripts/split-local`) uses; each is
+/// replaced by a free one.
+const README_PORTS: [u16; 16] = [
+    2379, 2380, 2479, 2480, 2579, 2580, // the quick start, the cluster, the split's members
+    2382, 12379, 12380, 22379, 22380, 32379, 32380, // discovery
+    2679, 2680, 2779, // the split's gateways and watch
+];
+
+/// The files of the checkout the blocks use.
+const CHECKOUT_FILES: [&str; 3] = ["README.md", ".gitignore", "scripts/split-local"];
 
 /// What `cargo` already did before this test runs.
 const BUILD_PREFIX: &str = "cargo build --release --workspace && ";
@@ -75,16 +103,30 @@ enum Role {
     WalkThrough,
     Ctl,
     Cluster,
+    Discovery,
+    DiscoveryTiers,
+    Split,
 }
 
 impl Role {
-    fn of_heading(heading: &str) -> Option<Role> {
-        match heading {
-            "Quick start" => Some(Role::QuickStart),
-            "A walk through the v2 API" => Some(Role::WalkThrough),
-            "concordctl" => Some(Role::Ctl),
-            "A three-member cluster" => Some(Role::Cluster),
-            _ => None,
+    /// The `n`th runnable block (from 0) under `## heading`.
+    fn of(heading: &str, n: usize) -> Option<Role> {
+        Some(match (heading, n) {
+            ("Quick start", 0) => Role::QuickStart,
+            ("A walk through the v2 API", 0) => Role::WalkThrough,
+            ("concordctl", 0) => Role::Ctl,
+            ("A three-member cluster", 0) => Role::Cluster,
+            ("Discovery", 0) => Role::Discovery,
+            ("Discovery", 1) => Role::DiscoveryTiers,
+            ("Split services", 0) => Role::Split,
+            _ => return None,
+        })
+    }
+
+    fn deadline(self) -> Duration {
+        match self {
+            Role::QuickStart | Role::WalkThrough | Role::Ctl => SHORT_BLOCK,
+            _ => CLUSTER_BLOCK,
         }
     }
 }
@@ -108,6 +150,7 @@ fn readme_path() -> PathBuf {
 fn runnable_blocks(readme: &str) -> Vec<Block> {
     let lines: Vec<&str> = readme.lines().collect();
     let mut heading = String::new();
+    let mut under_heading: HashMap<String, usize> = HashMap::new();
     let mut blocks = Vec::new();
     let mut i = 0;
     while i < lines.len() {
@@ -122,19 +165,17 @@ fn runnable_blocks(readme: &str) -> Vec<Block> {
                 .unwrap_or_else(|| panic!("README.md:{}: unclosed fence", start + 1));
             let skipped = start > 0 && lines[start - 1].trim_start().starts_with(SKIP_MARKER);
             if info.trim() == "sh" && !skipped {
-                let role = Role::of_heading(&heading).unwrap_or_else(|| {
+                let n = under_heading.get(&heading).copied().unwrap_or(0);
+                under_heading.insert(heading.clone(), n + 1);
+                let role = Role::of(&heading, n).unwrap_or_else(|| {
                     panic!(
-                        "README.md:{}: a sh block under '## {heading}' that this test does not \
-                         know: mark it with `{SKIP_MARKER} (why) -->` or add its checks to \
-                         tests/tests/readme.rs",
-                        start + 1
+                        "README.md:{}: runnable sh block #{} under '## {heading}', which this \
+                         test does not know: mark it with `{SKIP_MARKER} (why) -->` or add its \
+                         checks to tests/tests/readme.rs",
+                        start + 1,
+                        n + 1
                     )
                 });
-                assert!(
-                    blocks.iter().all(|b: &Block| b.role != role),
-                    "README.md:{}: a second runnable sh block under '## {heading}'",
-                    start + 1
-                );
                 blocks.push(Block {
                     role,
                     line: start + 1,
@@ -155,7 +196,7 @@ fn rewrite_ports(text: &str, ports: &HashMap<u16, u16>) -> String {
     let mut digits = String::new();
     let flush = |digits: &mut String, out: &mut String| {
         match digits.parse::<u16>().ok().and_then(|p| ports.get(&p)) {
-            Some(free) if digits.len() == 4 => out.push_str(&free.to_string()),
+            Some(free) if !digits.starts_with('0') => out.push_str(&free.to_string()),
             _ => out.push_str(digits),
         }
         digits.clear();
@@ -172,11 +213,62 @@ fn rewrite_ports(text: &str, ports: &HashMap<u16, u16>) -> String {
     out
 }
 
-fn rewrite(text: &str, ports: &HashMap<u16, u16>, bin_dir: &Path) -> String {
-    rewrite_ports(
-        &text.replace("./target/release/", &format!("{}/", bin_dir.display())),
-        ports,
-    )
+/// A fresh git repository at `dir` holding [`CHECKOUT_FILES`] (ports
+/// rewritten), committed, with `target/release` linked to `bin_dir`.
+fn make_checkout(dir: &Path, ports: &HashMap<u16, u16>, bin_dir: &Path) {
+    let root = readme_path().parent().expect("root").to_path_buf();
+    for f in CHECKOUT_FILES {
+        let text = std::fs::read_to_string(root.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+        let to = dir.join(f);
+        std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&to, rewrite_ports(&text, ports)).expect("write");
+        let mode = std::fs::metadata(root.join(f)).expect("stat").permissions();
+        std::fs::set_permissions(&to, mode).expect("chmod");
+    }
+    std::fs::create_dir_all(dir.join("target")).expect("mkdir target");
+    std::os::unix::fs::symlink(bin_dir, dir.join("target/release")).expect("link target/release");
+    for args in [
+        &["init", "-q"][..],
+        &["add", "."],
+        &[
+            "-c",
+            "user.name=readme",
+            "-c",
+            "user.email=readme@localhost",
+            "commit",
+            "-q",
+            "-m",
+            "the README's files",
+        ],
+    ] {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("git");
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    }
+}
+
+/// `git status` of the checkout, ignored and untracked files one by one.
+fn git_status(dir: &Path) -> Vec<String> {
+    let out = Command::new("git")
+        .args([
+            "status",
+            "--porcelain",
+            "--ignored",
+            "--untracked-files=all",
+        ])
+        .current_dir(dir)
+        .output()
+        .expect("git status");
+    assert!(out.status.success(), "git status: {out:?}");
+    let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    lines
 }
 
 /// One block run by bash in a process group of its own; the whole group is
@@ -191,17 +283,30 @@ struct Run {
 }
 
 impl Run {
-    fn start(name: &str, script: &str, cwd: &Path, scripts: &Path, env: &[(&str, String)]) -> Run {
-        let file = scripts.join(format!("{name}.sh"));
-        std::fs::write(&file, script).expect("write script");
+    /// Runs `script`; with `None`, a shell that reads its commands from a
+    /// pipe (see [`Shell`]).
+    fn start(
+        name: &str,
+        script: Option<&str>,
+        cwd: &Path,
+        scripts: &Path,
+        env: &[(&str, String)],
+    ) -> Run {
         let out = scripts.join(format!("{name}.out"));
         let err = scripts.join(format!("{name}.err"));
         let mut cmd = Command::new("bash");
-        cmd.arg("--noprofile")
-            .arg("--norc")
-            .arg(&file)
-            .current_dir(cwd)
-            .stdin(Stdio::null())
+        cmd.arg("--noprofile").arg("--norc");
+        match script {
+            Some(script) => {
+                let file = scripts.join(format!("{name}.sh"));
+                std::fs::write(&file, script).expect("write script");
+                cmd.arg(&file).stdin(Stdio::null());
+            }
+            None => {
+                cmd.stdin(Stdio::piped());
+            }
+        }
+        cmd.current_dir(cwd)
             .stdout(std::fs::File::create(&out).expect("stdout file"))
             .stderr(std::fs::File::create(&err).expect("stderr file"))
             .process_group(0);
@@ -238,16 +343,17 @@ impl Run {
             self.name,
             tail(&std::fs::read_to_string(&self.err).unwrap_or_default(), 60)
         );
-        if let Ok(dir) = std::fs::read_dir(cwd) {
-            let mut logs: Vec<PathBuf> = dir
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|e| e == "log"))
-                .collect();
-            logs.sort();
-            for log in logs {
-                let text = std::fs::read_to_string(&log).unwrap_or_default();
-                s += &format!("\n--- {}:\n{}", log.display(), tail(&text, 40));
-            }
+        let mut logs: Vec<PathBuf> = [cwd.to_path_buf(), cwd.join("split.local")]
+            .iter()
+            .filter_map(|d| std::fs::read_dir(d).ok())
+            .flatten()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "log"))
+            .collect();
+        logs.sort();
+        for log in logs {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            s += &format!("\n--- {}:\n{}", log.display(), tail(&text, 40));
         }
         s
     }
@@ -303,6 +409,118 @@ impl Drop for Run {
     }
 }
 
+/// The second terminal: one bash that every block is pasted into, in
+/// order, so that what a block leaves in the shell is there for the next.
+struct Shell {
+    run: Run,
+    stdin: ChildStdin,
+    scripts: PathBuf,
+    pasted: usize,
+}
+
+/// What one pasted block did.
+struct Pasted {
+    /// What it printed on stdout.
+    out: String,
+    /// The exit status of its last command.
+    status: i32,
+    /// The `ETCD*`/`CONCORD*` variables exported in the shell after it.
+    exported: String,
+}
+
+const DONE: &str = "@@readme-block-done";
+
+impl Shell {
+    fn start(cwd: &Path, scripts: &Path) -> Shell {
+        let mut run = Run::start("shell", None, cwd, scripts, &[]);
+        let stdin = run.child.stdin.take().expect("the shell's stdin");
+        Shell {
+            run,
+            stdin,
+            scripts: scripts.to_path_buf(),
+            pasted: 0,
+        }
+    }
+
+    /// Pastes `text` (block `name`) and waits up to `limit` for it to
+    /// finish. The block reads its commands from a file (`source`), with
+    /// its stdin empty, as a paste would not feed a command the lines
+    /// after it; then a marker line tells the test it is done.
+    fn paste(&mut self, name: &str, text: &str, limit: Duration, cwd: &Path) -> Pasted {
+        self.pasted += 1;
+        let n = self.pasted;
+        let file = self.scripts.join(format!("{n:02}-{name}.sh"));
+        std::fs::write(&file, text).expect("write block");
+        let from = self.run.stdout().len();
+        let line = format!(
+            "source '{}' </dev/null; __s=$?; __e=$(env | grep -E '^(ETCD|CONCORD)' | cut -d= -f1 | \
+             tr '\\n' ' '); printf '\\n{DONE} {n} %s [%s]\\n' \"$__s\" \"$__e\"\n",
+            file.display()
+        );
+        self.stdin
+            .write_all(line.as_bytes())
+            .and_then(|()| self.stdin.flush())
+            .unwrap_or_else(|e| panic!("paste '{name}': {e}\n{}", self.run.report(cwd)));
+        let marker = format!("\n{DONE} {n} ");
+        let deadline = Instant::now() + limit;
+        loop {
+            let all = self.run.stdout();
+            if let Some(at) = all.get(from..).and_then(|o| o.find(&marker)) {
+                if let Some(end) = all[from + at + marker.len()..].find('\n') {
+                    let rest = &all[from + at + marker.len()..][..end];
+                    let (status, exported) = rest.split_once(' ').unwrap_or((rest, ""));
+                    return Pasted {
+                        out: all[from..from + at].to_string(),
+                        status: status.parse().unwrap_or(-1),
+                        exported: exported
+                            .trim_matches(|c| c == '[' || c == ']')
+                            .trim()
+                            .to_string(),
+                    };
+                }
+            }
+            if let Some(status) = self.run.exited() {
+                panic!(
+                    "the shell exited ({status}) in block '{name}'\n{}",
+                    self.run.report(cwd)
+                );
+            }
+            if Instant::now() >= deadline {
+                self.run.kill(libc_sig::KILL);
+                panic!(
+                    "README block '{name}' still running after {limit:?}\n{}",
+                    self.run.report(cwd)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The processes of the shell's group other than the shell, polled
+    /// until there are none or [`STOP`] passes (a process the block killed
+    /// and waited for is gone at once; this is for the ones it did not).
+    fn leftover_processes(&self) -> Vec<String> {
+        let deadline = Instant::now() + STOP;
+        loop {
+            let out = Command::new("pgrep")
+                .args(["-a", "-g", &self.run.pgid.to_string()])
+                .output()
+                .expect("pgrep");
+            let others: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(|l| l.trim().to_string())
+                .filter(|l| {
+                    l.split_whitespace().next() != Some(&self.run.pgid.to_string()) && !l.is_empty()
+                })
+                .collect();
+            if others.is_empty() || Instant::now() >= deadline {
+                return others;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
 mod libc_sig {
     pub const KILL: &str = "-KILL";
     pub const INT: &str = "-INT";
@@ -315,15 +533,13 @@ fn tail(text: &str, n: usize) -> String {
 
 /// The JSON values a block printed, in order (curl prints bodies back to
 /// back, with or without a newline between them).
-fn json_values(run: &Run, cwd: &Path) -> Vec<Value> {
-    let out = run.stdout();
-    serde_json::Deserializer::from_str(&out)
+fn json_values(out: &str, run: &Run, cwd: &Path) -> Vec<Value> {
+    serde_json::Deserializer::from_str(out)
         .into_iter::<Value>()
         .collect::<Result<Vec<_>, _>>()
         .unwrap_or_else(|e| {
             panic!(
-                "README block '{}' printed something that is not JSON ({e})\n{}",
-                run.name,
+                "a README block printed something that is not JSON ({e}):\n{out}\n{}",
                 run.report(cwd)
             )
         })
@@ -705,6 +921,186 @@ fn check_cluster(a: &[Value], ports: &HashMap<u16, u16>) {
     );
 }
 
+/// The members in a `/v2/members` answer: (name, peer URLs, client URLs),
+/// sorted by name.
+fn member_urls(v: &Value) -> Vec<(String, Value, Value)> {
+    let mut m: Vec<(String, Value, Value)> = v["members"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap_or("").to_string(),
+                m["peerURLs"].clone(),
+                m["clientURLs"].clone(),
+            )
+        })
+        .collect();
+    m.sort_by(|x, y| x.0.cmp(&y.0));
+    m
+}
+
+/// The discovery block: the three members, and their registrations under
+/// the token (`<id>` = `name=peerURL`; the token's `_config` is hidden).
+fn check_discovery(a: &[Value], ports: &HashMap<u16, u16>) {
+    let url = |p: u16| format!("http://127.0.0.1:{}", ports[&p]);
+    assert_eq!(
+        a.len(),
+        2,
+        "the discovery block prints 2 answers (members, registrations): {a:#?}"
+    );
+    let expected: Vec<(String, Value, Value)> =
+        [(1, 12379, 12380), (2, 22379, 22380), (3, 32379, 32380)]
+            .into_iter()
+            .map(|(i, c, p)| {
+                (
+                    format!("node{i}"),
+                    serde_json::json!([url(p)]),
+                    serde_json::json!([url(c)]),
+                )
+            })
+            .collect();
+    check!(a, 0, member_urls(&a[0]) == expected);
+    let ids: HashMap<String, String> = a[0]["members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| {
+            (
+                m["id"].as_str().unwrap_or("").to_string(),
+                m["name"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let token_key = node(&a[1], "key").as_str().unwrap_or("");
+    check!(
+        a,
+        1,
+        a[1]["action"] == "get" && token_key.starts_with("/_etcd/registry/")
+    );
+    let mut registered: Vec<(String, String)> = node(&a[1], "nodes")
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|n| {
+            let key = n["key"].as_str().unwrap_or("");
+            let id = key.rsplit('/').next().unwrap_or("");
+            (
+                ids.get(id)
+                    .cloned()
+                    .unwrap_or_else(|| format!("unknown id {id}")),
+                n["value"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    registered.sort();
+    let expected: Vec<(String, String)> = [(1, 12380), (2, 22380), (3, 32380)]
+        .into_iter()
+        .map(|(i, p)| (format!("node{i}"), format!("node{i}={}", url(p))))
+        .collect();
+    check!(a, 1, registered == expected);
+}
+
+/// The stateless tiers by the discovery URL: the write through the
+/// gateway, then concordctl (which syncs the member list first) reading it.
+fn check_tiers(out: &str) {
+    let mut values = serde_json::Deserializer::from_str(out).into_iter::<Value>();
+    let put = values
+        .next()
+        .and_then(Result::ok)
+        .unwrap_or_else(|| panic!("the tiers block prints the PUT's answer first:\n{out}"));
+    let rest = &out[values.byte_offset()..];
+    assert!(
+        put["action"] == "set" && node(&put, "value") == "discovered",
+        "the PUT through the gateway: {put}"
+    );
+    assert_eq!(
+        rest.trim(),
+        "discovered",
+        "concordctl through the gateway, after syncing:\n{out}"
+    );
+}
+
+/// The split block: split-local's own lines, the three curls' answers
+/// (one JSON per line), concordctl's `split`.
+fn check_split(out: &str, ports: &HashMap<u16, u16>) {
+    let (json, text): (Vec<&str>, Vec<&str>) = out
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .partition(|l| l.starts_with('{'));
+    let a: Vec<Value> = json
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}\n{out}")))
+        .collect();
+    assert_eq!(a.len(), 3, "the split block prints 3 answers:\n{out}");
+    check!(
+        a,
+        0,
+        a[0]["action"] == "set" && node(&a[0], "value") == "split"
+    );
+    check!(
+        a,
+        1,
+        a[1]["action"] == "get" && node(&a[1], "value") == "split"
+    );
+    let gateways = serde_json::json!([
+        format!("http://127.0.0.1:{}", ports[&2679]),
+        format!("http://127.0.0.1:{}", ports[&2779]),
+    ]);
+    let members = member_urls(&a[2]);
+    check!(a, 2, members.len() == 3);
+    check!(
+        a,
+        2,
+        members.iter().all(|(_, _, client)| *client == gateways)
+    );
+    assert!(
+        text.contains(&"split"),
+        "concordctl without --no-sync through a gateway prints the value:\n{out}"
+    );
+    assert!(
+        text.contains(&"split-local: stopped"),
+        "split-local stops everything it started:\n{out}"
+    );
+}
+
+/// Fails if `pasted` left the shell unfit for the next block: a process
+/// still running, a file behind, an `ETCD*`/`CONCORD*` variable exported.
+fn check_clean(shell: &Shell, name: &str, pasted: &Pasted, cwd: &Path, before: &[String]) {
+    assert_eq!(
+        pasted.status,
+        0,
+        "README block '{name}' ended with status {}\n{}",
+        pasted.status,
+        shell.run.report(cwd)
+    );
+    assert!(
+        pasted.exported.is_empty(),
+        "README block '{name}' leaves `{}` exported in the shell (it would change what the \
+         next blocks do)",
+        pasted.exported
+    );
+    let left = shell.leftover_processes();
+    assert!(
+        left.is_empty(),
+        "README block '{name}' leaves processes running:\n{}\n{}",
+        left.join("\n"),
+        shell.run.report(cwd)
+    );
+    let now: Vec<String> = git_status(cwd)
+        .into_iter()
+        .filter(|l| !l.starts_with("!! default.etcd/"))
+        .collect();
+    assert_eq!(
+        now,
+        before,
+        "README block '{name}' leaves files behind or changed (git status --porcelain \
+         --ignored; only the quick start's default.etcd/ may stay)\n{}",
+        shell.run.report(cwd)
+    );
+}
+
 #[test]
 fn readme_blocks_work_when_pasted_in_order() {
     let readme = std::fs::read_to_string(readme_path()).expect("README.md");
@@ -716,20 +1112,31 @@ fn readme_blocks_work_when_pasted_in_order() {
             Role::QuickStart,
             Role::WalkThrough,
             Role::Ctl,
-            Role::Cluster
+            Role::Cluster,
+            Role::Discovery,
+            Role::DiscoveryTiers,
+            Role::Split,
         ],
         "the README's runnable sh blocks, in order (the walk-through and concordctl \
-         need the quick-start server, the cluster needs it stopped)"
+         need the quick-start server, the others need it stopped)"
     );
 
     let bin_dir = concord_tests::concord_bin()
         .parent()
         .expect("bin dir")
         .to_path_buf();
-    assert!(
-        bin_dir.join("concordctl").exists(),
-        "concordctl not built next to concord"
-    );
+    for b in [
+        "concordctl",
+        "concord-discovery",
+        "concord-consensus",
+        "concord-watch",
+        "concord-gateway",
+    ] {
+        assert!(
+            bin_dir.join(b).exists(),
+            "{b} not built next to concord (cargo build --release --workspace)"
+        );
+    }
     let ports: HashMap<u16, u16> = README_PORTS
         .iter()
         .map(|&p| (p, concord_tests::free_port()))
@@ -738,8 +1145,10 @@ fn readme_blocks_work_when_pasted_in_order() {
     let home = tempfile::tempdir().expect("tempdir");
     let scripts = tempfile::tempdir().expect("tempdir");
     let cwd = home.path();
+    make_checkout(cwd, &ports, &bin_dir);
+    let before = git_status(cwd);
 
-    // Quick start: the server, in the background.
+    // Quick start: the server, in a terminal of its own.
     let quick = &blocks[0];
     let text = quick.text.trim_end();
     assert!(
@@ -747,7 +1156,7 @@ fn readme_blocks_work_when_pasted_in_order() {
         "README.md:{}: the quick start is `{BUILD_PREFIX}<start the server>` on one line: {text}",
         quick.line
     );
-    let script = rewrite(&text[BUILD_PREFIX.len()..], &ports, &bin_dir) + "\n";
+    let script = rewrite_ports(&text[BUILD_PREFIX.len()..], &ports) + "\n";
     let defaults = [
         (
             "ETCD_LISTEN_CLIENT_URLS",
@@ -767,37 +1176,33 @@ fn readme_blocks_work_when_pasted_in_order() {
             format!("default=http://127.0.0.1:{peer}"),
         ),
     ];
-    let mut server = Run::start("quick-start", &script, cwd, scripts.path(), &defaults);
+    let mut server = Run::start("quick-start", Some(&script), cwd, scripts.path(), &defaults);
     wait_healthy(&mut server, client, cwd);
     assert!(
         cwd.join("default.etcd").is_dir(),
         "the quick-start server keeps its data in ./default.etcd"
     );
 
-    // The walk-through, in a second terminal.
-    let walk = rewrite(&blocks[1].text, &ports, &bin_dir);
-    let mut run = Run::start("walk-through", &walk, cwd, scripts.path(), &[]);
-    let status = run.finish(SHORT_BLOCK, cwd);
-    assert!(
-        status.success(),
-        "walk-through: {status}\n{}",
-        run.report(cwd)
-    );
-    let answers = json_values(&run, cwd);
-    let learned = check_walk_through(&answers, client, peer);
-    drop(run);
+    // Every other block, pasted in order into a second terminal.
+    let mut shell = Shell::start(cwd, scripts.path());
+    let paste = |shell: &mut Shell, b: &Block| -> Pasted {
+        let name = format!("{:?}", b.role);
+        let pasted = shell.paste(
+            &name,
+            &rewrite_ports(&b.text, &ports),
+            b.role.deadline(),
+            cwd,
+        );
+        check_clean(shell, &name, &pasted, cwd, &before);
+        pasted
+    };
 
-    // concordctl, same terminal.
-    let ctl = rewrite(&blocks[2].text, &ports, &bin_dir);
-    let mut run = Run::start("concordctl", &ctl, cwd, scripts.path(), &[]);
-    let status = run.finish(SHORT_BLOCK, cwd);
-    assert!(
-        status.success(),
-        "concordctl: {status}\n{}",
-        run.report(cwd)
-    );
-    check_ctl(&run.stdout(), &learned, client, peer);
-    drop(run);
+    let pasted = paste(&mut shell, &blocks[1]);
+    let answers = json_values(&pasted.out, &shell.run, cwd);
+    let learned = check_walk_through(&answers, client, peer);
+
+    let pasted = paste(&mut shell, &blocks[2]);
+    check_ctl(&pasted.out, &learned, client, peer);
 
     // "First stop the quick-start server (Ctrl-C in its terminal)".
     server.kill(libc_sig::INT);
@@ -809,24 +1214,17 @@ fn readme_blocks_work_when_pasted_in_order() {
     );
     drop(server);
 
-    // The cluster, pasted in one terminal.
-    let cluster = rewrite(&blocks[3].text, &ports, &bin_dir);
-    let mut run = Run::start("cluster", &cluster, cwd, scripts.path(), &[]);
-    let status = run.finish(CLUSTER_BLOCK, cwd);
-    let answers = json_values(&run, cwd);
-    check_cluster(&answers, &ports);
-    assert!(
-        wait_group_gone(&run),
-        "the cluster block leaves processes running ({status})\n{}",
-        run.report(cwd)
-    );
-    for i in 1..=3 {
-        assert!(
-            cwd.join(format!("node{i}.log")).is_file(),
-            "node{i}.log missing\n{}",
-            run.report(cwd)
-        );
-    }
+    let pasted = paste(&mut shell, &blocks[3]);
+    check_cluster(&json_values(&pasted.out, &shell.run, cwd), &ports);
+
+    let pasted = paste(&mut shell, &blocks[4]);
+    check_discovery(&json_values(&pasted.out, &shell.run, cwd), &ports);
+
+    let pasted = paste(&mut shell, &blocks[5]);
+    check_tiers(&pasted.out);
+
+    let pasted = paste(&mut shell, &blocks[6]);
+    check_split(&pasted.out, &ports);
 }
 
 /// Polls until no process of `run`'s group is left (orphans are reaped by
