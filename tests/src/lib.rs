@@ -11,6 +11,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub mod cluster;
+pub mod faults;
 pub mod linearizability;
 pub mod split;
 

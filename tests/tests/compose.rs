@@ -23,6 +23,12 @@
 //! - `nats_profile`: the `nats` profile: the leader publishes to the
 //!   nats-server container, the watch service follows the bus, and a watch
 //!   through the front is woken by a write.
+//! - `compose_faults`: the fault suite (`concord_tests::faults`) through
+//!   the front of compose.yaml with 2 gateways: the leader's container
+//!   killed, paused, disconnected from the network, every member killed,
+//!   a gateway and the watch replica killed; before it, 20 writes right
+//!   after a leader kill must all be answered. Then the same on etcd 3.4
+//!   in containers behind the same front, for the figures beside.
 //! - `three_hosts`: `deploy/three-hosts/` with each "host" on its own
 //!   loopback address (127.0.0.2-4, host networking): the members bootstrap
 //!   by those addresses alone and serve.
@@ -40,6 +46,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use concord_tests::cluster::request;
+use concord_tests::faults::{run_faults, Cut, Deployment};
 use concord_tests::{form_encode, free_port, Response};
 
 /// The images `compose.yaml` and the three-host layout use.
@@ -1003,4 +1010,256 @@ fn raw_get(addr: &str, port: u16, path: &str) -> Option<(u16, String)> {
     let (head, body) = raw.split_once("\r\n\r\n")?;
     let status = head.split_whitespace().nth(1)?.parse().ok()?;
     Some((status, body.to_string()))
+}
+
+/// A deployment in containers for the fault suite: its members (services
+/// `members`), the clients on the front's published port.
+struct Containers<'a> {
+    p: &'a Project,
+    port: u16,
+    members: Vec<&'static str>,
+    /// Containers killed -9 and started again as the deployment's own
+    /// faults (one of two gateways, the watch replica), with a label.
+    extras: Vec<(&'static str, String)>,
+}
+
+impl Containers<'_> {
+    fn docker(&self, args: &[&str]) {
+        let out = run(Command::new("docker").args(args), DOCKER_TIMEOUT);
+        assert!(
+            out.status.success(),
+            "docker {args:?}: {}\n{}",
+            text(&out.stderr),
+            self.p.logs()
+        );
+    }
+
+    /// The one container of member `i`.
+    fn container(&self, i: usize) -> String {
+        self.p.containers(self.members[i])[0].clone()
+    }
+}
+
+impl Deployment for Containers<'_> {
+    fn client_ports(&self) -> Vec<u16> {
+        vec![self.port]
+    }
+    fn wait_ready(&mut self) {
+        let port = self.port;
+        wait_for(
+            "the front's /health",
+            READY,
+            || self.p.logs(),
+            || {
+                http(port, "GET", "/health", "")
+                    .ok()
+                    .filter(|r| r.status == 200)
+            },
+        );
+        self.leader();
+    }
+    fn leader(&mut self) -> usize {
+        let (port, members) = (self.port, self.members.clone());
+        wait_for(
+            "a leader named through the front",
+            READY,
+            || self.p.logs(),
+            || {
+                let r = http(port, "GET", "/v2/members/leader", "").ok()?;
+                let name = r.json()["name"].as_str()?.to_string();
+                members.iter().position(|m| *m == name)
+            },
+        )
+    }
+    fn member_name(&self, i: usize) -> String {
+        self.members[i].to_string()
+    }
+    fn members(&self) -> usize {
+        self.members.len()
+    }
+    fn kill9(&mut self, i: usize) {
+        self.docker(&["kill", &self.container(i)]);
+    }
+    fn restart(&mut self, i: usize) {
+        self.docker(&["start", &self.container(i)]);
+        self.wait_ready();
+    }
+    fn stop(&mut self, i: usize) {
+        self.docker(&["pause", &self.container(i)]);
+    }
+    fn cont(&mut self, i: usize) {
+        self.docker(&["unpause", &self.container(i)]);
+    }
+    fn kill9_all(&mut self) {
+        let ids: Vec<String> = (0..self.members.len()).map(|i| self.container(i)).collect();
+        let mut args = vec!["kill"];
+        args.extend(ids.iter().map(String::as_str));
+        self.docker(&args);
+    }
+    fn start_all(&mut self) {
+        let ids: Vec<String> = (0..self.members.len()).map(|i| self.container(i)).collect();
+        let mut args = vec!["start"];
+        args.extend(ids.iter().map(String::as_str));
+        self.docker(&args);
+    }
+    /// `docker network disconnect`: the member's address stops answering
+    /// (no RST), as a host cut off the network; connected again with its
+    /// service name as alias (Docker's DNS).
+    fn cut(&mut self, i: usize) -> Result<Cut, String> {
+        let network = format!("{}_default", self.p.name);
+        let container = self.container(i);
+        self.docker(&["network", "disconnect", &network, &container]);
+        let alias = self.members[i].to_string();
+        Ok(Cut::new(move || {
+            let out = run(
+                Command::new("docker").args([
+                    "network", "connect", "--alias", &alias, &network, &container,
+                ]),
+                DOCKER_TIMEOUT,
+            );
+            if !out.status.success() {
+                eprintln!("docker network connect {alias}: {}", text(&out.stderr));
+            }
+        }))
+    }
+    fn extra_faults(&self) -> Vec<&'static str> {
+        self.extras.iter().map(|(what, _)| *what).collect()
+    }
+    fn play(&mut self, what: &str, undo: bool) {
+        let Some((_, id)) = self.extras.iter().find(|(w, _)| *w == what) else {
+            return;
+        };
+        let id = id.clone();
+        self.docker(&[if undo { "start" } else { "kill" }, &id]);
+    }
+    fn log_tails(&self, _n: usize) -> String {
+        self.p.logs()
+    }
+}
+
+/// The leader's container killed, then 20 writes in a row through the
+/// front, each with a 5 s client timeout: how each ended (status, or the
+/// client's error) and how long it took. The leader is started again.
+fn writes_after_a_leader_kill(d: &mut Containers) -> Vec<(String, Duration)> {
+    let l = d.leader();
+    d.kill9(l);
+    let mut out = Vec::new();
+    for i in 0..20 {
+        let started = Instant::now();
+        let r = request(
+            d.port,
+            "PUT",
+            &format!("/v2/keys/after-kill/{i}"),
+            Some("application/x-www-form-urlencoded"),
+            b"value=x",
+            Duration::from_secs(5),
+        );
+        let what = match r {
+            Ok(r) if r.status == 200 || r.status == 201 => r.status.to_string(),
+            Ok(r) => format!("{} {}", r.status, r.text().trim()),
+            Err(e) => format!("no answer: {e}"),
+        };
+        out.push((what, started.elapsed()));
+    }
+    d.restart(l);
+    out
+}
+
+fn report_writes(label: &str, writes: &[(String, Duration)]) -> usize {
+    let ok = writes
+        .iter()
+        .filter(|(w, _)| w == "200" || w == "201")
+        .count();
+    let times: Vec<String> = writes
+        .iter()
+        .map(|(_, t)| format!("{:.2}", t.as_secs_f64()))
+        .collect();
+    eprintln!(
+        "{label}: leader's container killed, 20 writes in a row (5 s client timeout): {ok} answered 200/201; seconds each: {}",
+        times.join(" ")
+    );
+    for (w, _) in writes.iter().filter(|(w, _)| w != "200" && w != "201") {
+        eprintln!("  {label}: {w}");
+    }
+    ok
+}
+
+/// The fault suite through the compose deployment's front (2 gateways):
+/// the leader's container killed (`docker kill`), paused (`docker
+/// pause`), cut off (`docker network disconnect`), every member killed,
+/// then one gateway and the watch replica killed; first, the check
+/// that 20 writes right after a leader kill are all answered. Then the same
+/// on etcd 3.4 in containers behind the same front
+/// (`bench/containers/etcd-compose.yaml`; skipped without etcd), printed
+/// beside it.
+#[test]
+fn compose_faults() {
+    if let Some(why) = docker_missing() {
+        eprintln!("compose_faults: SKIPPED: {why}; the container tests need a Docker engine and Compose v2 (.ci/run sets them up)");
+        return;
+    }
+    ensure_images();
+    let p = Project::new(
+        format!("{}faults", project_prefix()),
+        root().join("compose.yaml"),
+        None,
+    );
+    let port = free_port();
+    p.set_var("CONCORD_FRONT_ADDR", &format!("127.0.0.1:{port}"));
+    p.set_var("CONCORD_CLUSTER_TOKEN", &p.name);
+    p.compose(&["up", "-d", "--scale", "gateway=2"]);
+    let mut d = Containers {
+        p: &p,
+        port,
+        members: vec!["node1", "node2", "node3"],
+        extras: Vec::new(),
+    };
+    d.wait_ready();
+    let gateways = p.containers("gateway");
+    assert_eq!(gateways.len(), 2, "{gateways:?}");
+    d.extras = vec![
+        ("a gateway", gateways[0].clone()),
+        ("the watch replica", p.containers("watch")[0].clone()),
+    ];
+    let writes = writes_after_a_leader_kill(&mut d);
+    let ok = report_writes("concord compose", &writes);
+    run_faults(&mut d, "concord compose (2 gateways)");
+    drop(d);
+    p.down();
+    assert_eq!(ok, 20, "writes after a leader kill: {writes:?}");
+
+    // etcd 3.4 in containers, the same faults, for the figures beside.
+    if concord_tests::which("etcd").is_none() {
+        eprintln!("compose_faults: etcd 3.4 side skipped: etcd is not installed");
+        return;
+    }
+    let out = run(
+        Command::new(root().join("bench/containers/etcd-image")).current_dir(root()),
+        BUILD_TIMEOUT,
+    );
+    assert!(
+        out.status.success(),
+        "bench/containers/etcd-image: {}",
+        text(&out.stderr)
+    );
+    let e = Project::new(
+        format!("{}etcdfaults", project_prefix()),
+        root().join("bench/containers/etcd-compose.yaml"),
+        None,
+    );
+    let port = free_port();
+    e.set_var("CONCORD_FRONT_ADDR", &format!("127.0.0.1:{port}"));
+    e.compose(&["up", "-d"]);
+    let mut d = Containers {
+        p: &e,
+        port,
+        members: vec!["etcd1", "etcd2", "etcd3"],
+        extras: Vec::new(),
+    };
+    d.wait_ready();
+    let writes = writes_after_a_leader_kill(&mut d);
+    report_writes("etcd 3.4 compose", &writes);
+    run_faults(&mut d, "etcd 3.4 compose");
+    drop(d);
+    e.down();
 }
