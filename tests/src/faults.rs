@@ -549,6 +549,14 @@ pub trait Deployment {
     /// Cuts member `i` off (iptables DROP rules, a network disconnected)
     /// until the [`Cut`] is dropped; why not, where it cannot be done.
     fn cut(&mut self, i: usize) -> Result<Cut, String>;
+    /// How a pause is made, for the report.
+    fn pause_words(&self) -> &'static str {
+        "paused (SIGSTOP)"
+    }
+    /// How a cut-off is made, for the report.
+    fn cut_words(&self) -> &'static str {
+        "cut off (iptables DROP)"
+    }
     /// Faults beyond the members' (a gateway, a watch replica), each
     /// played and undone by [`Deployment::play`].
     fn extra_faults(&self) -> Vec<&'static str> {
@@ -609,12 +617,12 @@ pub fn run_faults(d: &mut dyn Deployment, label: &str) {
     let l = d.leader();
     d.stop(l);
     faults.push(Fault {
-        what: format!("leader {} paused (SIGSTOP)", d.member_name(l)),
+        what: format!("leader {} {}", d.member_name(l), d.pause_words()),
         at: nanos_since(start),
     });
     thread::sleep(Duration::from_secs(3));
     faults.push(Fault {
-        what: format!("{} resumed (SIGCONT)", d.member_name(l)),
+        what: format!("{} resumed", d.member_name(l)),
         at: nanos_since(start),
     });
     d.cont(l);
@@ -627,7 +635,7 @@ pub fn run_faults(d: &mut dyn Deployment, label: &str) {
     match cut {
         Ok((l, cut)) => {
             faults.push(Fault {
-                what: format!("leader {} cut off (iptables DROP)", d.member_name(l)),
+                what: format!("leader {} {}", d.member_name(l), d.cut_words()),
                 at: nanos_since(start),
             });
             thread::sleep(Duration::from_secs(4));
@@ -732,7 +740,7 @@ pub fn run_faults(d: &mut dyn Deployment, label: &str) {
             });
         // (Every fault is stamped once it took effect.)
         eprintln!(
-            "  {:6.2} s  {:<38} writes acked again after {resumed:>7} (probes) | until the next step, clients: {} ops, {} unknown, {} refused",
+            "  {:6.2} s  {:<44} writes acked again after {resumed:>7} (probes) | until the next step, clients: {} ops, {} unknown, {} refused",
             secs(f.at),
             f.what,
             window.len(),

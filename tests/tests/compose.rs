@@ -1122,6 +1122,12 @@ impl Deployment for Containers<'_> {
             }
         }))
     }
+    fn pause_words(&self) -> &'static str {
+        "paused (docker pause)"
+    }
+    fn cut_words(&self) -> &'static str {
+        "cut off (network disconnect)"
+    }
     fn extra_faults(&self) -> Vec<&'static str> {
         self.extras.iter().map(|(what, _)| *what).collect()
     }
