@@ -6,9 +6,6 @@
 //! - [`Cluster`]: the member registry and leadership;
 //! - [`RaftStats`]: one member's raft statistics.
 //!
-//! It also holds [`parse_go_bool`], Go's boolean syntax, which etcd's flags
-//! and its v2 query parameters share.
-//!
 //! The embedded `concord` server implements them in-process; the split
 //! services implement the same traits over gRPC. The gateway only ever sees
 //! `Arc<dyn Kv>`, `Arc<dyn Watch>`, `Arc<dyn Cluster>` and `Arc<dyn RaftStats>`.
@@ -357,14 +354,4 @@ pub trait EventSource: Send + Sync + 'static {
     /// Every event from now on, after a [`Committed::Reset`] at the current
     /// store index (a subscriber with no history of its own starts here).
     fn subscribe_from_now(&self) -> mpsc::Receiver<Committed>;
-}
-
-/// Go's `strconv.ParseBool`: the spellings etcd accepts for a boolean flag
-/// (`--strict-reconfig-check=T`) and a v2 query parameter (`?dir=1`).
-pub fn parse_go_bool(s: &str) -> Option<bool> {
-    match s {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        _ => None,
-    }
 }

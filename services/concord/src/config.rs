@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::Parser;
-use concord_api::parse_go_bool;
+use concord_store::go::parse_bool;
 use serde::Deserialize;
 
 /// The command line, as etcd spells it. Every option is optional here:
@@ -465,10 +465,10 @@ fn resolve(raw: Raw) -> Result<ServerConfig, ConfigError> {
             })
         }
     };
-    let debug = parse_go_bool(&raw.debug).unwrap_or(false);
+    let debug = parse_bool(&raw.debug).unwrap_or(false);
     let log_level = tracing_level(&raw.log_level)?;
     let strict_reconfig_check =
-        parse_go_bool(&raw.strict_reconfig_check).ok_or_else(|| ConfigError::Invalid {
+        parse_bool(&raw.strict_reconfig_check).ok_or_else(|| ConfigError::Invalid {
             key: "strict-reconfig-check",
             value: raw.strict_reconfig_check.clone(),
             why: "not a boolean".into(),

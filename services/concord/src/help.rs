@@ -31,13 +31,13 @@ impl Unsupported {
     pub fn accepts(&self, value: &str) -> bool {
         let value = value.trim();
         if self.is_bool {
-            let want = concord_api::parse_go_bool(value);
+            let want = concord_store::go::parse_bool(value);
             return want.is_some()
                 && want
                     == self
                         .accepted
                         .first()
-                        .and_then(|d| concord_api::parse_go_bool(d));
+                        .and_then(|d| concord_store::go::parse_bool(d));
         }
         self.accepted.contains(&value)
     }

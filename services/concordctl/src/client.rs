@@ -15,13 +15,11 @@
 
 use std::time::{Duration, Instant};
 
+use concord_store::go;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::http::{
-    self, canonical_url_path, encode_values, go_quote, join_path, parse_url, Deadlines,
-    TransportError, Url,
-};
+use crate::http::{self, encode_values, parse_url, Deadlines, TransportError, Url};
 
 /// Why a call failed; `text` is Go's `err.Error()`.
 #[derive(Debug, Clone)]
@@ -154,14 +152,14 @@ impl Action {
                 } else {
                     format!("/{key}")
                 };
-                canonical_url_path(&format!("{}/v2/keys{key}", ep.path))
+                go::clean_url_path(&format!("{}/v2/keys{key}", ep.path))
             }
             Target::Members(suffix) => {
-                let p = join_path(&ep.path, "/v2/members");
+                let p = go::join(&ep.path, "/v2/members");
                 if suffix.is_empty() {
                     p
                 } else {
-                    join_path(&p, suffix)
+                    go::join(&p, suffix)
                 }
             }
         };
@@ -419,7 +417,7 @@ fn go_char(c: char) -> String {
         '\'' => "'\\''".into(),
         '\\' => "'\\\\'".into(),
         c if c.is_control() => {
-            let q = go_quote(&c.to_string());
+            let q = go::quote(&c.to_string());
             format!("'{}'", &q[1..q.len() - 1])
         }
         c => format!("'{c}'"),
@@ -528,7 +526,7 @@ impl Client {
             if self.debug {
                 let mut line = format!("cURL Command: curl -X {} {url}", act.method);
                 if let Some(b) = &act.body {
-                    line.push_str(&format!(" -d {}", go_quote(b)));
+                    line.push_str(&format!(" -d {}", go::quote(b)));
                 }
                 eprintln!("{line}");
             }
@@ -732,7 +730,7 @@ impl Client {
     /// bounded by `--total-timeout`, failing as Go's `Client.Timeout` does.
     pub fn health(&self, url: &str) -> Result<Vec<u8>, String> {
         let full = format!("{url}/health");
-        let wrap = |e: String| format!("Get {}: {e}", go_quote(&full));
+        let wrap = |e: String| format!("Get {}: {e}", go::quote(&full));
         let u = parse_url(&full).map_err(&wrap)?;
         let now = Instant::now();
         let dial = if self.total_timeout.is_zero() {
@@ -777,7 +775,7 @@ fn keys_response(resp: &http::Response) -> Result<KeysResponse, Error> {
                 Some(v) if !v.is_empty() => v.parse().map_err(|_| {
                     Error::raw(format!(
                         "strconv.ParseUint: parsing {}: invalid syntax",
-                        go_quote(v)
+                        go::quote(v)
                     ))
                 })?,
                 _ => 0,

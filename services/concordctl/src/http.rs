@@ -1,6 +1,7 @@
 //! A small HTTP/1.1 client over `std::net`, plus the bits of Go's `net/url`
-//! and `path` that decide what etcdctl's requests (and its `--debug` cURL
-//! lines) look like.
+//! that decide what etcdctl's requests (and its `--debug` cURL lines) look
+//! like (`path.Clean`, unescaping and `ParseDuration` are
+//! `concord_store::go`'s).
 //!
 //! Written by hand rather than with an HTTP crate so that every failure can
 //! be worded as Go's `net/http` words it (`dial tcp 127.0.0.1:1: connect:
@@ -11,6 +12,8 @@
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
+
+use concord_store::go;
 
 /// A URL as Go's `url.Parse` splits the forms etcdctl meets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,7 +33,7 @@ pub struct Url {
 /// worded as Go's (`parse "127.0.0.1:2379": first path segment in URL
 /// cannot contain colon`).
 pub fn parse_url(raw: &str) -> Result<Url, String> {
-    let fail = |why: &str| Err(format!("parse {}: {why}", go_quote(raw)));
+    let fail = |why: &str| Err(format!("parse {}: {why}", go::quote(raw)));
     if raw.chars().any(|c| c < ' ' || c == '\x7f') {
         return fail("net/url: invalid control character in URL");
     }
@@ -75,7 +78,7 @@ pub fn parse_url(raw: &str) -> Result<Url, String> {
     } else {
         rest
     };
-    url.path = match unescape(rest) {
+    url.path = match go::path_unescape(rest) {
         Some(p) => p,
         None => return fail("invalid URL escape"),
     };
@@ -102,23 +105,6 @@ fn get_scheme(raw: &str) -> Result<(&str, &str), &'static str> {
         }
     }
     Ok(("", raw))
-}
-
-fn unescape(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let h = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(h, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 impl std::fmt::Display for Url {
@@ -190,138 +176,6 @@ pub fn encode_values(pairs: &[(&str, String)]) -> String {
         .map(|(k, val)| format!("{}={}", query_escape(k), query_escape(val)))
         .collect::<Vec<_>>()
         .join("&")
-}
-
-/// Go's `path.Clean`.
-pub fn clean_path(p: &str) -> String {
-    if p.is_empty() {
-        return ".".into();
-    }
-    let rooted = p.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for seg in p.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => {
-                if parts.last().is_some_and(|l| *l != "..") {
-                    parts.pop();
-                } else if !rooted {
-                    parts.push("..");
-                }
-            }
-            s => parts.push(s),
-        }
-    }
-    let joined = parts.join("/");
-    match (rooted, joined.is_empty()) {
-        (true, _) => format!("/{joined}"),
-        (false, true) => ".".into(),
-        (false, false) => joined,
-    }
-}
-
-/// Go's `path.Join`.
-pub fn join_path(a: &str, b: &str) -> String {
-    let joined = match (a.is_empty(), b.is_empty()) {
-        (true, true) => return String::new(),
-        (true, false) => b.to_string(),
-        (false, true) => a.to_string(),
-        (false, false) => format!("{a}/{b}"),
-    };
-    clean_path(&joined)
-}
-
-/// etcd's `pathutil.CanonicalURLPath`: cleaned, rooted, trailing slash kept.
-pub fn canonical_url_path(p: &str) -> String {
-    if p.is_empty() {
-        return "/".into();
-    }
-    let p = if p.starts_with('/') {
-        p.to_string()
-    } else {
-        format!("/{p}")
-    };
-    let mut np = clean_path(&p);
-    if p.ends_with('/') && np != "/" {
-        np.push('/');
-    }
-    np
-}
-
-/// Go's `strconv.Quote` (what `%q` prints).
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\x07' => out.push_str("\\a"),
-            '\x08' => out.push_str("\\b"),
-            '\x0c' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\x0b' => out.push_str("\\v"),
-            c if (c as u32) < 0x80 && c.is_control() => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c if c.is_control() => {
-                if (c as u32) < 0x10000 {
-                    out.push_str(&format!("\\u{:04x}", c as u32))
-                } else {
-                    out.push_str(&format!("\\U{:08x}", c as u32))
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Go's `time.ParseDuration` (`2s`, `1.5s`, `500ms`, `1m30s`, `0`); a
-/// negative duration is returned as zero (an expired deadline).
-pub fn parse_go_duration(s: &str) -> Option<Duration> {
-    let (neg, mut rest) = match s.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    if rest == "0" {
-        return Some(Duration::ZERO);
-    }
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let num_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let num = &rest[..num_end];
-        if num.is_empty() || num == "." {
-            return None;
-        }
-        let value: f64 = num.parse().ok()?;
-        rest = &rest[num_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let nanos_per = match &rest[..unit_end] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        rest = &rest[unit_end..];
-        total += value * nanos_per;
-    }
-    if neg {
-        return Some(Duration::ZERO);
-    }
-    Some(Duration::from_nanos(total as u64))
 }
 
 /// Why a round trip failed, in Go's words.
@@ -560,7 +414,7 @@ pub fn round_trip(req: &Request, d: Deadlines) -> Result<Response, TransportErro
         }
         s => {
             return Err(TransportError::Other {
-                text: format!("unsupported protocol scheme {}", go_quote(s)),
+                text: format!("unsupported protocol scheme {}", go::quote(s)),
                 connection: false,
             })
         }
@@ -669,7 +523,7 @@ pub fn round_trip(req: &Request, d: Deadlines) -> Result<Response, TransportErro
         Some(s) => s,
         None => {
             return Err(TransportError::Other {
-                text: format!("malformed HTTP response {}", go_quote(status_line)),
+                text: format!("malformed HTTP response {}", go::quote(status_line)),
                 connection: false,
             })
         }
@@ -789,32 +643,5 @@ mod tests {
     fn values_encode_sorted_with_query_escaping() {
         let v = [("value", "a&b=c/d é".to_string()), ("ttl", "5".to_string())];
         assert_eq!(encode_values(&v), "ttl=5&value=a%26b%3Dc%2Fd+%C3%A9");
-    }
-
-    #[test]
-    fn paths_clean_as_go() {
-        assert_eq!(canonical_url_path("//v2/keys//a/../b/"), "/v2/keys/b/");
-        assert_eq!(canonical_url_path("/v2/keys/"), "/v2/keys/");
-        assert_eq!(join_path("/", "/v2/members"), "/v2/members");
-        assert_eq!(join_path("/v2/members", "abc"), "/v2/members/abc");
-        assert_eq!(clean_path("a/../.."), "..");
-    }
-
-    #[test]
-    fn durations_parse_as_go() {
-        assert_eq!(parse_go_duration("2s"), Some(Duration::from_secs(2)));
-        assert_eq!(parse_go_duration("1.5s"), Some(Duration::from_millis(1500)));
-        assert_eq!(parse_go_duration("1m30s"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_go_duration("500ms"), Some(Duration::from_millis(500)));
-        assert_eq!(parse_go_duration("0"), Some(Duration::ZERO));
-        assert_eq!(parse_go_duration("1"), None);
-        assert_eq!(parse_go_duration("x"), None);
-        assert_eq!(parse_go_duration(""), None);
-    }
-
-    #[test]
-    fn quote_as_go() {
-        assert_eq!(go_quote("{\"a\":[\"b\"]}"), "\"{\\\"a\\\":[\\\"b\\\"]}\"");
-        assert_eq!(go_quote("é\n"), "\"é\\n\"");
     }
 }

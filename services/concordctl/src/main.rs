@@ -30,8 +30,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use concord_store::go;
+
 use crate::client::{Action, Client, Config, Error, SetOptions};
-use crate::http::{go_quote, parse_go_duration};
 use crate::output::{print_ls, print_response, Format};
 
 /// etcdctl's exit codes (`ctlv2/command/error.go`).
@@ -311,12 +312,20 @@ fn endpoints_flag(cli: &Cli) -> String {
     .unwrap_or_else(|| DEFAULT_ENDPOINTS.to_string())
 }
 
+/// etcdctl's duration flags: Go's `time.ParseDuration`; a negative
+/// duration is an expired deadline.
+fn go_duration(s: &str) -> Option<Duration> {
+    go::parse_duration(s)
+        .ok()
+        .map(|n| Duration::from_nanos(n.max(0) as u64))
+}
+
 /// urfave/cli's answer to a bad flag value: usage on stdout, the error on
 /// stderr, exit 1.
 fn bad_duration(flag: &str, value: &str) -> ExitCode {
     let msg = format!(
         "invalid value {} for flag -{flag}: parse error",
-        go_quote(value)
+        go::quote(value)
     );
     println!("Incorrect Usage. {msg}\n");
     eprintln!("{msg}");
@@ -331,10 +340,10 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { EXIT_BAD_ARGS } else { 0 });
         }
     };
-    let Some(timeout) = parse_go_duration(&cli.timeout) else {
+    let Some(timeout) = go_duration(&cli.timeout) else {
         return bad_duration("timeout", &cli.timeout);
     };
-    let Some(total_timeout) = parse_go_duration(&cli.total_timeout) else {
+    let Some(total_timeout) = go_duration(&cli.total_timeout) else {
         return bad_duration("total-timeout", &cli.total_timeout);
     };
     let g = Globals {
@@ -718,8 +727,8 @@ fn member(g: &Globals, action: MemberCmd) -> Result<(), ExitCode> {
                 }
             }
             println!();
-            println!("ETCD_NAME={}", go_quote(&name));
-            println!("ETCD_INITIAL_CLUSTER={}", go_quote(&conf.join(",")));
+            println!("ETCD_NAME={}", go::quote(&name));
+            println!("ETCD_INITIAL_CLUSTER={}", go::quote(&conf.join(",")));
             println!("ETCD_INITIAL_CLUSTER_STATE=\"existing\"");
         }
         MemberCmd::Remove { args } => {

@@ -17,10 +17,8 @@
 //! - [`members`]: the member registry under a token: the leader of a
 //!   cluster bootstrapped by it publishes the members and the leader there;
 //!   gateways and watch services follow it.
-//! - [`duration`]: the `--token-ttl` syntax (Go's durations).
 
 pub mod client;
-pub mod duration;
 pub mod members;
 pub mod registry;
 pub mod service;

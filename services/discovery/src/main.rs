@@ -9,8 +9,9 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{CommandFactory, Parser};
 use concord_discovery::registry::Registry;
-use concord_discovery::{duration, service};
+use concord_discovery::service;
 use concord_process::{init_logging, listen_addr, shutdown_signal};
+use concord_store::go;
 use tokio::net::TcpListener;
 use tracing::{error, info};
 
@@ -119,8 +120,24 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// `--token-ttl`: Go's duration syntax (`168h`, `1h30m`, `500ms`) plus `d`
+/// for days; a bare number is seconds; no sign.
+fn token_ttl(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    let bad = || format!("time: invalid duration {s:?}");
+    if s.starts_with(['+', '-']) {
+        return Err(bad());
+    }
+    go::parse_duration_with_days(s)
+        .map(|n| Duration::from_nanos(n as u64))
+        .map_err(|_| bad())
+}
+
 async fn run(s: Settings) -> anyhow::Result<()> {
-    let ttl = duration::parse(&s.token_ttl)
+    let ttl = token_ttl(&s.token_ttl)
         .map_err(|e| anyhow::anyhow!("--token-ttl {:?}: {e}", s.token_ttl))?;
     if ttl.is_zero() {
         bail!("--token-ttl must be more than 0");
@@ -198,5 +215,26 @@ async fn expire_tokens(registry: Arc<Registry>, ttl: Duration) {
         tokio::time::sleep(every).await;
         let reg = registry.clone();
         let _ = tokio::task::spawn_blocking(move || reg.expire_tokens(ttl)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_ttls() {
+        assert_eq!(token_ttl("168h"), Ok(Duration::from_secs(168 * 3600)));
+        assert_eq!(token_ttl("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(token_ttl("7d"), Ok(Duration::from_secs(7 * 86400)));
+        assert_eq!(token_ttl(" 90 "), Ok(Duration::from_secs(90)));
+        assert_eq!(token_ttl("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(token_ttl(""), Err("time: invalid duration \"\"".into()));
+        assert_eq!(
+            token_ttl("soon"),
+            Err("time: invalid duration \"soon\"".into())
+        );
+        assert!(token_ttl("5x").is_err());
+        assert!(token_ttl("-5s").is_err());
     }
 }

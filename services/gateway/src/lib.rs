@@ -32,7 +32,7 @@ use bytes::Bytes;
 use concord_api::{
     ApiError, Cluster, Kv, MembershipError, RaftStats, ReadRequest, Watch, WatchRequest,
 };
-use concord_store::{Command, Event};
+use concord_store::{go, Command, Event};
 use futures_util::stream;
 
 use crate::error::{http_error, method_not_allowed, not_found, v2_error, GatewayError};
@@ -72,53 +72,13 @@ fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
     r
 }
 
-/// Go's `cleanPath`: collapses `//`, `.` and `..`, keeps a trailing slash.
-fn clean_path(p: &str) -> String {
-    let trailing = p.len() > 1 && p.ends_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for seg in p.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            s => parts.push(s),
-        }
-    }
-    let mut out = String::from("/");
-    out.push_str(&parts.join("/"));
-    if trailing && out != "/" {
-        out.push('/');
-    }
-    out
-}
-
-/// Percent-decodes a URL path (Go's `r.URL.Path`); `None` on a bad escape.
-fn decode_path(p: &str) -> Option<String> {
-    let b = p.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let h = (*b.get(i + 1)? as char).to_digit(16)?;
-            let l = (*b.get(i + 2)? as char).to_digit(16)?;
-            out.push((h * 16 + l) as u8);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 /// etcd wraps every client handler in a CORS handler: permissive headers
 /// on every answer, and an empty 200 for any `OPTIONS` request.
 async fn dispatch(State(st): State<GatewayState>, req: Request) -> Response {
     let mut r = if req.method() == Method::OPTIONS {
         // Go's server refuses a bad escape in the path before etcd's CORS
         // handler sees the request (an unclean path is not redirected).
-        match decode_path(req.uri().path()) {
+        match go::path_unescape(req.uri().path()) {
             Some(_) => Response::new(Body::empty()),
             None => bad_request(),
         }
@@ -147,10 +107,10 @@ fn bad_request() -> Response {
 /// 400 for a bad escape, a redirect for an unclean path (`//`, `..`).
 fn checked_path(req: &Request) -> Result<String, Response> {
     let raw_path = req.uri().path().to_string();
-    let Some(path) = decode_path(&raw_path) else {
+    let Some(path) = go::path_unescape(&raw_path) else {
         return Err(bad_request());
     };
-    let cleaned = clean_path(&path);
+    let cleaned = go::clean_url_path(&path);
     if cleaned != path {
         // Go's ServeMux answers unclean paths with a redirect.
         let mut loc = cleaned.clone();
@@ -409,7 +369,7 @@ async fn watch(st: &GatewayState, key: String, p: &KeyParams) -> Result<Response
     let w = st
         .watch
         .watch(WatchRequest {
-            key: concord_store::store::clean_path(&key),
+            key: go::clean_rooted(&key),
             recursive: p.recursive,
             stream: p.stream,
             since_index: if p.wait_index == 0 {
@@ -710,14 +670,6 @@ impl IntoResponse for GatewayError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn go_clean_path() {
-        assert_eq!(clean_path("/v2/keys//a"), "/v2/keys/a");
-        assert_eq!(clean_path("/v2/keys/a/"), "/v2/keys/a/");
-        assert_eq!(clean_path("/v2/keys/./a/../b"), "/v2/keys/b");
-        assert_eq!(clean_path("/"), "/");
-    }
 
     #[test]
     fn member_urls() {

@@ -1,66 +1,12 @@
 //! etcd's `parseKeyRequest`: the form (body first, then query, as Go's
 //! `ParseForm`), the typed parameters and their exact error answers.
 
-use concord_api::parse_go_bool;
+use concord_store::go::{parse_bool, parse_query};
 use concord_store::{Error, ErrorCode};
 
 /// Decoded `key=value` pairs in Go's `r.Form` order.
 #[derive(Debug, Default)]
 pub struct Form(Vec<(String, String)>);
-
-/// Go's `url.QueryUnescape` for one component (`+` is a space).
-fn unescape(s: &str) -> Result<String, String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' => {
-                let hex = |c: u8| (c as char).to_digit(16);
-                match (
-                    b.get(i + 1).and_then(|c| hex(*c)),
-                    b.get(i + 2).and_then(|c| hex(*c)),
-                ) {
-                    (Some(h), Some(l)) => {
-                        out.push((h * 16 + l) as u8);
-                        i += 3;
-                    }
-                    _ => {
-                        let end = (i + 3).min(b.len());
-                        return Err(format!(
-                            "invalid URL escape {:?}",
-                            String::from_utf8_lossy(&b[i..end])
-                        ));
-                    }
-                }
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    Ok(String::from_utf8_lossy(&out).into_owned())
-}
-
-/// Go's `url.ParseQuery` (a `;` is an error since Go 1.17).
-fn parse_query(q: &str, into: &mut Vec<(String, String)>) -> Result<(), String> {
-    for part in q.split('&') {
-        if part.is_empty() {
-            continue;
-        }
-        if part.contains(';') {
-            return Err("invalid semicolon separator in query".into());
-        }
-        let (k, v) = part.split_once('=').unwrap_or((part, ""));
-        into.push((unescape(k)?, unescape(v)?));
-    }
-    Ok(())
-}
 
 impl Form {
     /// Builds the form from the form body (if any) and the query string.
@@ -131,7 +77,7 @@ fn get_u64(form: &Form, key: &str, code: ErrorCode, cause: &str) -> Result<u64, 
 fn get_bool(form: &Form, key: &str, cause: &str) -> Result<bool, Error> {
     match form.get(key) {
         None => Ok(false),
-        Some(v) => parse_go_bool(v).ok_or_else(|| req_err(ErrorCode::InvalidField, cause)),
+        Some(v) => parse_bool(v).ok_or_else(|| req_err(ErrorCode::InvalidField, cause)),
     }
 }
 
@@ -187,13 +133,13 @@ impl KeyParams {
         let prev_exist =
             match form.get("prevExist") {
                 None => None,
-                Some(v) => Some(parse_go_bool(v).ok_or_else(|| {
+                Some(v) => Some(parse_bool(v).ok_or_else(|| {
                     req_err(ErrorCode::InvalidField, "invalid value for prevExist")
                 })?),
             };
         let mut refresh = false;
         if let Some(v) = form.get("refresh") {
-            refresh = parse_go_bool(v)
+            refresh = parse_bool(v)
                 .ok_or_else(|| req_err(ErrorCode::InvalidField, "invalid value for refresh"))?;
             if refresh {
                 if !form.value("value").is_empty() {

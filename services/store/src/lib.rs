@@ -16,11 +16,14 @@
 //!   gateway's read replica);
 //! - [`stats`]: the counters of `/v2/stats/store`;
 //! - [`error`]: every v2 errorCode with its message and HTTP status;
-//! - [`time`]: Unix-nanosecond time and RFC 3339 formatting.
+//! - [`time`]: Unix-nanosecond time and RFC 3339 formatting;
+//! - [`go`]: Go's `path.Clean`, URL unescaping, `ParseDuration` and
+//!   `ParseBool`, shared by every service that must read input as etcd does.
 
 pub mod command;
 pub mod error;
 pub mod event;
+pub mod go;
 pub mod history;
 pub mod replica;
 pub mod stats;

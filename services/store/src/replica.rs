@@ -12,7 +12,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::store::{clean_path, components, join, split_last, Body, Node};
+use crate::go::clean_rooted as clean_path;
+use crate::store::{components, join, split_last, Body, Node};
 use crate::{Action, Event, NodeExtern, Store, UnixNanos};
 
 /// An event that cannot be applied to this replica: it must load the

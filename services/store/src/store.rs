@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
+use crate::go;
 use crate::time::{MIN_EXPIRE_TIME, NANOS_PER_SEC};
 use crate::{Action, Command, Error, ErrorCode, Event, NodeExtern, StoreStats, UnixNanos};
 
@@ -136,30 +137,6 @@ pub(crate) fn join(dir: &str, name: &str) -> String {
     }
 }
 
-/// Go's `path.Clean("/" + key)`: rooted, no empty, `.` or `..` segments.
-pub fn clean_path(key: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for seg in key.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            s => parts.push(s),
-        }
-    }
-    if parts.is_empty() {
-        "/".to_string()
-    } else {
-        let mut s = String::with_capacity(key.len() + 1);
-        for p in parts {
-            s.push('/');
-            s.push_str(p);
-        }
-        s
-    }
-}
-
 pub(crate) fn components(path: &str) -> impl Iterator<Item = &str> {
     path.split('/').filter(|s| !s.is_empty())
 }
@@ -281,7 +258,7 @@ impl Store {
         now: UnixNanos,
     ) -> Result<Event, Error> {
         let _ = sorted; // children are always kept in key order
-        let path = clean_path(key);
+        let path = go::clean_rooted(key);
         match self.lookup(&path) {
             Ok(node) => {
                 self.counters.gets_success.fetch_add(1, Ordering::Relaxed);
@@ -396,9 +373,9 @@ impl Store {
         now: UnixNanos,
     ) -> Result<Event, Error> {
         let next = self.index + 1;
-        let mut path = clean_path(key);
+        let mut path = go::clean_rooted(key);
         if unique {
-            path = clean_path(&format!("{path}/{next:020}"));
+            path = go::clean_rooted(&format!("{path}/{next:020}"));
         }
         if path == "/" {
             return Err(self.err(ErrorCode::RootReadOnly, "/"));
@@ -494,7 +471,7 @@ impl Store {
         refresh: bool,
         now: UnixNanos,
     ) -> Result<Event, Error> {
-        let path = clean_path(key);
+        let path = go::clean_rooted(key);
         let mut value = value.to_string();
         match self.lookup(&path) {
             Ok(n) if refresh => value = n.value().to_string(),
@@ -547,7 +524,7 @@ impl Store {
         refresh: bool,
         now: UnixNanos,
     ) -> Result<Event, Error> {
-        let path = clean_path(key);
+        let path = go::clean_rooted(key);
         if path == "/" {
             return Err(self.err(ErrorCode::RootReadOnly, "/"));
         }
@@ -616,7 +593,7 @@ impl Store {
     /// The clean path of the file a compare-and-swap/delete acts on, once it
     /// exists, is not the root or a directory, and matches the conditions.
     fn compared_file(&self, key: &str, prev_value: &str, prev_index: u64) -> Result<String, Error> {
-        let path = clean_path(key);
+        let path = go::clean_rooted(key);
         if path == "/" {
             return Err(self.err(ErrorCode::RootReadOnly, "/"));
         }
@@ -696,7 +673,7 @@ impl Store {
         recursive: bool,
         now: UnixNanos,
     ) -> Result<Event, Error> {
-        let path = clean_path(key);
+        let path = go::clean_rooted(key);
         if path == "/" {
             return Err(self.err(ErrorCode::RootReadOnly, "/"));
         }
