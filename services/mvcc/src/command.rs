@@ -1,0 +1,74 @@
+//! The writes as data: what consensus replicates and every member applies
+//! in log order with [`Keyspace::apply`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::store::{Applied, Keyspace};
+use crate::types::{
+    CompactionRequest, CompactionResponse, DeleteRangeRequest, DeleteRangeResponse,
+    LeaseGrantRequest, LeaseGrantResponse, LeaseKeepAliveResponse, LeaseRevokeResponse, PutRequest,
+    PutResponse, TxnRequest, TxnResponse,
+};
+
+/// One replicated write. Times are Unix nanoseconds stamped by the proposer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    Put(PutRequest),
+    DeleteRange(DeleteRangeRequest),
+    Txn(TxnRequest),
+    Compaction(CompactionRequest),
+    LeaseGrant {
+        request: LeaseGrantRequest,
+        now: i64,
+    },
+    /// A client's revoke, or the leader's for an expired lease.
+    LeaseRevoke {
+        id: i64,
+    },
+    LeaseKeepAlive {
+        id: i64,
+        now: i64,
+    },
+    /// A new leader's refresh of every lease.
+    LeasePromote {
+        now: i64,
+        extend_nanos: i64,
+    },
+}
+
+/// What a [`Command`] answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Put(Applied<PutResponse>),
+    DeleteRange(Applied<DeleteRangeResponse>),
+    Txn(Applied<TxnResponse>),
+    Compaction(CompactionResponse),
+    LeaseGrant(LeaseGrantResponse),
+    LeaseRevoke(Applied<LeaseRevokeResponse>),
+    LeaseKeepAlive(LeaseKeepAliveResponse),
+    LeasePromote,
+}
+
+impl Keyspace {
+    /// Applies one replicated write.
+    pub fn apply(&mut self, command: &Command) -> Result<Outcome> {
+        Ok(match command {
+            Command::Put(r) => Outcome::Put(self.put(r)?),
+            Command::DeleteRange(r) => Outcome::DeleteRange(self.delete_range(r)?),
+            Command::Txn(r) => Outcome::Txn(self.txn(r)?),
+            Command::Compaction(r) => Outcome::Compaction(self.compact(r)?),
+            Command::LeaseGrant { request, now } => {
+                Outcome::LeaseGrant(self.lease_grant(request, *now)?)
+            }
+            Command::LeaseRevoke { id } => Outcome::LeaseRevoke(self.lease_revoke(*id)?),
+            Command::LeaseKeepAlive { id, now } => {
+                Outcome::LeaseKeepAlive(self.lease_keep_alive(*id, *now)?)
+            }
+            Command::LeasePromote { now, extend_nanos } => {
+                self.lease_promote(*now, *extend_nanos);
+                Outcome::LeasePromote
+            }
+        })
+    }
+}

@@ -1,0 +1,93 @@
+//! The errors of the keyspace, with etcd's exact texts and gRPC codes.
+//!
+//! Texts and codes are those of etcd 3.4's
+//! `etcdserver/api/v3rpc/rpctypes/error.go` (`ErrGRPC*`): clients match
+//! errors by their text, so these must not change.
+
+use serde::{Deserialize, Serialize};
+
+/// The gRPC status code etcd answers an error with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum GrpcCode {
+    InvalidArgument,
+    NotFound,
+    FailedPrecondition,
+    ResourceExhausted,
+    OutOfRange,
+}
+
+impl GrpcCode {
+    /// The code's number in gRPC's `Code` enum.
+    pub fn number(self) -> i32 {
+        match self {
+            GrpcCode::InvalidArgument => 3,
+            GrpcCode::NotFound => 5,
+            GrpcCode::FailedPrecondition => 9,
+            GrpcCode::ResourceExhausted => 8,
+            GrpcCode::OutOfRange => 11,
+        }
+    }
+}
+
+/// An error of a keyspace call. `Display` is etcd's message, word for word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error, Serialize, Deserialize)]
+pub enum Error {
+    /// `ErrGRPCEmptyKey`: a request, compare or txn op with an empty key.
+    #[error("etcdserver: key is not provided")]
+    EmptyKey,
+    /// `ErrGRPCKeyNotFound`: `ignore_value`/`ignore_lease` on a missing
+    /// key, or an empty txn op.
+    #[error("etcdserver: key not found")]
+    KeyNotFound,
+    /// `ErrGRPCValueProvided`: `ignore_value` with a value.
+    #[error("etcdserver: value is provided")]
+    ValueProvided,
+    /// `ErrGRPCLeaseProvided`: `ignore_lease` with a lease.
+    #[error("etcdserver: lease is provided")]
+    LeaseProvided,
+    /// `ErrGRPCTooManyOps`: more than `--max-txn-ops` in a txn.
+    #[error("etcdserver: too many operations in txn request")]
+    TooManyOps,
+    /// `ErrGRPCDuplicateKey`: a key written twice in one txn.
+    #[error("etcdserver: duplicate key given in txn request")]
+    DuplicateKey,
+    /// `ErrGRPCCompacted`.
+    #[error("etcdserver: mvcc: required revision has been compacted")]
+    Compacted,
+    /// `ErrGRPCFutureRev`.
+    #[error("etcdserver: mvcc: required revision is a future revision")]
+    FutureRev,
+    /// `ErrGRPCNoSpace`: not raised by this crate; here for the quota.
+    #[error("etcdserver: mvcc: database space exceeded")]
+    NoSpace,
+    /// `ErrGRPCLeaseNotFound`.
+    #[error("etcdserver: requested lease not found")]
+    LeaseNotFound,
+    /// `ErrGRPCLeaseExist`.
+    #[error("etcdserver: lease already exists")]
+    LeaseExist,
+    /// `ErrGRPCLeaseTTLTooLarge`.
+    #[error("etcdserver: too large lease TTL")]
+    LeaseTtlTooLarge,
+}
+
+impl Error {
+    /// The gRPC code etcd sends this error with.
+    pub fn code(self) -> GrpcCode {
+        match self {
+            Error::EmptyKey
+            | Error::KeyNotFound
+            | Error::ValueProvided
+            | Error::LeaseProvided
+            | Error::TooManyOps
+            | Error::DuplicateKey => GrpcCode::InvalidArgument,
+            Error::Compacted | Error::FutureRev | Error::LeaseTtlTooLarge => GrpcCode::OutOfRange,
+            Error::NoSpace => GrpcCode::ResourceExhausted,
+            Error::LeaseNotFound => GrpcCode::NotFound,
+            Error::LeaseExist => GrpcCode::FailedPrecondition,
+        }
+    }
+}
+
+/// A keyspace result.
+pub type Result<T> = std::result::Result<T, Error>;
