@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
-use crate::server::Role;
+use crate::config::Role;
 use crate::{config, help, server, ETCD_COMPAT_VERSION};
 
 /// Runs a member in `role` with the process's arguments and environment.

@@ -159,6 +159,17 @@ pub fn normalize_args<I: IntoIterator<Item = String>>(args: I) -> Vec<String> {
         .collect()
 }
 
+/// What a member serves on its client URLs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// `concord`: the v2 HTTP API, with the gateway and the watch hub in
+    /// this process.
+    AllInOne,
+    /// `concord-consensus`: the KV, cluster and committed-events gRPC
+    /// contracts, for gateways and watch services in other processes.
+    Consensus,
+}
+
 /// The effective configuration of one member.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {

@@ -18,14 +18,12 @@
 //! Failures are logged with etcd's lines (its words, its order) and end the
 //! start with [`Reported`], which the command line does not print again.
 
-use std::path::{Path, PathBuf};
-
 use concord_consensus::ids::member_id;
 use concord_discovery::client::{self, DiscoveryError};
 use tracing::{error, info, warn};
 
-use crate::config::{parse_initial_cluster, ClusterState, DiscoveryFallback, ServerConfig};
-use crate::server::Role;
+use crate::config::{parse_initial_cluster, ClusterState, DiscoveryFallback, Role, ServerConfig};
+use crate::proxy::load_proxy_cluster;
 
 /// How the process starts once discovery (if any) has run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,32 +44,6 @@ pub enum Start {
 #[error("discovery failed: {0}")]
 pub struct Reported(pub DiscoveryError);
 
-/// A proxy's record of its cluster, as etcd writes it:
-/// `<data-dir>/proxy/cluster` holding `{"PeerURLs":[...]}`.
-pub fn proxy_cluster_file(data_dir: &Path) -> PathBuf {
-    data_dir.join("proxy").join("cluster")
-}
-
-#[derive(serde::Serialize, serde::Deserialize)]
-struct ProxyCluster {
-    #[serde(rename = "PeerURLs")]
-    peer_urls: Vec<String>,
-}
-
-/// Saves the proxy's peer URLs for its next start (etcd's
-/// `proxy/cluster`).
-pub fn save_proxy_cluster(data_dir: &Path, peer_urls: &[String]) -> anyhow::Result<()> {
-    use anyhow::Context;
-    let path = proxy_cluster_file(data_dir);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    let text = serde_json::to_string(&ProxyCluster {
-        peer_urls: peer_urls.to_vec(),
-    })?;
-    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
-}
-
 /// Runs discovery if the configuration and the data dir call for it;
 /// fills in `cfg.initial_cluster` and `cfg.initial_cluster_token` for a
 /// bootstrap by discovery.
@@ -86,16 +58,13 @@ pub async fn prepare(cfg: &mut ServerConfig, role: Role) -> anyhow::Result<Start
         }
         return Ok(Start::Member);
     }
-    let file = proxy_cluster_file(&cfg.data_dir);
-    if role == Role::AllInOne && file.exists() {
-        let text = std::fs::read_to_string(&file)
-            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-        let saved: ProxyCluster =
-            serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-        return Ok(Start::Proxy {
-            peer_urls: saved.peer_urls,
-            from_file: true,
-        });
+    if role == Role::AllInOne {
+        if let Some(peer_urls) = load_proxy_cluster(&cfg.data_dir)? {
+            return Ok(Start::Proxy {
+                peer_urls,
+                from_file: true,
+            });
+        }
     }
     let Some(url) = cfg.discovery.clone() else {
         return Ok(Start::Member);
@@ -216,20 +185,6 @@ mod tests {
         assert_eq!(
             hex(cluster_id(&[id(31480), id(32480), id(33480)])),
             "5d49b1f1b8ae8bc4"
-        );
-    }
-
-    #[test]
-    fn the_proxy_cluster_file_is_etcds() {
-        let dir = tempfile::tempdir().unwrap();
-        let urls = [
-            "http://127.0.0.1:1".to_string(),
-            "http://127.0.0.1:2".to_string(),
-        ];
-        save_proxy_cluster(dir.path(), &urls).unwrap();
-        assert_eq!(
-            std::fs::read_to_string(proxy_cluster_file(dir.path())).unwrap(),
-            r#"{"PeerURLs":["http://127.0.0.1:1","http://127.0.0.1:2"]}"#
         );
     }
 }

@@ -2,5 +2,5 @@
 //! one process), with etcd's flags. See the library's documentation.
 
 fn main() -> std::process::ExitCode {
-    concord::cli::main(concord::server::Role::AllInOne)
+    concord::cli::main(concord::config::Role::AllInOne)
 }

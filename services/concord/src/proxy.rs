@@ -9,6 +9,7 @@
 //! 30 s (`--proxy-refresh-interval`). `GET /v2/config/local/proxy` shows
 //! the endpoints. The proxy holds no data and takes part in no election.
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,7 +25,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tracing::{info, warn};
 
 use crate::config::ServerConfig;
-use crate::discovery_bootstrap::save_proxy_cluster;
 
 /// etcd's `--proxy-failure-wait` default.
 const FAILURE_WAIT: Duration = Duration::from_secs(5);
@@ -123,6 +123,46 @@ async fn client_urls(peer_urls: &[String]) -> Option<Vec<String>> {
     None
 }
 
+/// A proxy's record of its cluster, as etcd writes it:
+/// `<data-dir>/proxy/cluster` holding `{"PeerURLs":[...]}`.
+pub fn proxy_cluster_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("proxy").join("cluster")
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ProxyCluster {
+    #[serde(rename = "PeerURLs")]
+    peer_urls: Vec<String>,
+}
+
+/// The peer URLs a proxy saved at its last start, if it did: a data dir
+/// that holds them starts a proxy again.
+pub fn load_proxy_cluster(data_dir: &Path) -> anyhow::Result<Option<Vec<String>>> {
+    let file = proxy_cluster_file(data_dir);
+    if !file.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    let saved: ProxyCluster =
+        serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    Ok(Some(saved.peer_urls))
+}
+
+/// Saves the proxy's peer URLs for its next start (etcd's
+/// `proxy/cluster`).
+pub fn save_proxy_cluster(data_dir: &Path, peer_urls: &[String]) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let path = proxy_cluster_file(data_dir);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let text = serde_json::to_string(&ProxyCluster {
+        peer_urls: peer_urls.to_vec(),
+    })?;
+    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
 /// Serves the v2 proxy on `listeners` until SIGTERM/SIGINT.
 pub async fn run(
     cfg: &ServerConfig,
@@ -135,9 +175,7 @@ pub async fn run(
     if from_file {
         info!(
             "proxy: using peer urls {list} from cluster file {:?}",
-            crate::discovery_bootstrap::proxy_cluster_file(&cfg.data_dir)
-                .display()
-                .to_string()
+            proxy_cluster_file(&cfg.data_dir).display().to_string()
         );
     } else {
         info!("proxy: using peer urls {list} ");
@@ -327,4 +365,23 @@ async fn send(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_proxy_cluster_file_is_etcds() {
+        let dir = tempfile::tempdir().unwrap();
+        let urls = [
+            "http://127.0.0.1:1".to_string(),
+            "http://127.0.0.1:2".to_string(),
+        ];
+        save_proxy_cluster(dir.path(), &urls).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(proxy_cluster_file(dir.path())).unwrap(),
+            r#"{"PeerURLs":["http://127.0.0.1:1","http://127.0.0.1:2"]}"#
+        );
+    }
 }

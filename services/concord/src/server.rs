@@ -17,18 +17,7 @@ use tracing::{debug, info};
 
 use concord_process::{listen_addr, shutdown_signal};
 
-use crate::config::{ClusterState, ServerConfig};
-
-/// What a member serves on its client URLs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// `concord`: the v2 HTTP API, with the gateway and the watch hub in
-    /// this process.
-    AllInOne,
-    /// `concord-consensus`: the KV, cluster and committed-events gRPC
-    /// contracts, for gateways and watch services in other processes.
-    Consensus,
-}
+use crate::config::{ClusterState, Role, ServerConfig};
 
 /// Runs the member until SIGTERM or SIGINT.
 pub async fn run(mut cfg: ServerConfig, role: Role) -> anyhow::Result<()> {

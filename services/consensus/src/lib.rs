@@ -19,15 +19,15 @@
 //!   membership lookup of a joining member;
 //! - [`call_stream`]: the long-lived gRPC stream per peer that carries
 //!   appends, votes and forwarded requests (one HTTP/2 frame per message);
-//! - [`peer_server`]: the same protocol, served on the peer URLs; refuses
-//!   members of other clusters and removed members;
 //! - [`peer_stats`]: per-peer latency and counts (`/v2/stats/leader`,
 //!   `/v2/stats/self`);
 //! - [`ids`]: member and cluster IDs computed as etcd computes them;
 //! - [`node`]: the [`Consensus`] handle that starts it all (bootstrapping a
 //!   fresh data dir or joining a running cluster, `node/identity.rs`:
 //!   `<data-dir>/member/identity.json` holding the member and cluster IDs;
-//!   `node/membership.rs`: membership changes on the leader),
+//!   `node/membership.rs`: membership changes on the leader;
+//!   `node/peer_server.rs`: the peer protocol served on the peer URLs,
+//!   refusing members of other clusters and removed members),
 //!   batches concurrent writes into one raft entry (forwarding them to the
 //!   leader from any other member), runs the leader's key-expiry ticker,
 //!   changes membership with etcd's safety checks and implements the `Kv`
@@ -43,7 +43,6 @@ pub mod ids;
 pub mod log_store;
 pub mod network;
 pub mod node;
-pub mod peer_server;
 pub mod peer_stats;
 pub mod state_machine;
 pub mod types;

@@ -8,7 +8,9 @@
 //! result. Key expiry is itself a command ([`Command::ExpireKeys`]).
 //!
 //! Layout:
-//! - [`store`]: the [`Store`] (the whole contract, one method per operation);
+//! - [`store`]: the [`Store`] (the whole contract, one method per operation),
+//!   over its tree of nodes (`node.rs`) and its TTL schedule (`ttl_index.rs`,
+//!   etcd's `ttl_key_heap.go`);
 //! - [`command`]: the replicated write commands;
 //! - [`event`]: the [`Event`] / [`NodeExtern`] answers, serialised as etcd's JSON;
 //! - [`history`]: the last 1000 events, for `waitIndex` watches;
@@ -25,10 +27,12 @@ pub mod error;
 pub mod event;
 pub mod go;
 pub mod history;
+mod node;
 pub mod replica;
 pub mod stats;
 pub mod store;
 pub mod time;
+mod ttl_index;
 
 pub use command::Command;
 pub use error::{Error, ErrorCode};

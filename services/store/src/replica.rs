@@ -10,11 +10,11 @@
 //! holds exactly the member's tree. A replica never expires keys by itself:
 //! expiry arrives as the member's `expire` events.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::go::clean_rooted as clean_path;
-use crate::store::{components, join, split_last, Body, Node};
-use crate::{Action, Event, NodeExtern, Store, UnixNanos};
+use crate::node::{components, join, split_last, Body, Node};
+use crate::{Action, Event, NodeExtern, Store};
 
 /// An event that cannot be applied to this replica: it must load the
 /// member's nodes again.
@@ -24,21 +24,6 @@ pub enum ReplayError {
     OutOfOrder { last: u64, got: u64 },
     #[error("event at index {index} does not fit the tree: {why}")]
     Mismatch { index: u64, why: String },
-}
-
-/// Removes the TTL entries of `node` (at `path`) and of its descendants.
-pub(crate) fn forget_ttls(ttl: &mut BTreeSet<(UnixNanos, String)>, path: &str, node: &Node) {
-    let mut stack = vec![(path.to_string(), node)];
-    while let Some((p, n)) = stack.pop() {
-        if let Some(t) = n.expire_at {
-            ttl.remove(&(t, p.clone()));
-        }
-        if let Body::Dir(children) = &n.body {
-            for (name, c) in children {
-                stack.push((join(&p, name), c));
-            }
-        }
-    }
 }
 
 impl Store {
@@ -148,9 +133,7 @@ impl Store {
         let old = children.remove(name);
         let body = match (n.dir, old) {
             (true, Some(old)) => {
-                if let Some(t) = old.expire_at {
-                    self.ttl.remove(&(t, path.clone()));
-                }
+                self.ttl.replace(&path, old.expire_at, None);
                 match old.body {
                     Body::Dir(kept) => Body::Dir(kept),
                     Body::File(_) => Body::Dir(BTreeMap::new()),
@@ -159,7 +142,7 @@ impl Store {
             (true, None) => Body::Dir(BTreeMap::new()),
             (false, old) => {
                 if let Some(old) = &old {
-                    forget_ttls(&mut self.ttl, &path, old);
+                    self.ttl.forget_subtree(&path, old);
                 }
                 Body::File(n.value.clone().unwrap_or_default())
             }
@@ -173,9 +156,7 @@ impl Store {
                 body,
             },
         );
-        if let Some(t) = n.expiration {
-            self.ttl.insert((t, path));
-        }
+        self.ttl.replace(&path, None, n.expiration);
         Ok(())
     }
 }

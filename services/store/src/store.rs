@@ -2,16 +2,17 @@
 //!
 //! Semantics follow etcd 3.4's `v2store` operation by operation (the event
 //! each one produces, the index it consumes, the error and cause it fails
-//! with). Nodes do not store their paths: paths are rebuilt while walking,
-//! which keeps 100k keys cheap.
+//! with). The nodes are `node.rs`'s, the TTL schedule `ttl_index.rs`'s.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
 use crate::go;
+use crate::node::{components, join, list_children, split_last, Body, Node};
 use crate::time::{MIN_EXPIRE_TIME, NANOS_PER_SEC};
+use crate::ttl_index::TtlIndex;
 use crate::{Action, Command, Error, ErrorCode, Event, NodeExtern, StoreStats, UnixNanos};
 
 /// What applying one command produced. (Not boxed: it is moved once, from
@@ -29,126 +30,6 @@ pub enum Applied {
 #[derive(Debug, thiserror::Error)]
 #[error("cannot decode store snapshot: {0}")]
 pub struct RecoverError(pub String);
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) enum Body {
-    File(String),
-    Dir(BTreeMap<String, Node>),
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct Node {
-    pub(crate) created_index: u64,
-    pub(crate) modified_index: u64,
-    pub(crate) expire_at: Option<UnixNanos>,
-    pub(crate) body: Body,
-}
-
-impl Node {
-    pub(crate) fn dir(index: u64, expire_at: Option<UnixNanos>) -> Node {
-        Node {
-            created_index: index,
-            modified_index: index,
-            expire_at,
-            body: Body::Dir(BTreeMap::new()),
-        }
-    }
-
-    pub(crate) fn is_dir(&self) -> bool {
-        matches!(self.body, Body::Dir(_))
-    }
-
-    fn value(&self) -> &str {
-        match &self.body {
-            Body::File(v) => v,
-            Body::Dir(_) => "",
-        }
-    }
-
-    /// `expiration` and `ttl` as etcd prints them at time `now` (ttl is
-    /// rounded up to whole seconds).
-    fn expiration_and_ttl(&self, now: UnixNanos) -> (Option<UnixNanos>, i64) {
-        match self.expire_at {
-            None => (None, 0),
-            Some(t) => {
-                let left = t.saturating_sub(now);
-                let mut ttl = left / NANOS_PER_SEC;
-                if left % NANOS_PER_SEC > 0 {
-                    ttl += 1;
-                }
-                (Some(t), ttl)
-            }
-        }
-    }
-
-    /// etcd's `node.Repr`: the node (and, if `recursive`, its visible
-    /// descendants) as clients see it.
-    fn repr(&self, path: &str, recursive: bool, now: UnixNanos) -> NodeExtern {
-        let (expiration, ttl) = self.expiration_and_ttl(now);
-        let mut out = NodeExtern {
-            key: extern_key(path),
-            expiration,
-            ttl,
-            modified_index: self.modified_index,
-            created_index: self.created_index,
-            ..Default::default()
-        };
-        match &self.body {
-            Body::File(v) => out.value = Some(v.clone()),
-            Body::Dir(children) => {
-                out.dir = true;
-                if recursive {
-                    out.nodes = list_children(path, children, true, now);
-                }
-            }
-        }
-        out
-    }
-}
-
-/// Visible children of a directory, in key order (so `sorted` is free).
-fn list_children(
-    path: &str,
-    children: &BTreeMap<String, Node>,
-    recursive: bool,
-    now: UnixNanos,
-) -> Vec<NodeExtern> {
-    children
-        .iter()
-        .filter(|(name, _)| !name.starts_with('_'))
-        .map(|(name, child)| child.repr(&join(path, name), recursive, now))
-        .collect()
-}
-
-/// The root is shown without a key, as etcd shows its `/1` namespace root.
-fn extern_key(path: &str) -> String {
-    if path == "/" {
-        String::new()
-    } else {
-        path.to_string()
-    }
-}
-
-pub(crate) fn join(dir: &str, name: &str) -> String {
-    if dir == "/" {
-        format!("/{name}")
-    } else {
-        format!("{dir}/{name}")
-    }
-}
-
-pub(crate) fn components(path: &str) -> impl Iterator<Item = &str> {
-    path.split('/').filter(|s| !s.is_empty())
-}
-
-/// Splits a clean path into its parent directory and last name.
-pub(crate) fn split_last(path: &str) -> (&str, &str) {
-    match path.rfind('/') {
-        Some(0) => ("/", &path[1..]),
-        Some(i) => (&path[..i], &path[i + 1..]),
-        None => ("/", path),
-    }
-}
 
 #[derive(Debug, Default)]
 struct Counters {
@@ -174,8 +55,8 @@ struct Counters {
 pub struct Store {
     pub(crate) root: Node,
     pub(crate) index: u64,
-    /// (expiry, path) of every node with a TTL: the next expiry is first.
-    pub(crate) ttl: BTreeSet<(UnixNanos, String)>,
+    /// Every node with a TTL, the next expiry first.
+    pub(crate) ttl: TtlIndex,
     counters: Counters,
 }
 
@@ -205,7 +86,7 @@ impl Store {
         Store {
             root: Node::dir(0, None),
             index: 0,
-            ttl: BTreeSet::new(),
+            ttl: TtlIndex::default(),
             counters: Counters::default(),
         }
     }
@@ -444,14 +325,8 @@ impl Store {
         let new_repr = new.repr(&path, false, now);
         let prev = children.insert(name, new);
         let prev_node = prev.as_ref().map(|p| p.repr(&path, false, now));
-        if let Some(p) = &prev {
-            if let Some(t) = p.expire_at {
-                self.ttl.remove(&(t, path.clone()));
-            }
-        }
-        if let Some(t) = expire_at {
-            self.ttl.insert((t, path.clone()));
-        }
+        self.ttl
+            .replace(&path, prev.as_ref().and_then(|p| p.expire_at), expire_at);
         self.index = next;
         Ok(Event {
             action,
@@ -506,16 +381,6 @@ impl Store {
         )
     }
 
-    /// Changes a node's expiry, keeping the TTL index in step.
-    fn set_expiry(&mut self, path: &str, old: Option<UnixNanos>, new: Option<UnixNanos>) {
-        if let Some(t) = old {
-            self.ttl.remove(&(t, path.to_string()));
-        }
-        if let Some(t) = new {
-            self.ttl.insert((t, path.to_string()));
-        }
-    }
-
     fn update(
         &mut self,
         key: &str,
@@ -562,7 +427,7 @@ impl Store {
         node.modified_index = next;
         node.expire_at = expire_at;
         let repr = node.repr(path, false, now);
-        self.set_expiry(path, old_expiry, expire_at);
+        self.ttl.replace(path, old_expiry, expire_at);
         self.index = next;
         Ok(Event {
             action,
@@ -638,7 +503,7 @@ impl Store {
             return None;
         };
         let removed = children.remove(name)?;
-        crate::replica::forget_ttls(&mut self.ttl, path, &removed);
+        self.ttl.forget_subtree(path, &removed);
         Some(removed)
     }
 
@@ -707,11 +572,7 @@ impl Store {
     /// each removal one `expire` event and one index.
     fn expire_keys(&mut self, now: UnixNanos) -> Vec<Event> {
         let mut events = Vec::new();
-        while let Some((t, path)) = self.ttl.first().cloned() {
-            if t > now {
-                break;
-            }
-            self.ttl.remove(&(t, path.clone()));
+        while let Some(path) = self.ttl.pop_due(now) {
             if let Some(event) = self.remove_with_event(&path, Action::Expire, now) {
                 self.counters.expire_count += 1;
                 events.push(event);
@@ -722,7 +583,7 @@ impl Store {
 
     /// The earliest expiry time of any node, if any node has a TTL.
     pub fn next_expiry(&self) -> Option<UnixNanos> {
-        self.ttl.first().map(|(t, _)| *t)
+        self.ttl.next_expiry()
     }
 
     /// The operation counters (`watchers` left at 0).
@@ -768,25 +629,11 @@ impl Store {
         if !saved.root.is_dir() {
             return Err(RecoverError("root is not a directory".into()));
         }
-        let mut store = Store {
+        Ok(Store {
+            ttl: TtlIndex::of_tree(&saved.root),
             root: saved.root,
             index: saved.index,
-            ttl: BTreeSet::new(),
             counters: Counters::default(),
-        };
-        let mut ttl = BTreeSet::new();
-        let mut stack = vec![("/".to_string(), &store.root)];
-        while let Some((p, n)) = stack.pop() {
-            if let Some(t) = n.expire_at {
-                ttl.insert((t, p.clone()));
-            }
-            if let Body::Dir(ch) = &n.body {
-                for (name, c) in ch {
-                    stack.push((join(&p, name), c));
-                }
-            }
-        }
-        store.ttl = ttl;
-        Ok(store)
+        })
     }
 }

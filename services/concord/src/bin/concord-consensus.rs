@@ -5,5 +5,5 @@
 //! protocol as `concord`'s do.
 
 fn main() -> std::process::ExitCode {
-    concord::cli::main(concord::server::Role::Consensus)
+    concord::cli::main(concord::config::Role::Consensus)
 }

@@ -43,6 +43,7 @@ mod identity;
 mod kv;
 mod leadership;
 mod membership;
+mod peer_server;
 mod read_index;
 
 use batching::{propose_batches, PendingWrite, MAX_BATCH};
@@ -53,11 +54,11 @@ use read_index::{read_index_rounds, ReadIndexWaiter};
 
 use identity::{join_identity, load_or_create_identity, save_identity, Identity};
 use membership::{probe_removed, publish_attributes};
+use peer_server::PeerService;
 
 use crate::ids::hex;
 use crate::log_store::SqliteLogStore;
 use crate::network::{NetContext, PeerConn, PeerError, PeerNetwork, MAX_MESSAGE_BYTES};
-use crate::peer_server::PeerService;
 use crate::peer_stats::PeerStats;
 use crate::state_machine::{Shared, StateMachine};
 use crate::types::{CommandResult, LeaderReply, LeaderRequest, MemberNode, Proposal, Raft};

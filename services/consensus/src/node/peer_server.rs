@@ -4,7 +4,7 @@
 //! (else "request cluster ID mismatch", logged here and reported there) and
 //! must not have been removed (else "removed", on which the sender stops
 //! itself, as etcd's peers answer 410). Raft messages then go to openraft;
-//! forwarded requests to the leader's code in [`crate::node`].
+//! forwarded requests to the leader's code in [`super`].
 //!
 //! Raft appends, votes and forwarded requests usually arrive on the
 //! long-lived `Calls` stream (see `network`); each call there is served
@@ -23,9 +23,9 @@ use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::warn;
 
+use super::Consensus;
 use crate::ids::hex;
 use crate::network::{CLUSTER_MISMATCH_STATUS, REMOVED_STATUS};
-use crate::node::Consensus;
 use crate::types::{LeaderRequest, MembershipInfo, TypeConfig};
 
 /// Serves one member's peer URLs.
