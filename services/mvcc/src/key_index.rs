@@ -93,12 +93,10 @@ impl KeyHistory {
         self.entries.push(Entry { rev, kv: None });
     }
 
-    /// The entry written at `rev` and the key-value it replaced, if both are
-    /// still held.
-    pub(crate) fn change_at(&self, rev: Revision) -> Option<(&Entry, Option<&KeyValue>)> {
+    /// The entry written at `rev`, if still held.
+    pub(crate) fn change_at(&self, rev: Revision) -> Option<&Entry> {
         let i = self.entries.binary_search_by(|e| e.rev.cmp(&rev)).ok()?;
-        let prev = i.checked_sub(1).and_then(|p| self.entries[p].kv.as_ref());
-        Some((&self.entries[i], prev))
+        Some(&self.entries[i])
     }
 
     /// Drops what a compaction at `at` makes unreadable: every entry before

@@ -9,7 +9,7 @@ use crate::lease::Leases;
 use crate::range::KeySpan;
 use crate::types::{
     CompactionRequest, CompactionResponse, DeleteRangeRequest, DeleteRangeResponse, Event,
-    EventType, KeyValue, PutRequest, PutResponse, RangeRequest, RangeResponse, ResponseHeader,
+    KeyValue, PutRequest, PutResponse, RangeRequest, RangeResponse, ResponseHeader,
 };
 
 /// The settings every member must share (they decide answers).
@@ -291,20 +291,21 @@ impl Keyspace {
     pub(crate) fn write_put(&mut self, w: &mut Writer, key: &[u8], value: Vec<u8>, lease: i64) {
         let rev = w.next();
         let history = self.keys.entry(key.to_vec()).or_default();
-        let prev = history.latest().cloned();
-        let kv = history.put(key, value, lease, rev);
-        if let Some(old) = prev.as_ref().map(|p| p.lease).filter(|&l| l != 0) {
-            self.leases.detach(old, key);
+        let old_lease = history.latest().map_or(0, |p| p.lease);
+        history.put(key, value, lease, rev);
+        if old_lease != 0 {
+            self.leases.detach(old_lease, key);
         }
         if lease != 0 {
             self.leases.attach(lease, key);
         }
         self.log.insert(rev, key.to_vec());
-        w.events.push(Event {
-            kind: EventType::Put,
-            kv,
-            prev_kv: prev,
-        });
+        self.record(w, key, rev);
+    }
+
+    /// Adds the event of the change at `rev` to the write's.
+    fn record(&self, w: &mut Writer, key: &[u8], rev: Revision) {
+        w.events.extend(self.event_at(key, rev));
     }
 
     /// Records a delete of the existing key-value `prev`.
@@ -317,14 +318,6 @@ impl Keyspace {
             self.leases.detach(prev.lease, &prev.key);
         }
         self.log.insert(rev, prev.key.clone());
-        w.events.push(Event {
-            kind: EventType::Delete,
-            kv: KeyValue {
-                key: prev.key.clone(),
-                mod_revision: rev.main,
-                ..Default::default()
-            },
-            prev_kv: Some(prev.clone()),
-        });
+        self.record(w, &prev.key, rev);
     }
 }

@@ -1,7 +1,7 @@
 //! The history watchers catch up from (etcd's `watchableStore` sync over
 //! `treeIndex.RangeSince`): every change since a revision, in revision order.
 
-use crate::key_index::Revision;
+use crate::key_index::{Entry, KeyHistory, Revision};
 use crate::range::KeySpan;
 use crate::store::Keyspace;
 use crate::types::{Event, EventType, KeyValue};
@@ -9,8 +9,8 @@ use crate::types::{Event, EventType, KeyValue};
 /// What the history holds from a start revision on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum History {
-    /// The changes, oldest first, each with the value it replaced when that
-    /// is still held. A whole revision is never split.
+    /// The changes, oldest first, each with its `prev_kv` as etcd's watch
+    /// gives it ([`Keyspace::prev_kv`]). A whole revision is never split.
     Events(Vec<Event>),
     /// The start is below the last compaction: etcd cancels such a watch
     /// with this `compact_revision`.
@@ -18,6 +18,44 @@ pub enum History {
 }
 
 impl Keyspace {
+    /// The event of the change of `key` at `rev`, as a watcher sees it.
+    pub(crate) fn event_at(&self, key: &[u8], rev: Revision) -> Option<Event> {
+        let history = self.keys.get(key)?;
+        let entry = history.change_at(rev)?;
+        let (kind, kv) = match &entry.kv {
+            Some(kv) => (EventType::Put, kv.clone()),
+            None => (
+                EventType::Delete,
+                KeyValue {
+                    key: key.to_vec(),
+                    mod_revision: rev.main,
+                    ..Default::default()
+                },
+            ),
+        };
+        let prev_kv = self.prev_kv(history, entry).cloned();
+        Some(Event { kind, kv, prev_kv })
+    }
+
+    /// An event's `prev_kv` as etcd 3.4's watch fills it: none for a put
+    /// creating the key (version 1); otherwise the key read at the revision
+    /// before the change, if that is not compacted. (A txn that deletes a
+    /// key from-key and puts it back yields both events, the put without
+    /// `prev_kv`.)
+    pub(crate) fn prev_kv<'s>(
+        &'s self,
+        history: &'s KeyHistory,
+        entry: &Entry,
+    ) -> Option<&'s KeyValue> {
+        let creates = entry.kv.as_ref().is_some_and(|kv| kv.version == 1);
+        let before = entry.rev.main - 1;
+        if creates || before < self.compact_revision {
+            None
+        } else {
+            history.get(before)
+        }
+    }
+
     /// The changes of keys in `[key, range_end)` (etcd's conventions) at
     /// revisions `>= start`, at most `limit` of them (0: all) but always
     /// whole revisions. A `start` of 0 or less, or past the current
@@ -46,25 +84,10 @@ impl Keyspace {
             if limit > 0 && events.len() >= limit && rev.main != last_main {
                 break;
             }
-            let Some((entry, prev)) = self.keys.get(k).and_then(|h| h.change_at(*rev)) else {
+            let Some(event) = self.event_at(k, *rev) else {
                 continue;
             };
-            let (kind, kv) = match &entry.kv {
-                Some(kv) => (EventType::Put, kv.clone()),
-                None => (
-                    EventType::Delete,
-                    KeyValue {
-                        key: k.clone(),
-                        mod_revision: rev.main,
-                        ..Default::default()
-                    },
-                ),
-            };
-            events.push(Event {
-                kind,
-                kv,
-                prev_kv: prev.cloned(),
-            });
+            events.push(event);
             last_main = rev.main;
         }
         History::Events(events)

@@ -155,3 +155,36 @@ fn a_delete_at_the_compaction_revision_stays_visible_to_watchers() {
     assert_eq!(ev[0].prev_kv, None);
     assert!(get(&ks, "a").is_none());
 }
+
+#[test]
+fn a_txn_deleting_from_key_and_putting_back() {
+    // etcdctl put w/b 1 (41); put w/c 1 (42); txn {del w/ .. "\0", put w/b 2} -> 43;
+    // watch --rev 43 --prev-kv --prefix w/ -> DELETE w/b (prev w/b@41),
+    // DELETE w/c (prev w/c@42), PUT w/b c43 m43 v1 without prev_kv
+    let mut ks = Keyspace::default();
+    put(&mut ks, "w/b", "1");
+    put(&mut ks, "w/c", "1");
+    let t = TxnRequest {
+        success: vec![op_del("w/", "\0"), op_put("w/b", "2")],
+        ..Default::default()
+    };
+    let applied = ks.txn(&t).unwrap();
+    assert_eq!(applied.response.header.revision, 4);
+    let History::Events(ev) = ks.events_since(b"w/", b"w0", 4, 0) else {
+        panic!("events expected")
+    };
+    assert_eq!(ev, applied.events);
+    let kinds: Vec<_> = ev.iter().map(|e| (e.kind, s(&e.kv.key))).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (EventType::Delete, "w/b".to_string()),
+            (EventType::Delete, "w/c".to_string()),
+            (EventType::Put, "w/b".to_string())
+        ]
+    );
+    assert_eq!(ev[0].prev_kv, Some(kv("w/b", "1", 2, 2, 1)));
+    assert_eq!(ev[1].prev_kv, Some(kv("w/c", "1", 3, 3, 1)));
+    assert_eq!(ev[2].kv, kv("w/b", "2", 4, 4, 1));
+    assert_eq!(ev[2].prev_kv, None);
+}
