@@ -208,11 +208,15 @@ impl Keyspace {
             return Err(Error::FutureRev);
         }
         self.compact_revision = at;
+        let mut dropped_at = Vec::new();
         self.keys.retain(|_, h| {
-            h.compact(at);
+            dropped_at.extend(h.compact(at));
             !h.is_empty()
         });
         self.log = self.log.split_off(&Revision { main: at, sub: 0 });
+        for rev in dropped_at {
+            self.log.remove(&rev);
+        }
         Ok(CompactionResponse {
             header: ResponseHeader::at(self.revision),
         })
