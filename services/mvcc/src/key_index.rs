@@ -101,15 +101,19 @@ impl KeyHistory {
 
     /// Drops what a compaction at `at` makes unreadable: every entry before
     /// the last one at or before `at`, and that one too if it is a delete
-    /// older than `at` (a delete at `at` itself stays, for watchers starting
-    /// at `at`, as in etcd). Returns the revisions dropped at `at` itself
-    /// (a txn at `at` that changed the key more than once).
+    /// (even one at `at` itself, as etcd 3.4.23's `keyIndex.compact`
+    /// "remove any tombstone" does, so a watch from `at` does not see it).
+    /// Returns the revisions dropped at `at` itself, which the watch index
+    /// holds.
     pub(crate) fn compact(&mut self, at: i64) -> Vec<Revision> {
         let Some(keep) = self.index_at(at) else {
             return Vec::new();
         };
-        let drop_keep = self.entries[keep].kv.is_none() && self.entries[keep].rev.main < at;
-        let cut = if drop_keep { keep + 1 } else { keep };
+        let cut = if self.entries[keep].kv.is_none() {
+            keep + 1
+        } else {
+            keep
+        };
         self.entries
             .drain(..cut)
             .filter(|e| e.rev.main == at)

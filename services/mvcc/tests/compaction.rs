@@ -142,18 +142,39 @@ fn watch_history_after_a_compaction() {
 }
 
 #[test]
-fn a_delete_at_the_compaction_revision_stays_visible_to_watchers() {
+fn deletes_at_the_compaction_revision_are_compacted_away() {
+    // etcdctl put v/a 1 (45); txn {put v/e 1, del v/ .. "\0"} -> 46;
+    // watch --rev 46 --prefix v/ -> PUT v/e, DELETE v/a, DELETE v/e (all at 46);
+    // etcdctl compact 46; watch --rev 46 --prefix v/ -> nothing at 46
+    // (a put v/z at 47 is the first event it shows)
     let mut ks = Keyspace::default();
-    put(&mut ks, "a", "1");
-    ks.delete_range(&del_req("a", "")).unwrap();
+    put(&mut ks, "v/a", "1");
+    let t = TxnRequest {
+        success: vec![op_put("v/e", "1"), op_del("v/", "\0")],
+        ..Default::default()
+    };
+    ks.txn(&t).unwrap();
+    let History::Events(ev) = ks.events_since(b"v/", b"v0", 3, 0) else {
+        panic!("events expected")
+    };
+    let kinds: Vec<_> = ev.iter().map(|e| (e.kind, s(&e.kv.key))).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (EventType::Put, "v/e".to_string()),
+            (EventType::Delete, "v/a".to_string()),
+            (EventType::Delete, "v/e".to_string())
+        ]
+    );
     compact(&mut ks, 3).unwrap();
-    let History::Events(ev) = ks.events_since(b"a", b"", 3, 0) else {
+    assert_eq!(ks.events_since(b"v/", b"v0", 3, 0), History::Events(vec![]));
+    put(&mut ks, "v/z", "1");
+    let History::Events(ev) = ks.events_since(b"v/", b"v0", 3, 0) else {
         panic!("events expected")
     };
     assert_eq!(ev.len(), 1);
-    assert_eq!(ev[0].kind, EventType::Delete);
-    assert_eq!(ev[0].prev_kv, None);
-    assert!(get(&ks, "a").is_none());
+    assert_eq!(ev[0].kv, kv("v/z", "1", 4, 4, 1));
+    assert!(get(&ks, "v/a").is_none());
 }
 
 #[test]
