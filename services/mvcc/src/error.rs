@@ -91,3 +91,59 @@ impl Error {
 
 /// A keyspace result.
 pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every text and code as etcd 3.4's rpctypes/error.go has it.
+    #[test]
+    fn texts_and_codes_are_etcds() {
+        let all = [
+            (Error::EmptyKey, "etcdserver: key is not provided", 3),
+            (Error::KeyNotFound, "etcdserver: key not found", 3),
+            (Error::ValueProvided, "etcdserver: value is provided", 3),
+            (Error::LeaseProvided, "etcdserver: lease is provided", 3),
+            (
+                Error::TooManyOps,
+                "etcdserver: too many operations in txn request",
+                3,
+            ),
+            (
+                Error::DuplicateKey,
+                "etcdserver: duplicate key given in txn request",
+                3,
+            ),
+            (
+                Error::Compacted,
+                "etcdserver: mvcc: required revision has been compacted",
+                11,
+            ),
+            (
+                Error::FutureRev,
+                "etcdserver: mvcc: required revision is a future revision",
+                11,
+            ),
+            (
+                Error::NoSpace,
+                "etcdserver: mvcc: database space exceeded",
+                8,
+            ),
+            (
+                Error::LeaseNotFound,
+                "etcdserver: requested lease not found",
+                5,
+            ),
+            (Error::LeaseExist, "etcdserver: lease already exists", 9),
+            (
+                Error::LeaseTtlTooLarge,
+                "etcdserver: too large lease TTL",
+                11,
+            ),
+        ];
+        for (e, text, code) in all {
+            assert_eq!(e.to_string(), text);
+            assert_eq!(e.code().number(), code, "{text}");
+        }
+    }
+}
