@@ -86,9 +86,33 @@ impl Consensus {
                 return Err(request_timed_out());
             }
             let conn = self.conn_to(l)?;
-            let e = match conn.forward(&req, left).await {
-                Ok(reply) => return Ok(Forwarded::Answered(reply)),
-                Err(e) => e,
+            let attempt = conn.forward(&req, left);
+            let e = if idempotent {
+                // A leader that stops answering (paused, cut off) is
+                // replaced by an election before this member's connection
+                // to it gives up: once another leader is known, the same
+                // request goes to it (applied at most once) instead of
+                // waiting for the old one's PING timeout.
+                tokio::select! {
+                    r = attempt => match r {
+                        Ok(reply) => return Ok(Forwarded::Answered(reply)),
+                        Err(e) => e,
+                    },
+                    new = self.leader_other_than(l) => {
+                        debug!(
+                            "leader moved from {} to {} while a forward was in flight: sending it again",
+                            hex(l),
+                            hex(new)
+                        );
+                        leader = Some(new);
+                        continue;
+                    }
+                }
+            } else {
+                match attempt.await {
+                    Ok(reply) => return Ok(Forwarded::Answered(reply)),
+                    Err(e) => e,
+                }
             };
             let again = match &e {
                 PeerError::Undelivered { .. } => true,
@@ -100,6 +124,22 @@ impl Consensus {
             }
             debug!("forward to {} not delivered, sending again: {e}", hex(l));
             self.wait_leader_moved(l, deadline).await;
+        }
+    }
+
+    /// The next leader other than `from`, once one is known (pending
+    /// forever while none is, or when raft stops).
+    async fn leader_other_than(&self, from: u64) -> u64 {
+        let mut metrics = self.raft.metrics();
+        loop {
+            if let Some(l) = metrics.borrow_and_update().current_leader {
+                if l != from {
+                    return l;
+                }
+            }
+            if metrics.changed().await.is_err() {
+                return std::future::pending().await;
+            }
         }
     }
 
