@@ -10,7 +10,8 @@ use crate::types::{Event, EventType, KeyValue};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum History {
     /// The changes, oldest first, each with its `prev_kv` as etcd's watch
-    /// gives it ([`Keyspace::prev_kv`]). A whole revision is never split.
+    /// gives it: none for a put creating the key, otherwise the key at the
+    /// revision before if not compacted. A whole revision is never split.
     Events(Vec<Event>),
     /// The start is below the last compaction: etcd cancels such a watch
     /// with this `compact_revision`.
