@@ -19,7 +19,7 @@
 //! start with [`Reported`], which the command line does not print again.
 
 use concord_consensus::ids::member_id;
-use concord_discovery::client::{self, DiscoveryError};
+use concord_discovery_client::client::{self, DiscoveryError};
 use tracing::{error, info, warn};
 
 use crate::config::{parse_initial_cluster, ClusterState, DiscoveryFallback, Role, ServerConfig};

@@ -16,20 +16,19 @@
 //!   protocol) before consensus starts; `proxy.rs`: the v2 proxy a member
 //!   beyond the token's size becomes (`--discovery-fallback proxy`);
 //!   `registry_publisher.rs`: the leader's view of the members, published
-//!   under the discovery URL for gateways and watch services;
-//!   `registry_follower.rs`: a gateway's members taken from that registry;
+//!   under the discovery URL for gateways and watch services (which
+//!   follow it: `concord-gateway`'s `registry_follower.rs`);
 //! - `cli.rs`: the command line both member binaries share.
 //!
-//! The gateway binary (`src/bin/concord-gateway.rs`) lives here too: it
-//! serves the same v2 router; its settings, logging and signals come from
-//! `concord-process`, as every binary's do.
+//! The split's other processes have rooms of their own: `concord-gateway`
+//! in `services/gateway`, `concord-watch` in `services/watch`,
+//! `concord-discovery` in `services/discovery`.
 
 pub mod cli;
 pub mod config;
 pub mod discovery_bootstrap;
 pub mod help;
 pub mod proxy;
-pub mod registry_follower;
 pub mod registry_publisher;
 pub mod server;
 

@@ -1,4 +1,4 @@
-//! A member's part in the member registry (`concord_discovery::members`):
+//! A member's part in the member registry (`concord_discovery_client::members`):
 //! while this member leads, it writes the cluster's view (members with
 //! their peer and client URLs, the leader, health) under the discovery URL
 //! it was started with, at once when the view changes and every 10 s
@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use concord_api::Cluster;
-use concord_discovery::members::{fetch, publish, ClusterView, REFRESH};
+use concord_discovery_client::members::{fetch, publish, ClusterView, REFRESH};
 use tracing::{info, warn};
 
 /// How often the member looks at its view.

@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use concord_discovery::client::{self, DiscoveryError};
 use concord_discovery::registry::Registry;
 use concord_discovery::service;
+use concord_discovery_client::client::{self, DiscoveryError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -195,7 +195,7 @@ async fn missing_and_bad_sizes_fail_as_in_etcd() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_member_registry_is_followed() {
     use concord_api::Member;
-    use concord_discovery::members::{fetch, follow, publish, ClusterView};
+    use concord_discovery_client::members::{fetch, follow, publish, ClusterView};
     let dir = tempfile::tempdir().unwrap();
     let (base, _reg) = start(dir.path()).await;
     let (_, _, url) = call(&base, "GET", "/new?size=3", None).await;

@@ -5,7 +5,7 @@
 
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use concord_api::ApiError;
 use concord_store::{Error, ErrorCode};
 
@@ -127,4 +127,22 @@ pub fn go_json_error(e: &serde_json::Error, input: &[u8]) -> String {
         }
     }
     format!("json: {e}")
+}
+
+impl From<ApiError> for GatewayError {
+    fn from(e: ApiError) -> Self {
+        GatewayError::Api(e)
+    }
+}
+
+impl From<concord_store::Error> for GatewayError {
+    fn from(e: concord_store::Error) -> Self {
+        GatewayError::Api(ApiError::Store(e))
+    }
+}
+
+impl IntoResponse for GatewayError {
+    fn into_response(self) -> Response {
+        v2_error(self)
+    }
 }

@@ -1,10 +1,18 @@
 //! etcd's presentation of a member's raft statistics: `/v2/stats/self`
 //! with hex IDs, "StateLeader", RFC 3339 times and Go durations, rendered
-//! from the data the `Cluster` contract carries.
+//! from the data the `Cluster` contract carries; and the `/v2/stats/*`
+//! handlers (etcd's `statsHandler`: self, store, leader).
 
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use concord_api::{RaftRole, SelfStats};
 use concord_store::time::format_rfc3339_nano;
 use serde::Serialize;
+
+use crate::error::{http_error, GatewayError};
+use crate::response::{allow, json_response};
+use crate::GatewayState;
 
 /// `/v2/stats/self` in etcd's field order.
 #[derive(Serialize)]
@@ -78,6 +86,43 @@ pub fn go_duration(nanos: i64) -> String {
     }
     out.push('s');
     out
+}
+
+pub(crate) async fn stats_self(st: GatewayState, req: Request) -> Response {
+    if let Some(r) = allow(&req, &["GET"]) {
+        return r;
+    }
+    match st.stats.self_stats().await {
+        Ok(s) => json_response(StatusCode::OK, self_stats_json(&s)),
+        Err(e) => GatewayError::from(e).into_response(),
+    }
+}
+
+pub(crate) async fn stats_store(st: GatewayState, req: Request) -> Response {
+    if let Some(r) = allow(&req, &["GET"]) {
+        return r;
+    }
+    match st.kv.store_stats().await {
+        Ok(mut s) => {
+            s.watchers = match st.watch.watcher_count().await {
+                Ok(n) => n,
+                Err(e) => return GatewayError::from(e).into_response(),
+            };
+            json_response(StatusCode::OK, serde_json::to_vec(&s).unwrap_or_default())
+        }
+        Err(e) => GatewayError::from(e).into_response(),
+    }
+}
+
+pub(crate) async fn stats_leader(st: GatewayState, req: Request) -> Response {
+    if let Some(r) = allow(&req, &["GET"]) {
+        return r;
+    }
+    match st.stats.leader_stats().await {
+        Ok(Some(s)) => json_response(StatusCode::OK, serde_json::to_vec(&s).unwrap_or_default()),
+        Ok(None) => http_error(StatusCode::FORBIDDEN, "not current leader"),
+        Err(e) => GatewayError::from(e).into_response(),
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! The watch tier's follower: feeds an [`EventSink`] (a [`WatchHub`], or a
-//! gateway's [`crate::read_replica`]) from the committed events of the
+//! The watch tier's follower: feeds an [`EventSink`] (a [`WatchHub`], or
+//! `concord-gateway`'s read replica) from the committed events of the
 //! consensus members, one member at a time.
 //!
 //! It subscribes "after the last index the hub has seen" to the member in

@@ -18,17 +18,16 @@
 
 //!
 //! [`follower`] feeds a hub from the consensus members' committed events
-//! over gRPC; the `concord-watch` binary serves it to the gateways. With an
-//! event bus configured, [`bus`] carries the committed events through NATS
-//! JetStream instead (published by the leader, gaps filled over gRPC).
-//! The same follower keeps a gateway's [`read_replica`]: a copy of the
-//! store that answers plain GETs in the gateway itself.
+//! over gRPC; the `concord-watch` binary (`main.rs`) serves it to the
+//! gateways. With an event bus configured, [`bus`] carries the committed
+//! events through NATS JetStream instead (published by the leader, gaps
+//! filled over gRPC). The same follower keeps a gateway's read replica
+//! (`concord-gateway`'s `read_replica`).
 
 pub mod bus;
 mod event_log;
 pub mod follower;
 mod hub;
-pub mod read_replica;
 
 pub use event_log::{EventLog, EVENT_LOG_CAPACITY, SUBSCRIBER_BUFFER};
 pub use hub::{WatchHub, HISTORY_CAPACITY, WATCHER_BUFFER};

@@ -1,5 +1,5 @@
-//! The consensus members of a gateway (and of a watch service) taken from the member registry
-//! (`concord_discovery::members`) instead of `--consensus-endpoints`: the
+//! The consensus members of a gateway taken from the member registry
+//! (`concord_discovery_client::members`) instead of `--consensus-endpoints`: the
 //! gateway is given only the discovery URL its cluster was bootstrapped
 //! with, attaches to the members the cluster's leader published there,
 //! and follows member adds and removals without a restart: when the set of
@@ -8,9 +8,8 @@
 //! While the discovery service is down the gateway keeps the members it
 //! knows, and moves between them on failures as ever.
 //!
-//! [`member_urls`] is the same registry as a list of client URLs, for
-//! concord-watch's followers; [`FollowedWatch`] is the watch replicas
-//! announced there, for a gateway given no `--watch-endpoints`.
+//! [`FollowedWatch`] is the watch replicas announced there, for a gateway
+//! given no `--watch-endpoints`.
 //!
 //! Read-your-writes across a change of the set: the highest store index
 //! answered is carried over (watches), the raft index floor of reads is
@@ -28,7 +27,7 @@ use concord_api::{
     ApiError, Cluster, Kv, KvResponse, LeaderStats, Member, MembershipError, RaftPosition,
     RaftStats, ReadRequest, SelfStats, Watch, WatchRequest, Watcher,
 };
-use concord_discovery::members::{follow, follow_watch};
+use concord_discovery_client::members::{follow_watch, member_urls};
 use concord_rpc::cluster_grpc::{GrpcCluster, GrpcRaftStats};
 use concord_rpc::endpoints::Endpoints;
 use concord_rpc::kv_grpc::GrpcKv;
@@ -65,12 +64,6 @@ pub struct FollowedConsensus {
     members: watch::Receiver<Vec<String>>,
     /// The highest store index answered to a write, across sets.
     answered_store: AtomicU64,
-}
-
-fn sorted(urls: &[String]) -> Vec<String> {
-    let mut v = urls.to_vec();
-    v.sort();
-    v
 }
 
 impl FollowedConsensus {
@@ -126,44 +119,6 @@ impl FollowedConsensus {
         });
         Ok(me)
     }
-}
-
-/// The members' client URLs (the leader's first) as published under
-/// `discovery_url`: waits up to `timeout` for a first view, then the
-/// receiver changes whenever the set of URLs does (not on a leader change
-/// alone). While the discovery service is down it keeps the last set.
-pub async fn member_urls(
-    discovery_url: &str,
-    timeout: Duration,
-) -> anyhow::Result<watch::Receiver<Vec<String>>> {
-    let mut views = follow(discovery_url, "")?;
-    let view = tokio::time::timeout(timeout, views.wait_for(|v| v.is_some()))
-        .await
-        .with_context(|| format!("no member registry under {discovery_url} after {timeout:?}"))?
-        .context("the member registry follower stopped")?
-        .clone()
-        .context("no member registry")?;
-    let (tx, rx) = watch::channel(view.client_urls_leader_first());
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                changed = views.changed() => if changed.is_err() { return },
-                _ = tx.closed() => return,
-            }
-            let Some(view) = views.borrow_and_update().clone() else {
-                continue;
-            };
-            let urls = view.client_urls_leader_first();
-            tx.send_if_modified(|cur| {
-                let changed = !urls.is_empty() && sorted(&urls) != sorted(cur);
-                if changed {
-                    *cur = urls;
-                }
-                changed
-            });
-        }
-    });
-    Ok(rx)
 }
 
 #[async_trait]

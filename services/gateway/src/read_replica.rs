@@ -30,7 +30,7 @@ use parking_lot::{Mutex, RwLock};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use crate::follower::GrpcFollower;
+use concord_watch::follower::GrpcFollower;
 
 /// How long a read waits for the replica to reach the gateway's last
 /// answered write before it asks the member instead.

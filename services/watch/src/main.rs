@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{CommandFactory, Parser};
-use concord::registry_follower::member_urls;
+use concord_discovery_client::members::member_urls;
 use concord_process::{init_logging, listen_addr, shutdown_signal};
 use concord_rpc::endpoints::Endpoints;
 use concord_rpc::watch_grpc::WatchService;
@@ -201,7 +201,8 @@ async fn main() -> anyhow::Result<()> {
     follower.abort();
     if let (Some(task), Some(url)) = (announcer, &flags.discovery) {
         task.abort();
-        if let Err(e) = concord_discovery::members::withdraw_watch(url, "", &advertise).await {
+        if let Err(e) = concord_discovery_client::members::withdraw_watch(url, "", &advertise).await
+        {
             warn!("cannot withdraw this replica from the member registry: {e}");
         }
     }
@@ -215,14 +216,14 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// Announces this replica under the discovery URL every
-/// [`concord_discovery::members::REFRESH`] (each announcement lives
-/// [`concord_discovery::members::VIEW_TTL`]).
+/// [`concord_discovery_client::members::REFRESH`] (each announcement lives
+/// [`concord_discovery_client::members::VIEW_TTL`]).
 async fn announce(url: String, advertise: String) {
     // Logged on the first success and after each outage.
     let mut failing = true;
     let mut logged_error = false;
     loop {
-        match concord_discovery::members::announce_watch(&url, "", &advertise).await {
+        match concord_discovery_client::members::announce_watch(&url, "", &advertise).await {
             Ok(()) => {
                 if std::mem::replace(&mut failing, false) {
                     info!("announced this replica as {advertise} in the member registry at {url}");
@@ -239,7 +240,7 @@ async fn announce(url: String, advertise: String) {
         let pause = if failing {
             Duration::from_secs(1)
         } else {
-            concord_discovery::members::REFRESH
+            concord_discovery_client::members::REFRESH
         };
         tokio::time::sleep(pause).await;
     }

@@ -15,10 +15,13 @@
 //!
 //! [`follow`] is the reader's side: the current view, then each change by
 //! a `wait=true` long poll; while the service cannot be reached it keeps
-//! the last view it had and tries again every second.
+//! the last view it had and tries again every second. [`member_urls`] is
+//! the same registry as a list of client URLs, for the gateways' and
+//! concord-watch's followers.
 
 use std::time::Duration;
 
+use anyhow::Context;
 use concord_api::Member;
 use hyper::Method;
 use serde::{Deserialize, Serialize};
@@ -166,6 +169,50 @@ pub fn follow(
         }
     });
     Ok(rx)
+}
+
+/// The members' client URLs (the leader's first) as published under
+/// `discovery_url`: waits up to `timeout` for a first view, then the
+/// receiver changes whenever the set of URLs does (not on a leader change
+/// alone). While the discovery service is down it keeps the last set.
+pub async fn member_urls(
+    discovery_url: &str,
+    timeout: Duration,
+) -> anyhow::Result<watch::Receiver<Vec<String>>> {
+    let mut views = follow(discovery_url, "")?;
+    let view = tokio::time::timeout(timeout, views.wait_for(|v| v.is_some()))
+        .await
+        .with_context(|| format!("no member registry under {discovery_url} after {timeout:?}"))?
+        .context("the member registry follower stopped")?
+        .clone()
+        .context("no member registry")?;
+    let (tx, rx) = watch::channel(view.client_urls_leader_first());
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                changed = views.changed() => if changed.is_err() { return },
+                _ = tx.closed() => return,
+            }
+            let Some(view) = views.borrow_and_update().clone() else {
+                continue;
+            };
+            let urls = view.client_urls_leader_first();
+            tx.send_if_modified(|cur| {
+                let changed = !urls.is_empty() && sorted(&urls) != sorted(cur);
+                if changed {
+                    *cur = urls;
+                }
+                changed
+            });
+        }
+    });
+    Ok(rx)
+}
+
+fn sorted(urls: &[String]) -> Vec<String> {
+    let mut v = urls.to_vec();
+    v.sort();
+    v
 }
 
 async fn fetch_with(d: &Discovery) -> Result<(Option<ClusterView>, u64), DiscoveryError> {

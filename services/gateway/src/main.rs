@@ -13,13 +13,13 @@ use anyhow::Context;
 use clap::{CommandFactory, Parser};
 use concord_api::{Cluster, Kv, RaftStats, Watch};
 use concord_gateway::advertise::{reported_client_urls, AdvertisedClientUrls};
+use concord_gateway::read_replica::ReadReplica;
 use concord_gateway::GatewayState;
 use concord_process::{init_logging, listen_addr};
 use concord_rpc::cluster_grpc::{GrpcCluster, GrpcRaftStats};
 use concord_rpc::endpoints::Endpoints;
 use concord_rpc::kv_grpc::GrpcKv;
 use concord_rpc::watch_grpc::GrpcWatch;
-use concord_watch::read_replica::ReadReplica;
 use tracing::info;
 
 /// How long the gateway looks for a consensus member at start-up.
@@ -157,7 +157,8 @@ async fn attach(flags: &Settings) -> anyhow::Result<Attached> {
         // The members from the member registry (registry_follower.rs).
         Some(url) => {
             let f =
-                concord::registry_follower::FollowedConsensus::attach(url, CONNECT_TIMEOUT).await?;
+                concord_gateway::registry_follower::FollowedConsensus::attach(url, CONNECT_TIMEOUT)
+                    .await?;
             let members = f.members();
             let urls = members.borrow().clone();
             Attached {
@@ -228,7 +229,7 @@ async fn run(flags: Settings) -> anyhow::Result<()> {
     let watch: Arc<dyn Watch> = match &flags.discovery {
         // The replicas announced in the member registry.
         Some(url) if flags.watch_endpoints.is_empty() => {
-            concord::registry_follower::FollowedWatch::attach(url, CONNECT_TIMEOUT).await?
+            concord_gateway::registry_follower::FollowedWatch::attach(url, CONNECT_TIMEOUT).await?
         }
         _ => Arc::new(GrpcWatch::new(Endpoints::new(&flags.watch_endpoints)?)),
     };

@@ -1,0 +1,65 @@
+//! The small resources: `/v2/machines` (etcd's `machinesHandler`),
+//! `/version` and `/health` (etcd's `etcdhttp` base handlers).
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::error::GatewayError;
+use crate::response::{allow, json_response, TEXT};
+use crate::GatewayState;
+
+/// The etcd release whose answers the gateway reproduces.
+pub const ETCD_SERVER_VERSION: &str = "3.4.23";
+/// The cluster version etcd 3.4 reports.
+pub const ETCD_CLUSTER_VERSION: &str = "3.4.0";
+
+pub(crate) async fn machines(st: GatewayState, req: Request) -> Response {
+    if let Some(r) = allow(&req, &["GET", "HEAD"]) {
+        return r;
+    }
+    let mut urls: Vec<String> = match st.cluster.members().await {
+        Ok(ms) => ms.into_iter().flat_map(|m| m.client_urls).collect(),
+        Err(e) => return GatewayError::from(e).into_response(),
+    };
+    urls.sort();
+    let mut r = Response::new(Body::from(urls.join(", ")));
+    r.headers_mut()
+        .insert("content-type", HeaderValue::from_static(TEXT));
+    r
+}
+
+pub(crate) fn version(req: Request) -> Response {
+    if let Some(r) = allow(&req, &["GET"]) {
+        return r;
+    }
+    #[derive(serde::Serialize)]
+    struct Version {
+        etcdserver: &'static str,
+        etcdcluster: &'static str,
+    }
+    let b = serde_json::to_vec(&Version {
+        etcdserver: ETCD_SERVER_VERSION,
+        etcdcluster: ETCD_CLUSTER_VERSION,
+    })
+    .unwrap_or_default();
+    json_response(StatusCode::OK, b)
+}
+
+pub(crate) async fn health(st: GatewayState, req: Request) -> Response {
+    if let Some(r) = allow(&req, &["GET"]) {
+        return r;
+    }
+    let ok = st.cluster.healthy().await;
+    let (status, body) = if ok {
+        (StatusCode::OK, "{\"health\":\"true\"}")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "{\"health\":\"false\"}\n")
+    };
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert("content-type", HeaderValue::from_static(TEXT));
+    r
+}

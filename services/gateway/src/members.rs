@@ -1,0 +1,201 @@
+//! `/v2/members` (etcd's `membersHandler`): list, add, remove and update
+//! members, and `/v2/members/leader`, with etcd's checks of peer URLs and
+//! its answers to membership errors.
+
+use axum::extract::Request;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use concord_api::MembershipError;
+
+use crate::error::{self, http_error, method_not_allowed, GatewayError};
+use crate::response::{allow, json_response, with_cluster_id};
+use crate::GatewayState;
+
+/// Member requests are JSON; anything larger than this is not a member.
+const MAX_JSON_BYTES: usize = 1 << 20;
+
+/// Go's `types.NewURLs` checks on member peer URLs.
+fn check_urls(urls: &[String]) -> Result<Vec<String>, String> {
+    if urls.is_empty() {
+        return Err("no valid URLs given".into());
+    }
+    let mut out = Vec::new();
+    for u in urls {
+        let u = u.trim();
+        let (scheme, rest) = match u.split_once("://") {
+            Some((s, r)) => (s, r),
+            None => ("", u),
+        };
+        if !matches!(scheme, "http" | "https" | "unix" | "unixs") {
+            return Err(format!(
+                "URL scheme must be http, https, unix, or unixs: {u}"
+            ));
+        }
+        let (host, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        };
+        match host.rsplit_once(':') {
+            Some((h, p)) if !h.is_empty() || p.parse::<u16>().is_ok() => {}
+            _ => {
+                return Err(format!(
+                    "URL address does not have the form \"host:port\": {u}"
+                ))
+            }
+        }
+        if !path.is_empty() {
+            return Err(format!("URL must not contain a path: {u}"));
+        }
+        out.push(u.to_string());
+    }
+    out.sort();
+    Ok(out)
+}
+
+#[derive(serde::Deserialize)]
+struct PeerUrlsBody {
+    #[serde(rename = "peerURLs", default)]
+    peer_urls: Option<Vec<String>>,
+}
+
+async fn read_member_body(req: Request) -> Result<Vec<String>, Response> {
+    let ct = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let ct = match ct.find(';') {
+        Some(i) => ct[..i].trim().to_lowercase(),
+        None => ct,
+    };
+    if ct != "application/json" {
+        return Err(http_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            &format!("Bad Content-Type {ct}, accept application/json"),
+        ));
+    }
+    let bytes = axum::body::to_bytes(req.into_body(), MAX_JSON_BYTES)
+        .await
+        .map_err(|e| http_error(StatusCode::BAD_REQUEST, &e.to_string()))?;
+    let body: PeerUrlsBody = serde_json::from_slice(&bytes)
+        .map_err(|e| http_error(StatusCode::BAD_REQUEST, &error::go_json_error(&e, &bytes)))?;
+    check_urls(&body.peer_urls.unwrap_or_default())
+        .map_err(|e| http_error(StatusCode::BAD_REQUEST, &e))
+}
+
+fn membership_error(e: MembershipError) -> Response {
+    let status = match e {
+        MembershipError::NotFound(_) => StatusCode::NOT_FOUND,
+        MembershipError::Removed(_) => StatusCode::GONE,
+        MembershipError::IdExists | MembershipError::PeerUrlExists => StatusCode::CONFLICT,
+        MembershipError::Unhealthy
+        | MembershipError::NotEnoughStarted
+        | MembershipError::IdRemoved => {
+            // etcd logs these and answers a plain 500.
+            tracing::warn!("v2 response error: {e}");
+            return http_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
+        }
+        MembershipError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    http_error(status, &e.to_string())
+}
+
+fn parse_member_id(s: &str) -> Result<u64, Response> {
+    u64::from_str_radix(s, 16)
+        .map_err(|_| http_error(StatusCode::NOT_FOUND, &format!("No such member: {s}")))
+}
+
+pub(crate) async fn members(st: GatewayState, req: Request, rest: &str) -> Response {
+    if let Some(r) = allow(&req, &["GET", "POST", "DELETE", "PUT"]) {
+        return r;
+    }
+    let r = match *req.method() {
+        Method::GET => match rest {
+            "" => match st.cluster.members().await {
+                Ok(ms) => {
+                    // A struct, not `json!`, to keep etcd's field order.
+                    #[derive(serde::Serialize)]
+                    struct Members {
+                        members: Vec<concord_api::Member>,
+                    }
+                    let mut b = serde_json::to_vec(&Members { members: ms }).unwrap_or_default();
+                    b.push(b'\n');
+                    json_response(StatusCode::OK, b)
+                }
+                Err(e) => GatewayError::from(e).into_response(),
+            },
+            "leader" => match st.cluster.leader().await {
+                Ok(Some(m)) => {
+                    let mut b = serde_json::to_vec(&m).unwrap_or_default();
+                    b.push(b'\n');
+                    json_response(StatusCode::OK, b)
+                }
+                _ => http_error(StatusCode::SERVICE_UNAVAILABLE, "During election"),
+            },
+            _ => http_error(StatusCode::NOT_FOUND, "Not found"),
+        },
+        Method::POST => match read_member_body(req).await {
+            Err(r) => r,
+            Ok(urls) => match st.cluster.add_member(urls).await {
+                Ok(m) => {
+                    let mut b = serde_json::to_vec(&m).unwrap_or_default();
+                    b.push(b'\n');
+                    json_response(StatusCode::CREATED, b)
+                }
+                Err(e) => membership_error(e),
+            },
+        },
+        Method::DELETE => {
+            if rest.is_empty() {
+                return with_cluster_id(method_not_allowed("GET,POST,DELETE,PUT"), &st);
+            }
+            match parse_member_id(rest) {
+                Err(r) => r,
+                Ok(id) => match st.cluster.remove_member(id).await {
+                    Ok(()) => StatusCode::NO_CONTENT.into_response(),
+                    Err(e) => membership_error(e),
+                },
+            }
+        }
+        _ => {
+            if rest.is_empty() {
+                return with_cluster_id(method_not_allowed("GET,POST,DELETE,PUT"), &st);
+            }
+            match parse_member_id(rest) {
+                Err(r) => r,
+                Ok(id) => match read_member_body(req).await {
+                    Err(r) => r,
+                    Ok(urls) => match st.cluster.update_member(id, urls).await {
+                        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+                        Err(e) => membership_error(e),
+                    },
+                },
+            }
+        }
+    };
+    with_cluster_id(r, &st)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_urls() {
+        assert!(check_urls(&[]).is_err());
+        assert!(check_urls(&["not a url".into()])
+            .unwrap_err()
+            .starts_with("URL scheme"));
+        assert!(check_urls(&["http://10.0.0.1".into()])
+            .unwrap_err()
+            .contains("host:port"));
+        assert!(check_urls(&["http://10.0.0.1:2380/x".into()])
+            .unwrap_err()
+            .contains("path"));
+        assert_eq!(
+            check_urls(&["http://10.0.0.1:2380".into()]).unwrap().len(),
+            1
+        );
+    }
+}
