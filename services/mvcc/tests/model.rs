@@ -145,14 +145,19 @@ fn random_compare(rng: &mut Rng, rev: i64) -> Compare {
     }
 }
 
-/// A branch: puts of distinct keys, single-key deletes of other keys,
-/// from-key deletes and ranges (so etcd's duplicate check passes).
-fn random_branch(rng: &mut Rng) -> Vec<RequestOp> {
-    let mut used: Vec<&str> = Vec::new();
+/// A branch: puts and single-key deletes of keys no other op of the txn
+/// (nested ones included) writes, from-key deletes, ranges and, above
+/// `depth` 0, nested txns, so etcd's duplicate check passes.
+fn random_branch(
+    rng: &mut Rng,
+    used: &mut Vec<&'static str>,
+    rev: i64,
+    depth: u32,
+) -> Vec<RequestOp> {
     let mut ops = Vec::new();
     for _ in 0..rng.below(4) {
         let k = random_key(rng);
-        let op = match rng.below(4) {
+        let op = match rng.below(5) {
             0 | 1 if !used.contains(&k) => {
                 used.push(k);
                 op_put(k, &rng.below(3).to_string())
@@ -162,6 +167,7 @@ fn random_branch(rng: &mut Rng) -> Vec<RequestOp> {
                 op_del(k, "")
             }
             3 if rng.chance(30) => op_del(k, "\0"),
+            4 if depth > 0 => op_txn(random_txn(rng, used, rev, depth - 1)),
             _ => {
                 let (key, range_end) = random_span(rng);
                 RequestOp {
@@ -178,8 +184,22 @@ fn random_branch(rng: &mut Rng) -> Vec<RequestOp> {
     ops
 }
 
-/// Runs a branch on the model's `map` at revision `rev`; true if it wrote.
-fn model_branch(map: &mut Map, ops: &[RequestOp], rev: i64) -> bool {
+fn random_txn(rng: &mut Rng, used: &mut Vec<&'static str>, rev: i64, depth: u32) -> TxnRequest {
+    TxnRequest {
+        compare: (0..rng.below(3))
+            .map(|_| random_compare(rng, rev))
+            .collect(),
+        success: random_branch(rng, used, rev, depth),
+        failure: random_branch(rng, used, rev, depth),
+    }
+}
+
+/// Runs a txn on the model's `map` at revision `rev`: its compares against
+/// `before` (the map before the txn, as etcd decides every branch first);
+/// true if it wrote.
+fn model_txn(before: &Map, map: &mut Map, t: &TxnRequest, rev: i64) -> bool {
+    let succeeded = t.compare.iter().all(|c| model_compare(before, c));
+    let ops = if succeeded { &t.success } else { &t.failure };
     let mut wrote = false;
     for op in ops {
         match &op.request {
@@ -191,6 +211,9 @@ fn model_branch(map: &mut Map, ops: &[RequestOp], rev: i64) -> bool {
                 let before = map.len();
                 map.retain(|k, _| !in_span(k, &d.key, &d.range_end));
                 wrote |= map.len() != before;
+            }
+            Some(request_op::Request::RequestTxn(nested)) => {
+                wrote |= model_txn(before, map, nested, rev);
             }
             _ => {}
         }
@@ -349,19 +372,12 @@ fn run(seed: u64, steps: usize) {
                 }
             }
             6..=8 => {
-                let t = TxnRequest {
-                    compare: (0..rng.below(3))
-                        .map(|_| random_compare(&mut rng, rev))
-                        .collect(),
-                    success: random_branch(&mut rng),
-                    failure: random_branch(&mut rng),
-                };
+                let t = random_txn(&mut rng, &mut Vec::new(), rev, 2);
                 let succeeded = t.compare.iter().all(|c| model_compare(m.now(), c));
                 let got = ks.txn(&t).unwrap().response;
                 assert_eq!(got.succeeded, succeeded, "{t:?}");
                 let mut map = m.now().clone();
-                let ops = if succeeded { &t.success } else { &t.failure };
-                let wrote = model_branch(&mut map, ops, rev + 1);
+                let wrote = model_txn(m.now(), &mut map, &t, rev + 1);
                 assert_eq!(got.header.revision, if wrote { rev + 1 } else { rev });
                 if wrote {
                     m.states.push(map);
