@@ -45,14 +45,7 @@ impl Consensus {
         batch: Vec<PendingWrite>,
         permit: OwnedSemaphorePermit,
     ) {
-        let mut commands = Vec::with_capacity(batch.len());
-        let mut ids = Vec::with_capacity(batch.len());
-        let mut replies = Vec::with_capacity(batch.len());
-        for p in batch {
-            commands.push(p.command);
-            ids.push(p.id);
-            replies.push(p.reply);
-        }
+        let (commands, mut ids, replies) = split_batch(batch);
         // Entries without request IDs (key expiry alone) stay as before.
         if ids.iter().all(|&id| id == 0) {
             ids.clear();
@@ -100,14 +93,7 @@ impl Consensus {
     /// member's queue if it leads by the time the batch could be delivered.
     pub(super) async fn forward_batch(self: Arc<Self>, leader: u64, batch: Vec<PendingWrite>) {
         let hops = batch.iter().map(|p| p.hops).max().unwrap_or(0) + 1;
-        let mut commands = Vec::with_capacity(batch.len());
-        let mut ids = Vec::with_capacity(batch.len());
-        let mut replies = Vec::with_capacity(batch.len());
-        for p in batch {
-            commands.push(p.command);
-            ids.push(p.id);
-            replies.push(p.reply);
-        }
+        let (commands, ids, replies) = split_batch(batch);
         let req = LeaderRequest::Write {
             commands,
             hops,
@@ -214,6 +200,25 @@ pub(super) fn map_write_err(e: RaftError<u64, ClientWriteError<u64, MemberNode>>
         RaftError::APIError(e) => ApiError::Internal(e.to_string()),
         RaftError::Fatal(e) => ApiError::Internal(e.to_string()),
     }
+}
+
+/// A batch's commands, request IDs and reply channels, in queue order.
+fn split_batch(
+    batch: Vec<PendingWrite>,
+) -> (
+    Vec<Command>,
+    Vec<RequestId>,
+    Vec<oneshot::Sender<WriteResult>>,
+) {
+    let mut commands = Vec::with_capacity(batch.len());
+    let mut ids = Vec::with_capacity(batch.len());
+    let mut replies = Vec::with_capacity(batch.len());
+    for p in batch {
+        commands.push(p.command);
+        ids.push(p.id);
+        replies.push(p.reply);
+    }
+    (commands, ids, replies)
 }
 
 /// A write waiting for its batch, and where its answer goes.
