@@ -4,7 +4,8 @@
 //! - [`Kv`]: writes (through consensus) and reads of the v2 store;
 //! - [`Watch`]: long-poll and streaming watches over committed events;
 //! - [`Cluster`]: the member registry and leadership;
-//! - [`RaftStats`]: one member's raft statistics.
+//! - [`RaftStats`]: one member's raft statistics;
+//! - [`v3::KeyspaceV3`]: the etcd v3 keyspace (KV, watch, leases, status).
 //!
 //! The embedded `concord` server implements them in-process; the split
 //! services implement the same traits over gRPC. The gateway only ever sees
@@ -16,6 +17,8 @@ use async_trait::async_trait;
 use concord_store::{Command, Event, NodeExtern, StoreStats, UnixNanos};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
+
+pub mod v3;
 
 /// Why a KV, watch or cluster call failed. Serializable, because a member
 /// forwards requests to the leader and relays its answer.
