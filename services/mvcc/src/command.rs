@@ -37,8 +37,9 @@ pub enum Command {
     },
 }
 
-/// What a [`Command`] answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a [`Command`] answered (serde: a member relays the leader's answer
+/// to a forwarded write, and remembers answers by request ID).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Outcome {
     Put(Applied<PutResponse>),
     DeleteRange(Applied<DeleteRangeResponse>),

@@ -29,10 +29,12 @@
 //! - [`watch`]: history since a revision, for watchers catching up;
 //! - [`command`]: the replicated writes;
 //! - [`snapshot`]: serde for the whole keyspace;
+//! - [`hash`]: `HashKV`'s checksum of the history;
 //! - [`error`]: etcd's error texts and gRPC codes.
 
 pub mod command;
 pub mod error;
+pub mod hash;
 pub mod key_index;
 pub mod lease;
 pub mod range;

@@ -33,7 +33,7 @@ impl Default for Config {
 }
 
 /// What a write answered, and the changes it made, in order (for watchers).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Applied<T> {
     pub response: T,
     pub events: Vec<Event>,

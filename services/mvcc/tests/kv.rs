@@ -353,3 +353,30 @@ fn odd_inputs_do_not_panic() {
         1
     );
 }
+
+/// Two keyspaces that applied the same writes hash alike; a different
+/// value, or a later revision, hashes differently.
+#[test]
+fn hash_kv_follows_the_history() {
+    let put = |ks: &mut Keyspace, k: &str, v: &str| {
+        ks.put(&PutRequest {
+            key: k.into(),
+            value: v.into(),
+            ..Default::default()
+        })
+        .unwrap();
+    };
+    let mut a = Keyspace::default();
+    let mut b = Keyspace::default();
+    for ks in [&mut a, &mut b] {
+        put(ks, "foo", "bar");
+        put(ks, "foo", "baz");
+    }
+    assert_eq!(a.hash_kv(0), b.hash_kv(0));
+    let at_two = a.hash_kv(2);
+    put(&mut b, "foo", "qux");
+    assert_ne!(a.hash_kv(0), b.hash_kv(0));
+    // History up to revision 2 is the same in both.
+    assert_eq!(at_two, b.hash_kv(2));
+    assert_eq!(at_two.1, -1);
+}
