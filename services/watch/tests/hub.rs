@@ -2,36 +2,12 @@
 
 use std::sync::Arc;
 
-use concord_api::{EventSink, Watch, WatchRequest};
-use concord_store::{Action, ErrorCode, Event, NodeExtern};
+use concord_api::{EventSink, Watch};
+use concord_store::{Action, ErrorCode};
 use concord_watch::{WatchHub, WATCHER_BUFFER};
 
-fn ev(action: Action, key: &str, index: u64, dir: bool) -> Arc<Event> {
-    Arc::new(Event {
-        action,
-        node: NodeExtern {
-            key: key.to_string(),
-            value: if dir { None } else { Some("v".into()) },
-            dir,
-            modified_index: index,
-            created_index: index,
-            ..Default::default()
-        },
-        prev_node: None,
-        etcd_index: index,
-        refresh: false,
-    })
-}
-
-fn req(key: &str, recursive: bool, stream: bool, since: Option<u64>) -> WatchRequest {
-    WatchRequest {
-        key: key.to_string(),
-        recursive,
-        stream,
-        since_index: since,
-        after_index: 0,
-    }
-}
+mod support;
+use support::{ev, req};
 
 #[tokio::test]
 async fn watch_from_now_gets_the_next_change_only() {

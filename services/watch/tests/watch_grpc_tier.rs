@@ -10,41 +10,18 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use concord_api::{ApiError, EventSink, EventSource, Watch, WatchRequest, Watcher};
+use concord_api::{ApiError, EventSink, EventSource, Watch, Watcher};
 use concord_rpc::endpoints::Endpoints;
 use concord_rpc::events_grpc::EventsService;
 use concord_rpc::watch_grpc::GrpcWatch;
-use concord_store::{Action, ErrorCode, Event, NodeExtern};
+use concord_store::{ErrorCode, Event};
 use concord_watch::EventLog;
 use tonic::transport::server::TcpIncoming;
 
+mod support;
+use support::{req, set};
+
 const DEADLINE: Duration = Duration::from_secs(20);
-
-fn ev(key: &str, index: u64) -> Arc<Event> {
-    Arc::new(Event {
-        action: Action::Set,
-        node: NodeExtern {
-            key: key.to_string(),
-            value: Some(format!("v{index}")),
-            modified_index: index,
-            created_index: index,
-            ..Default::default()
-        },
-        prev_node: None,
-        etcd_index: index,
-        refresh: false,
-    })
-}
-
-fn req(key: &str, recursive: bool, stream: bool, since: Option<u64>) -> WatchRequest {
-    WatchRequest {
-        key: key.to_string(),
-        recursive,
-        stream,
-        since_index: since,
-        after_index: 0,
-    }
-}
 
 /// A consensus member as the watch tier sees it: an event log behind the
 /// gRPC Events service.
@@ -91,7 +68,7 @@ impl Member {
     }
 
     fn publish(&self, key: &str, index: u64) {
-        self.log.publish(ev(key, index));
+        self.log.publish(set(key, index));
     }
 
     fn stop(&mut self) {
