@@ -10,7 +10,9 @@
 //! - [`events`]: the resumable stream of committed events ("after index
 //!   N") that the watch tier follows;
 //! - [`watch`]: v2 watches, served by the watch tier to the gateways;
-//! - [`cluster`]: members, leadership, member changes and raft statistics.
+//! - [`cluster`]: members, leadership, member changes and raft statistics;
+//! - [`etcd`]: etcd 3.4's own v3 API (`proto/etcd/`, unchanged), which the
+//!   gateway serves to v3 clients and concordctl calls.
 //!
 //! [`codec`] converts between these messages and Concord's Rust types, in
 //! one place for every service and client; [`endpoints`] is how a client
@@ -58,6 +60,7 @@ pub mod call_stream;
 pub mod cluster_grpc;
 pub mod codec;
 pub mod endpoints;
+pub mod etcd;
 pub mod events_grpc;
 pub mod health;
 pub mod keepalive;
