@@ -189,33 +189,41 @@ mod tests {
 
     #[test]
     fn parameter_errors_are_etcds() {
-        let p = |q: &str, m: &str| KeyParams::parse(&Form::parse(None, Some(q)).unwrap(), m);
-        assert_eq!(p("ttl=abc", "PUT").unwrap_err().code, ErrorCode::TtlNaN);
-        assert_eq!(p("ttl=", "PUT").unwrap().ttl, None);
-        assert_eq!(
-            p("prevIndex=-1", "PUT").unwrap_err().code,
-            ErrorCode::IndexNaN
-        );
-        assert_eq!(
-            p("prevValue=", "PUT").unwrap_err().code,
-            ErrorCode::PrevValueRequired
-        );
-        assert_eq!(
-            p("wait=true", "PUT").unwrap_err().code,
-            ErrorCode::InvalidField
-        );
-        assert_eq!(
-            p("refresh=true&value=x&ttl=1", "PUT").unwrap_err().code,
-            ErrorCode::RefreshValue
-        );
-        assert_eq!(
-            p("refresh=true", "PUT").unwrap_err().code,
-            ErrorCode::RefreshTtlRequired
-        );
-        assert_eq!(
-            p("prevExist=nope", "PUT").unwrap_err().cause,
-            "invalid value for prevExist"
-        );
-        assert!(p("recursive=T&sorted=0", "GET").unwrap().recursive);
+        use ErrorCode::*;
+        let p = |q: &str| KeyParams::parse(&Form::parse(None, Some(q)).unwrap(), "PUT");
+        for (query, code, cause) in [
+            ("ttl=abc", TtlNaN, r#"invalid value for "ttl""#),
+            ("prevIndex=-1", IndexNaN, r#"invalid value for "prevIndex""#),
+            (
+                "prevValue=",
+                PrevValueRequired,
+                r#""prevValue" cannot be empty"#,
+            ),
+            (
+                "wait=true",
+                InvalidField,
+                r#""wait" can only be used with GET requests"#,
+            ),
+            (
+                "refresh=true&value=x&ttl=1",
+                RefreshValue,
+                "A value was provided on a refresh",
+            ),
+            ("refresh=true", RefreshTtlRequired, "No TTL value set"),
+            (
+                "prevExist=nope",
+                InvalidField,
+                "invalid value for prevExist",
+            ),
+        ] {
+            let e = p(query).unwrap_err();
+            assert_eq!(
+                (e.code, e.cause.as_str(), e.index),
+                (code, cause, 0),
+                "{query}"
+            );
+        }
+        assert_eq!(p("ttl=").unwrap().ttl, None);
+        assert!(p("recursive=T&sorted=0").unwrap().recursive);
     }
 }

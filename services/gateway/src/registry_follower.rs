@@ -57,6 +57,27 @@ impl Parts {
     }
 }
 
+/// Runs `apply` on `target` with each new set of URLs the registry lists,
+/// in the background, until the registry follower stops or `target` is
+/// dropped (the task holds it only while applying a change).
+fn on_each_change<T, F, Fut>(mut rx: watch::Receiver<Vec<String>>, target: &Arc<T>, apply: F)
+where
+    T: Send + Sync + 'static,
+    F: Fn(Arc<T>, Vec<String>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let weak = Arc::downgrade(target);
+    tokio::spawn(async move {
+        while rx.changed().await.is_ok() {
+            let urls = rx.borrow_and_update().clone();
+            let Some(target) = weak.upgrade() else {
+                return;
+            };
+            apply(target, urls).await;
+        }
+    });
+}
+
 /// `Kv`, `Cluster` and `RaftStats` over the members the registry lists.
 pub struct FollowedConsensus {
     parts: RwLock<Arc<Parts>>,
@@ -95,26 +116,19 @@ impl FollowedConsensus {
             members: rx.clone(),
             answered_store: AtomicU64::new(0),
         });
-        let weak = Arc::downgrade(&me);
-        tokio::spawn(async move {
-            while rx.changed().await.is_ok() {
-                let urls = rx.borrow_and_update().clone();
-                let Some(me) = weak.upgrade() else {
-                    return;
-                };
-                match Parts::connect(&urls, Duration::from_secs(10)).await {
-                    Ok(p) => {
-                        let old = me.current();
-                        me.answered_store
-                            .fetch_max(old.kv.answered_store_index(), Ordering::AcqRel);
-                        *me.parts.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(p);
-                        info!("member registry: consensus endpoints now {urls:?}");
-                    }
-                    Err(e) => warn!(
-                        "member registry lists {urls:?}, but none answers ({e:#}); keeping {:?}",
-                        me.current().urls
-                    ),
+        on_each_change(rx, &me, |me, urls| async move {
+            match Parts::connect(&urls, Duration::from_secs(10)).await {
+                Ok(p) => {
+                    let old = me.current();
+                    me.answered_store
+                        .fetch_max(old.kv.answered_store_index(), Ordering::AcqRel);
+                    *me.parts.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(p);
+                    info!("member registry: consensus endpoints now {urls:?}");
                 }
+                Err(e) => warn!(
+                    "member registry lists {urls:?}, but none answers ({e:#}); keeping {:?}",
+                    me.current().urls
+                ),
             }
         });
         Ok(me)
@@ -226,24 +240,17 @@ impl FollowedWatch {
                 GrpcWatch::new(Endpoints::new(&urls)?),
             ))),
         });
-        let weak = Arc::downgrade(&me);
-        tokio::spawn(async move {
-            while rx.changed().await.is_ok() {
-                let urls = rx.borrow_and_update().clone();
-                let Some(me) = weak.upgrade() else {
-                    return;
-                };
-                if urls.is_empty() || urls == me.current().0 {
-                    continue;
+        on_each_change(rx, &me, |me, urls| async move {
+            if urls.is_empty() || urls == me.current().0 {
+                return;
+            }
+            match Endpoints::new(&urls) {
+                Ok(e) => {
+                    *me.current.write().unwrap_or_else(|p| p.into_inner()) =
+                        Arc::new((urls.clone(), GrpcWatch::new(e)));
+                    info!("member registry: watch replicas now {urls:?}");
                 }
-                match Endpoints::new(&urls) {
-                    Ok(e) => {
-                        *me.current.write().unwrap_or_else(|p| p.into_inner()) =
-                            Arc::new((urls.clone(), GrpcWatch::new(e)));
-                        info!("member registry: watch replicas now {urls:?}");
-                    }
-                    Err(e) => warn!("member registry lists watch replicas {urls:?}: {e}"),
-                }
+                Err(e) => warn!("member registry lists watch replicas {urls:?}: {e}"),
             }
         });
         Ok(me)
