@@ -178,32 +178,15 @@ impl PeerConn {
         }
     }
 
-    /// A raft message: bincode, compact and exact for openraft's types.
+    /// One call of `kind`, encoded as its kind is (see [`Rpc::encode`]).
     async fn call<Req: Serialize, Resp: DeserializeOwned>(
         &self,
         kind: Rpc,
         req: &Req,
         timeout: Duration,
     ) -> Result<Resp, PeerError> {
-        let reply = self
-            .call_raw(kind, bincode::serialize(req)?, timeout)
-            .await?;
-        Ok(bincode::deserialize(&reply)?)
-    }
-
-    /// A request for the leader: JSON, because the store's events use
-    /// serde attributes (skipped empty fields) that only a self-describing
-    /// format reads back.
-    async fn call_json<Req: Serialize, Resp: DeserializeOwned>(
-        &self,
-        kind: Rpc,
-        req: &Req,
-        timeout: Duration,
-    ) -> Result<Resp, PeerError> {
-        let reply = self
-            .call_raw(kind, serde_json::to_vec(req)?, timeout)
-            .await?;
-        Ok(serde_json::from_slice(&reply)?)
+        let reply = self.call_raw(kind, kind.encode(req)?, timeout).await?;
+        kind.decode(&reply)
     }
 
     /// Sends a request that only the leader serves.
@@ -212,12 +195,12 @@ impl PeerConn {
         req: &LeaderRequest,
         timeout: Duration,
     ) -> Result<LeaderReply, PeerError> {
-        self.call_json(Rpc::Forward, req, timeout).await
+        self.call(Rpc::Forward, req, timeout).await
     }
 
     /// Asks for the members and the cluster ID.
     pub async fn membership(&self, timeout: Duration) -> Result<MembershipInfo, PeerError> {
-        self.call_json(Rpc::Membership, &(), timeout).await
+        self.call(Rpc::Membership, &(), timeout).await
     }
 }
 
@@ -228,6 +211,32 @@ enum Rpc {
     Snapshot,
     Forward,
     Membership,
+}
+
+impl Rpc {
+    /// Raft messages travel as bincode, compact and exact for openraft's
+    /// types; requests for the leader and membership lookups as JSON,
+    /// because the store's events use serde attributes (skipped empty
+    /// fields) that only a self-describing format reads back.
+    fn is_json(self) -> bool {
+        matches!(self, Rpc::Forward | Rpc::Membership)
+    }
+
+    fn encode<T: Serialize>(self, v: &T) -> Result<Vec<u8>, PeerError> {
+        Ok(if self.is_json() {
+            serde_json::to_vec(v)?
+        } else {
+            bincode::serialize(v)?
+        })
+    }
+
+    fn decode<T: DeserializeOwned>(self, bytes: &[u8]) -> Result<T, PeerError> {
+        Ok(if self.is_json() {
+            serde_json::from_slice(bytes)?
+        } else {
+            bincode::deserialize(bytes)?
+        })
+    }
 }
 
 /// What every peer client shares: who we are, the counters, connections.

@@ -186,6 +186,18 @@ async fn restart_keeps_identity_and_ignores_initial_cluster_flags() {
     c.shutdown().await;
 }
 
+/// Replaces a stopped member's raft log with an empty one; returns the
+/// member's folder.
+async fn empty_raft_log(dir: &std::path::Path) -> std::path::PathBuf {
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let member = dir.join("member");
+    for f in ["raft.db", "raft.db-wal", "raft.db-shm"] {
+        let _ = std::fs::remove_file(member.join(f));
+    }
+    drop(concord_consensus::log_store::SqliteLogStore::open(&member.join("raft.db")).unwrap());
+    member
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bootstraps_when_a_crash_left_only_the_identity() {
     let dir = tempfile::tempdir().unwrap();
@@ -195,12 +207,7 @@ async fn bootstraps_when_a_crash_left_only_the_identity() {
     // As if the member died after creating its raft log and writing its
     // identity, before raft was initialized: an empty log, an identity
     // that does not say raft has state yet.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let member = dir.path().join("member");
-    for f in ["raft.db", "raft.db-wal", "raft.db-shm"] {
-        let _ = std::fs::remove_file(member.join(f));
-    }
-    drop(concord_consensus::log_store::SqliteLogStore::open(&member.join("raft.db")).unwrap());
+    let member = empty_raft_log(dir.path()).await;
     let path = member.join("identity.json");
     let mut identity: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
@@ -219,12 +226,7 @@ async fn an_empty_raft_log_beside_a_started_identity_is_refused() {
     assert_eq!(write_retrying(&c, set("/a", "1", None)).await, 1);
     c.shutdown().await;
     drop(c);
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let member = dir.path().join("member");
-    for f in ["raft.db", "raft.db-wal", "raft.db-shm"] {
-        let _ = std::fs::remove_file(member.join(f));
-    }
-    drop(concord_consensus::log_store::SqliteLogStore::open(&member.join("raft.db")).unwrap());
+    empty_raft_log(dir.path()).await;
     let err = Consensus::start(
         config(dir.path(), 100_000),
         Arc::<Recorder>::default(),
