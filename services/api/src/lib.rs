@@ -20,6 +20,12 @@ use tokio::sync::mpsc;
 
 pub mod v3;
 
+/// The etcd release whose answers Concord reproduces (`/version`, v3
+/// `Status`).
+pub const ETCD_SERVER_VERSION: &str = "3.4.23";
+/// The cluster version etcd 3.4 reports.
+pub const ETCD_CLUSTER_VERSION: &str = "3.4.0";
+
 /// Why a KV, watch or cluster call failed. Serializable, because a member
 /// forwards requests to the leader and relays its answer.
 #[derive(Debug, Clone, thiserror::Error, Serialize, Deserialize)]

@@ -122,6 +122,7 @@ mod tests {
         CommandResult {
             result: None,
             store_index: index,
+            ..Default::default()
         }
     }
 

@@ -46,6 +46,7 @@ pub mod node;
 pub mod peer_stats;
 pub mod state_machine;
 pub mod types;
+pub mod v3_watchers;
 
 pub use node::{Consensus, ConsensusConfig, ConsensusError};
 pub use types::{MemberNode, TypeConfig};

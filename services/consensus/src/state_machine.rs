@@ -1,7 +1,8 @@
-//! The state machine: the v2 store, fed committed entries in order.
+//! The state machine: the v2 store and the v3 keyspace, fed committed
+//! entries in order.
 //!
-//! The store lives in memory; its durable form is a snapshot file holding
-//! the serialised store *together with* the last applied log id and the
+//! Both live in memory; their durable form is a snapshot file holding
+//! them serialised *together with* the last applied log id and the
 //! membership (one file, written to a temp name, fsynced and renamed), so
 //! the applied index can never disagree with the state it describes. Files
 //! are named `<term>-<index>.snap` (hex, as etcd names its snapshots): the
@@ -23,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use concord_api::EventSink;
+use concord_mvcc::Keyspace;
 use concord_store::{Applied, Store};
 use openraft::storage::RaftStateMachine;
 use openraft::{
@@ -34,6 +36,7 @@ use tracing::{debug, info, warn};
 
 use crate::applied_requests::AppliedRequests;
 use crate::ids::{hex, url_list};
+use crate::v3_watchers::V3Watchers;
 type Membership = openraft::Membership<u64, crate::types::MemberNode>;
 use crate::types::{
     CommandResult, LogId, Reply, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
@@ -43,6 +46,10 @@ use crate::types::{
 pub struct Shared {
     pub store: RwLock<Store>,
     pub sink: Arc<dyn EventSink>,
+    /// The v3 keyspace (separate from the v2 store, as in etcd 3.4).
+    pub keyspace: Arc<RwLock<Keyspace>>,
+    /// Its watchers, handed each change under the keyspace's write lock.
+    pub v3_watchers: Arc<V3Watchers>,
     /// Index of the last applied raft entry (`X-Raft-Index`); waiters are
     /// woken straight from the state machine, not via openraft's metrics.
     applied: tokio::sync::watch::Sender<u64>,
@@ -89,10 +96,19 @@ impl Shared {
     }
 }
 
-/// What a snapshot's data holds: the store, the removed members and the
-/// recent writes by request ID (`applied_requests.rs`).
+/// What a snapshot's data holds: the store, the removed members, the
+/// recent writes by request ID (`applied_requests.rs`) and the v3 keyspace.
 #[derive(Serialize, Deserialize)]
 struct SnapshotState {
+    removed: BTreeSet<u64>,
+    store: Vec<u8>,
+    requests: Vec<u8>,
+    keyspace: Vec<u8>,
+}
+
+/// A snapshot written before the v3 keyspace existed.
+#[derive(Deserialize)]
+struct SnapshotStateV2 {
     removed: BTreeSet<u64>,
     store: Vec<u8>,
     requests: Vec<u8>,
@@ -110,20 +126,32 @@ struct Decoded {
     store: Store,
     removed: BTreeSet<u64>,
     requests: AppliedRequests,
+    keyspace: Keyspace,
 }
 
 fn decode_state(data: &[u8]) -> Result<Decoded, StorageError> {
-    let (removed, store, requests) = match bincode::deserialize::<SnapshotState>(data) {
-        Ok(s) => (s.removed, s.store, s.requests),
-        Err(e) => match bincode::deserialize::<SnapshotStateV1>(data) {
-            Ok(s) => (s.removed, s.store, Vec::new()),
-            Err(_) => return Err(sm_err(e)),
+    // Newest layout first: an older one is a prefix of it, and bincode
+    // would read a newer snapshot as an older one, dropping the rest.
+    let (removed, store, requests, keyspace) = match bincode::deserialize::<SnapshotState>(data) {
+        Ok(s) => (s.removed, s.store, s.requests, s.keyspace),
+        Err(e) => match bincode::deserialize::<SnapshotStateV2>(data) {
+            Ok(s) => (s.removed, s.store, s.requests, Vec::new()),
+            Err(_) => match bincode::deserialize::<SnapshotStateV1>(data) {
+                Ok(s) => (s.removed, s.store, Vec::new(), Vec::new()),
+                Err(_) => return Err(sm_err(e)),
+            },
         },
+    };
+    let keyspace = if keyspace.is_empty() {
+        Keyspace::default()
+    } else {
+        bincode::deserialize(&keyspace).map_err(sm_err)?
     };
     Ok(Decoded {
         store: Store::recover(&store).map_err(sm_err)?,
         removed,
         requests: AppliedRequests::recover(&requests).map_err(sm_err)?,
+        keyspace,
     })
 }
 
@@ -294,6 +322,7 @@ impl StateMachine {
     ) -> Result<(Self, Arc<Shared>), StorageError> {
         std::fs::create_dir_all(&snap_dir).map_err(snap_err)?;
         let mut store = Store::new();
+        let mut keyspace = Keyspace::default();
         let mut removed = BTreeSet::new();
         let mut requests = AppliedRequests::default();
         let mut last_applied = None;
@@ -306,19 +335,24 @@ impl StateMachine {
                 store,
                 removed,
                 requests,
+                keyspace,
             } = decode_state(&file.data)?;
             last_applied = file.meta.last_log_id;
             last_membership = file.meta.last_membership;
             info!(
-                "loaded snapshot at raft index {} (store index {})",
+                "loaded snapshot at raft index {} (store index {}, revision {})",
                 last_applied.map_or(0, |l| l.index),
-                store.index()
+                store.index(),
+                keyspace.revision()
             );
         }
         sink.reset(store.index());
+        let keyspace = Arc::new(RwLock::new(keyspace));
         let shared = Arc::new(Shared {
             store: RwLock::new(store),
             sink,
+            v3_watchers: V3Watchers::new(keyspace.clone()),
+            keyspace,
             applied: tokio::sync::watch::channel(last_applied.map_or(0, |l| l.index)).0,
             me,
             cluster_id,
@@ -342,6 +376,52 @@ impl StateMachine {
         sm.report_recovered();
         Ok((sm, shared))
     }
+}
+
+/// Applies one v3 write at the proposal's time `now` (lease times are the
+/// proposer's, so every member applies the same), and hands its changes
+/// to the watchers.
+fn apply_v3(
+    keyspace: &mut Keyspace,
+    shared: &Shared,
+    command: &concord_mvcc::Command,
+    now: i64,
+) -> crate::types::V3Result {
+    use concord_mvcc::{Command, Outcome};
+    let stamped;
+    let command = match command {
+        Command::LeaseGrant { request, .. } => {
+            stamped = Command::LeaseGrant {
+                request: *request,
+                now,
+            };
+            &stamped
+        }
+        Command::LeaseKeepAlive { id, .. } => {
+            stamped = Command::LeaseKeepAlive { id: *id, now };
+            &stamped
+        }
+        Command::LeasePromote { extend_nanos, .. } => {
+            stamped = Command::LeasePromote {
+                now,
+                extend_nanos: *extend_nanos,
+            };
+            &stamped
+        }
+        other => other,
+    };
+    let outcome = keyspace.apply(command)?;
+    let events = match &outcome {
+        Outcome::Put(a) => &a.events,
+        Outcome::DeleteRange(a) => &a.events,
+        Outcome::Txn(a) => &a.events,
+        Outcome::LeaseRevoke(a) => &a.events,
+        _ => return Ok(outcome),
+    };
+    if !events.is_empty() {
+        shared.v3_watchers.publish(keyspace.revision(), events);
+    }
+    Ok(outcome)
 }
 
 /// Logs who joined and who left (at DEBUG while `replaying` the history),
@@ -479,9 +559,30 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                         let result = CommandResult {
                             result,
                             store_index: store.index(),
+                            ..Default::default()
                         };
                         self.requests.record(id, &result, p.now);
                         results.push(result);
+                    }
+                    if !p.v3.is_empty() {
+                        let first_id = p.commands.len();
+                        let mut keyspace = self.shared.keyspace.write();
+                        for (i, command) in p.v3.iter().enumerate() {
+                            let id = p.ids.get(first_id + i).copied().unwrap_or(0);
+                            if let Some(first) = self.requests.get(id) {
+                                results.push(first.clone());
+                                continue;
+                            }
+                            let result = apply_v3(&mut keyspace, &self.shared, command, p.now);
+                            let result = CommandResult {
+                                result: None,
+                                store_index: store.index(),
+                                v3: Some(result),
+                                revision: keyspace.revision(),
+                            };
+                            self.requests.record(id, &result, p.now);
+                            results.push(result);
+                        }
                     }
                     Reply { results }
                 }
@@ -502,6 +603,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             removed: self.shared.removed.read().clone(),
             store: self.shared.store.read().save(),
             requests: self.requests.save(),
+            keyspace: bincode::serialize(&*self.shared.keyspace.read()).unwrap_or_default(),
         };
         let data = bincode::serialize(&state).unwrap_or_default();
         let last = self.last_applied;
@@ -534,6 +636,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             store,
             removed,
             requests,
+            keyspace,
         } = decode_state(&data)?;
         let file = SnapshotFile {
             meta: meta.clone(),
@@ -553,6 +656,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             // Under the write lock, like publish: no event slips in between.
             self.shared.sink.reset(index);
         }
+        *self.shared.keyspace.write() = keyspace;
+        self.shared.v3_watchers.restore();
         self.requests = requests;
         let me_removed = removed.contains(&self.shared.me);
         *self.shared.removed.write() = removed;

@@ -3,8 +3,21 @@
 use std::io::Cursor;
 
 use concord_api::{ApiError, Member, MembershipError, RaftPosition, RequestId};
+use concord_mvcc as mvcc;
 use concord_store::{Command, Error, Event, UnixNanos};
 use serde::{Deserialize, Serialize};
+
+/// One client write: to the v2 store or to the v3 keyspace. Both travel in
+/// the same raft log (etcd 3.4 keeps both behind one raft group too), and
+/// only the raft index and term are shared between them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Write {
+    V2(Command),
+    V3(mvcc::Command),
+}
+
+/// What a v3 write answered: the keyspace's outcome or its error.
+pub type V3Result = Result<mvcc::Outcome, mvcc::Error>;
 
 /// One raft entry's worth of writes: the commands that arrived together
 /// (group commit: openraft appends and fsyncs one entry at a time, so
@@ -19,6 +32,10 @@ pub struct Proposal {
     /// written before request IDs existed.
     #[serde(default)]
     pub ids: Vec<RequestId>,
+    /// The v3 writes, applied after `commands`; their IDs follow the v2
+    /// commands' in `ids`. Absent in entries written before the v3 API.
+    #[serde(default)]
+    pub v3: Vec<mvcc::Command>,
 }
 
 /// What one command of a proposal produced.
@@ -28,6 +45,12 @@ pub struct CommandResult {
     pub result: Option<Result<Event, Error>>,
     /// The store index after the command (the event's `X-Etcd-Index`).
     pub store_index: u64,
+    /// A v3 write's answer (`None` for v2 commands).
+    #[serde(default)]
+    pub v3: Option<V3Result>,
+    /// The v3 keyspace revision after the command.
+    #[serde(default)]
+    pub revision: i64,
 }
 
 /// What applying one entry produced: a result per command, in order.
@@ -78,6 +101,9 @@ pub enum LeaderRequest {
         /// next leader, and still applied at most once.
         #[serde(default)]
         ids: Vec<RequestId>,
+        /// The v3 writes, after `commands` (their IDs after theirs).
+        #[serde(default)]
+        v3: Vec<mvcc::Command>,
     },
     /// The leader confirms it still leads and returns its commit index
     /// (raft's read index), for a linearizable read on a follower.

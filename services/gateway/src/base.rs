@@ -10,10 +10,7 @@ use crate::error::GatewayError;
 use crate::response::{allow, json_response, TEXT};
 use crate::GatewayState;
 
-/// The etcd release whose answers the gateway reproduces.
-pub const ETCD_SERVER_VERSION: &str = "3.4.23";
-/// The cluster version etcd 3.4 reports.
-pub const ETCD_CLUSTER_VERSION: &str = "3.4.0";
+pub use concord_api::{ETCD_CLUSTER_VERSION, ETCD_SERVER_VERSION};
 
 pub(crate) async fn machines(st: GatewayState, req: Request) -> Response {
     if let Some(r) = allow(&req, &["GET", "HEAD"]) {

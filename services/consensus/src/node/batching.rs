@@ -8,14 +8,14 @@ impl Consensus {
     /// Queues a write for the next batch.
     pub(super) async fn enqueue(
         &self,
-        command: Command,
+        write: Write,
         id: RequestId,
         hops: u8,
     ) -> Result<oneshot::Receiver<WriteResult>, ApiError> {
         let (reply, rx) = oneshot::channel();
         self.proposals
             .send(PendingWrite {
-                command,
+                write,
                 id,
                 hops,
                 reply,
@@ -27,8 +27,8 @@ impl Consensus {
 
     /// Queues a write (named `id`, 0 for none) for the next batch and
     /// waits for its result.
-    pub(super) async fn propose(&self, command: Command, id: RequestId) -> WriteResult {
-        self.enqueue(command, id, 0)
+    pub(super) async fn propose(&self, write: Write, id: RequestId) -> WriteResult {
+        self.enqueue(write, id, 0)
             .await?
             .await
             .map_err(|_| ApiError::Stopping)?
@@ -45,7 +45,12 @@ impl Consensus {
         batch: Vec<PendingWrite>,
         permit: OwnedSemaphorePermit,
     ) {
-        let (commands, mut ids, replies) = split_batch(batch);
+        let Split {
+            commands,
+            v3,
+            mut ids,
+            replies,
+        } = split_batch(batch);
         // Entries without request IDs (key expiry alone) stay as before.
         if ids.iter().all(|&id| id == 0) {
             ids.clear();
@@ -54,6 +59,7 @@ impl Consensus {
             commands,
             now: now_nanos(),
             ids,
+            v3,
         };
         let answer = match self.raft.client_write_ff(proposal).await {
             Ok(rx) => rx,
@@ -93,11 +99,17 @@ impl Consensus {
     /// member's queue if it leads by the time the batch could be delivered.
     pub(super) async fn forward_batch(self: Arc<Self>, leader: u64, batch: Vec<PendingWrite>) {
         let hops = batch.iter().map(|p| p.hops).max().unwrap_or(0) + 1;
-        let (commands, ids, replies) = split_batch(batch);
+        let Split {
+            commands,
+            v3,
+            ids,
+            replies,
+        } = split_batch(batch);
         let req = LeaderRequest::Write {
             commands,
             hops,
             ids,
+            v3,
         };
         let deadline = Instant::now() + self.request_timeout();
         match self.forward(req, Some(leader), deadline).await {
@@ -112,11 +124,16 @@ impl Consensus {
                 commands,
                 hops,
                 ids,
+                v3,
             })) => {
                 let ids = ids.into_iter().chain(std::iter::repeat(0));
-                for ((command, id), reply) in commands.into_iter().zip(ids).zip(replies) {
+                let writes = commands
+                    .into_iter()
+                    .map(Write::V2)
+                    .chain(v3.into_iter().map(Write::V3));
+                for ((write, id), reply) in writes.zip(ids).zip(replies) {
                     let requeued = PendingWrite {
-                        command,
+                        write,
                         id,
                         hops: hops - 1,
                         reply,
@@ -202,28 +219,48 @@ pub(super) fn map_write_err(e: RaftError<u64, ClientWriteError<u64, MemberNode>>
     }
 }
 
-/// A batch's commands, request IDs and reply channels, in queue order.
-fn split_batch(
-    batch: Vec<PendingWrite>,
-) -> (
-    Vec<Command>,
-    Vec<RequestId>,
-    Vec<oneshot::Sender<WriteResult>>,
-) {
+/// A batch as a proposal holds it: the v2 commands, then the v3 writes
+/// (each in queue order), with request IDs and reply channels in that
+/// same order, which is the order of the results.
+struct Split {
+    commands: Vec<Command>,
+    v3: Vec<concord_mvcc::Command>,
+    ids: Vec<RequestId>,
+    replies: Vec<oneshot::Sender<WriteResult>>,
+}
+
+fn split_batch(batch: Vec<PendingWrite>) -> Split {
     let mut commands = Vec::with_capacity(batch.len());
-    let mut ids = Vec::with_capacity(batch.len());
-    let mut replies = Vec::with_capacity(batch.len());
+    let mut v3 = Vec::new();
+    let (mut ids, mut v3_ids) = (Vec::with_capacity(batch.len()), Vec::new());
+    let (mut replies, mut v3_replies) = (Vec::with_capacity(batch.len()), Vec::new());
     for p in batch {
-        commands.push(p.command);
-        ids.push(p.id);
-        replies.push(p.reply);
+        match p.write {
+            Write::V2(c) => {
+                commands.push(c);
+                ids.push(p.id);
+                replies.push(p.reply);
+            }
+            Write::V3(c) => {
+                v3.push(c);
+                v3_ids.push(p.id);
+                v3_replies.push(p.reply);
+            }
+        }
     }
-    (commands, ids, replies)
+    ids.extend(v3_ids);
+    replies.extend(v3_replies);
+    Split {
+        commands,
+        v3,
+        ids,
+        replies,
+    }
 }
 
 /// A write waiting for its batch, and where its answer goes.
 pub(super) struct PendingWrite {
-    command: Command,
+    write: Write,
     /// The write's [`RequestId`] (0: none).
     id: RequestId,
     /// How many members forwarded it already.

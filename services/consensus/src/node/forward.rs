@@ -63,9 +63,9 @@ impl Consensus {
         // at most once): both may be sent again after an unknown outcome.
         let idempotent = match &req {
             LeaderRequest::ReadIndex => true,
-            LeaderRequest::Write { commands, ids, .. } => {
-                ids.len() == commands.len() && ids.iter().all(|&id| id != 0)
-            }
+            LeaderRequest::Write {
+                commands, ids, v3, ..
+            } => ids.len() == commands.len() + v3.len() && ids.iter().all(|&id| id != 0),
             _ => false,
         };
         let mut leader = first;
@@ -167,11 +167,16 @@ impl Consensus {
                 commands,
                 hops,
                 ids,
+                v3,
             } => {
-                let mut waiting = Vec::with_capacity(commands.len());
+                let mut waiting = Vec::with_capacity(commands.len() + v3.len());
                 let ids = ids.into_iter().chain(std::iter::repeat(0));
-                for (command, id) in commands.into_iter().zip(ids) {
-                    waiting.push(self.enqueue(command, id, hops).await);
+                let writes = commands
+                    .into_iter()
+                    .map(Write::V2)
+                    .chain(v3.into_iter().map(Write::V3));
+                for (write, id) in writes.zip(ids) {
+                    waiting.push(self.enqueue(write, id, hops).await);
                 }
                 let mut results = Vec::with_capacity(waiting.len());
                 for w in waiting {

@@ -12,7 +12,7 @@ impl Kv for Consensus {
     }
 
     async fn write_once(&self, command: Command, id: RequestId) -> Result<KvResponse, ApiError> {
-        let (res, raft) = self.propose(command, id).await?;
+        let (res, raft) = self.propose(Write::V2(command), id).await?;
         // The write is committed (the leader applied it). A forwarded write
         // is answered now rather than after this member's apply, which needs
         // one more round trip from the leader (openraft sends the new commit

@@ -20,6 +20,8 @@ pub(super) async fn watch_leadership(
             if let Some(l) = leader {
                 if l == me {
                     info!("{} became leader at term {}", hex(me), term);
+                    let n = n.clone();
+                    tokio::spawn(async move { n.promote_leases().await });
                 }
             }
             *n.leader_since.lock() = leader.map(|l| (l, now_nanos()));

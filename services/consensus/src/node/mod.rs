@@ -10,7 +10,8 @@
 //! - `read_index.rs`: linearizable (quorum) reads;
 //! - `membership.rs`: member changes with etcd's checks, publishing;
 //! - `leadership.rs`: leadership log lines; `expiry.rs`: the SYNC ticker;
-//! - `kv.rs`, `cluster.rs`: the two contracts.
+//! - `kv.rs`, `cluster.rs`, `v3.rs`: the contracts (v2 keys, cluster, v3
+//!   keyspace).
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -45,6 +46,7 @@ mod leadership;
 mod membership;
 mod peer_server;
 mod read_index;
+mod v3;
 
 use batching::{propose_batches, PendingWrite, MAX_BATCH};
 use expiry::expire_keys;
@@ -61,7 +63,9 @@ use crate::log_store::SqliteLogStore;
 use crate::network::{NetContext, PeerConn, PeerError, PeerNetwork, MAX_MESSAGE_BYTES};
 use crate::peer_stats::PeerStats;
 use crate::state_machine::{Shared, StateMachine};
-use crate::types::{CommandResult, LeaderReply, LeaderRequest, MemberNode, Proposal, Raft};
+use crate::types::{
+    CommandResult, LeaderReply, LeaderRequest, MemberNode, Proposal, Raft, Write,
+};
 
 /// How a member starts (etcd's flags, already parsed).
 #[derive(Debug, Clone)]
