@@ -46,18 +46,8 @@ fn probe_http(url: &str, timeout: Duration) -> Result<(), String> {
     let full = format!("{}/health", url.trim_end_matches('/'));
     let u = parse_url(&full)?;
     let limit = Instant::now() + timeout;
-    let req = http::Request {
-        method: "GET",
-        url: &u,
-        content_type: None,
-        body: None,
-    };
-    let d = Deadlines {
-        dial: Some(limit),
-        header: Some(limit),
-        context: Some(limit),
-    };
-    let resp = match http::round_trip(&req, d) {
+    let d = Deadlines::client_timeout(limit, limit);
+    let resp = match http::round_trip(&http::Request::get(&u), d) {
         Ok(r) => r,
         Err(TransportError::HeaderTimeout | TransportError::Deadline) => {
             return Err(format!("no answer within {timeout:?}"))
@@ -82,11 +72,7 @@ fn probe_http(url: &str, timeout: Duration) -> Result<(), String> {
 /// `grpc.health.v1.Health/Check` with the empty service name (the server
 /// as a whole): SERVING.
 fn probe_grpc(url: &str, timeout: Duration) -> Result<(), String> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start a runtime: {e}"))?;
-    runtime.block_on(async {
+    crate::runtime::block_on(async {
         let check = async {
             let endpoint = tonic::transport::Endpoint::from_shared(url.to_string())
                 .map_err(|e| format!("bad URL: {e}"))?
@@ -115,7 +101,7 @@ fn probe_grpc(url: &str, timeout: Duration) -> Result<(), String> {
             Ok(outcome) => outcome,
             Err(_) => Err(format!("no answer within {timeout:?}")),
         }
-    })
+    })?
 }
 
 /// An error with its causes, `a: b: c` (tonic's transport error alone says

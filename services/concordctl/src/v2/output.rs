@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::client::KeysResponse;
+use super::client::KeysResponse;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Format {
