@@ -20,6 +20,8 @@
 //!   replicas taken from the member registry), and the `concord-gateway`
 //!   binary (`main.rs`).
 //! - [`advertise`]: the client URLs a gateway reports for the members.
+//! - [`v3`]: the etcd v3 API, etcd's gRPC services over the v3 keyspace
+//!   contract, as one router of its own (`v3::routes`).
 
 // Handlers return a ready `Response` as their error: it is built once and
 // sent at once, so its size does not matter.
@@ -35,6 +37,7 @@ pub mod read_replica;
 pub mod registry_follower;
 mod response;
 pub mod stats;
+pub mod v3;
 
 use std::sync::Arc;
 

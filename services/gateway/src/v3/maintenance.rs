@@ -1,0 +1,217 @@
+//! etcd's `Maintenance` service (v3rpc's `maintenance.go`): `Status`,
+//! `Alarm`, `HashKV`, `Hash`, `Defragment`, `MoveLeader` and the `Snapshot`
+//! stream.
+//!
+//! Where Concord differs by nature: there are no alarms to list (no
+//! `--quota-backend-bytes` yet) and none can be raised by hand; `Hash` is
+//! the keyspace's checksum (etcd hashes its bolt file, whose bytes Concord
+//! does not have), equal on members that applied the same log; defragmenting
+//! has nothing to do; leadership cannot be moved to another member (the
+//! raft library has no transfer), answered with etcd's "not capable"; the
+//! snapshot is the keyspace in Concord's own format, streamed as etcd
+//! streams its database (32 KiB chunks, then the SHA-256 of the whole).
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use concord_api::v3::KeyspaceV3;
+use concord_rpc::etcd::etcdserverpb as pb;
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+use super::error::{status, V3Error};
+use super::header::{header, with_revision};
+
+/// etcd's `snapshotSendBufferSize`.
+pub const SNAPSHOT_CHUNK_BYTES: usize = 32 * 1024;
+
+/// The `Maintenance` service.
+pub struct MaintenanceService {
+    keyspace: Arc<dyn KeyspaceV3>,
+    cluster: Arc<dyn concord_api::Cluster>,
+}
+
+impl MaintenanceService {
+    pub fn new(keyspace: Arc<dyn KeyspaceV3>, cluster: Arc<dyn concord_api::Cluster>) -> Self {
+        MaintenanceService { keyspace, cluster }
+    }
+}
+
+/// The messages of a snapshot stream: the blob in chunks, each with the
+/// bytes still to come, then one with the SHA-256 of the blob (what etcd
+/// 3.4's `snapshot restore` checks).
+pub fn snapshot_messages(blob: &[u8]) -> Vec<pb::SnapshotResponse> {
+    let mut out = Vec::with_capacity(blob.len() / SNAPSHOT_CHUNK_BYTES + 2);
+    let mut sent = 0;
+    for chunk in blob.chunks(SNAPSHOT_CHUNK_BYTES) {
+        sent += chunk.len();
+        out.push(pb::SnapshotResponse {
+            header: None,
+            remaining_bytes: (blob.len() - sent) as u64,
+            blob: chunk.to_vec(),
+        });
+    }
+    out.push(pb::SnapshotResponse {
+        header: None,
+        remaining_bytes: 0,
+        blob: Sha256::digest(blob).to_vec(),
+    });
+    out
+}
+
+type SnapshotStream =
+    Pin<Box<dyn Stream<Item = Result<pb::SnapshotResponse, Status>> + Send + 'static>>;
+
+#[tonic::async_trait]
+impl pb::maintenance_server::Maintenance for MaintenanceService {
+    async fn alarm(
+        &self,
+        request: Request<pb::AlarmRequest>,
+    ) -> Result<Response<pb::AlarmResponse>, Status> {
+        use pb::alarm_request::AlarmAction;
+        let req = request.into_inner();
+        match AlarmAction::try_from(req.action) {
+            // Nothing raised, nothing to list or disarm.
+            Ok(AlarmAction::Get) | Ok(AlarmAction::Deactivate) => {
+                Ok(Response::new(pb::AlarmResponse {
+                    header: Some(header(self.keyspace.header())),
+                    alarms: Vec::new(),
+                }))
+            }
+            _ => Err(status(V3Error::Unsupported(
+                "concord: raising an alarm by hand is not supported",
+            ))),
+        }
+    }
+
+    async fn status(
+        &self,
+        _request: Request<pb::StatusRequest>,
+    ) -> Result<Response<pb::StatusResponse>, Status> {
+        let s = self.keyspace.status().await.map_err(status)?;
+        let mut errors = Vec::new();
+        if s.leader == 0 {
+            errors.push("etcdserver: no leader".to_string());
+        }
+        errors.extend(s.errors);
+        Ok(Response::new(pb::StatusResponse {
+            header: Some(header(s.header)),
+            version: s.version,
+            db_size: s.db_size,
+            leader: s.leader,
+            raft_index: s.raft_index,
+            raft_term: s.raft_term,
+            raft_applied_index: s.raft_applied_index,
+            errors,
+            db_size_in_use: s.db_size_in_use,
+            is_learner: s.is_learner,
+        }))
+    }
+
+    async fn defragment(
+        &self,
+        _request: Request<pb::DefragmentRequest>,
+    ) -> Result<Response<pb::DefragmentResponse>, Status> {
+        Ok(Response::new(pb::DefragmentResponse {
+            header: Some(header(self.keyspace.header())),
+        }))
+    }
+
+    async fn hash(
+        &self,
+        _request: Request<pb::HashRequest>,
+    ) -> Result<Response<pb::HashResponse>, Status> {
+        let answer = self.keyspace.hash_kv(0).await.map_err(status)?;
+        let h = answer.result.map_err(status)?;
+        Ok(Response::new(pb::HashResponse {
+            header: Some(header(answer.header)),
+            hash: h.hash,
+        }))
+    }
+
+    async fn hash_kv(
+        &self,
+        request: Request<pb::HashKvRequest>,
+    ) -> Result<Response<pb::HashKvResponse>, Status> {
+        let revision = request.into_inner().revision;
+        let answer = self.keyspace.hash_kv(revision).await.map_err(status)?;
+        let h = answer.result.map_err(status)?;
+        Ok(Response::new(pb::HashKvResponse {
+            header: Some(with_revision(answer.header, 0)),
+            hash: h.hash,
+            compact_revision: h.compact_revision,
+        }))
+    }
+
+    type SnapshotStream = SnapshotStream;
+
+    async fn snapshot(
+        &self,
+        _request: Request<pb::SnapshotRequest>,
+    ) -> Result<Response<Self::SnapshotStream>, Status> {
+        let blob = self.keyspace.snapshot().await.map_err(status)?;
+        tracing::info!(
+            total_bytes = blob.len(),
+            "sending keyspace snapshot to client"
+        );
+        let (tx, rx) = mpsc::channel(4);
+        tokio::spawn(async move {
+            for msg in snapshot_messages(&blob) {
+                if tx.send(Ok(msg)).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn move_leader(
+        &self,
+        request: Request<pb::MoveLeaderRequest>,
+    ) -> Result<Response<pb::MoveLeaderResponse>, Status> {
+        let target = request.into_inner().target_id;
+        let s = self.keyspace.status().await.map_err(status)?;
+        if s.leader == 0 || s.leader != s.header.member_id {
+            return Err(status(V3Error::NotLeader));
+        }
+        let members = self.cluster.members().await.map_err(status)?;
+        let known = members
+            .iter()
+            .any(|m| u64::from_str_radix(&m.id, 16).ok() == Some(target));
+        if !known {
+            return Err(status(V3Error::BadLeaderTransferee));
+        }
+        if target == s.leader {
+            // Already there: etcd's transfer loop ends at once.
+            return Ok(Response::new(pb::MoveLeaderResponse {
+                header: Some(header(self.keyspace.header())),
+            }));
+        }
+        Err(status(V3Error::NotCapable))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_chunks_then_sha256() {
+        let blob: Vec<u8> = (0..SNAPSHOT_CHUNK_BYTES * 2 + 10)
+            .map(|i| i as u8)
+            .collect();
+        let msgs = snapshot_messages(&blob);
+        assert_eq!(msgs.len(), 4);
+        assert_eq!(msgs[0].remaining_bytes, (SNAPSHOT_CHUNK_BYTES + 10) as u64);
+        assert_eq!(msgs[2].blob.len(), 10);
+        assert_eq!(msgs[2].remaining_bytes, 0);
+        let joined: Vec<u8> = msgs[..3].iter().flat_map(|m| m.blob.clone()).collect();
+        assert_eq!(joined, blob);
+        assert_eq!(msgs[3].blob, Sha256::digest(&blob).to_vec());
+        // An empty blob is the checksum alone.
+        assert_eq!(snapshot_messages(&[]).len(), 1);
+    }
+}
