@@ -153,3 +153,141 @@ pub fn round_trip(req: &Request, d: Deadlines) -> Result<Response, TransportErro
         })
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::thread::JoinHandle;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// A one-connection server: reads the request head (and `body_len`
+    /// more bytes), answers `answer` (none: holds the connection until the
+    /// client gives up), and returns what it read.
+    fn serve_once(answer: Option<&'static [u8]>, body_len: usize) -> (Url, JoinHandle<Vec<u8>>) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = parse_url(&format!("http://{}/v2/keys/a", l.local_addr().unwrap())).unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let mut got = Vec::new();
+            let mut buf = [0u8; 1024];
+            let complete = |got: &[u8]| {
+                got.windows(4)
+                    .position(|w| w == b"\r\n\r\n")
+                    .is_some_and(|p| got.len() >= p + 4 + body_len)
+            };
+            while !complete(&got) {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => return got,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                }
+            }
+            match answer {
+                Some(a) => s.write_all(a).unwrap(),
+                // Held open until the client closes it.
+                None => while matches!(s.read(&mut buf), Ok(n) if n > 0) {},
+            }
+            got
+        });
+        (url, server)
+    }
+
+    fn within(d: Duration) -> Deadlines {
+        let limit = Instant::now() + d;
+        Deadlines::client_timeout(limit, limit)
+    }
+
+    #[test]
+    fn requests_are_written_as_gos_client_writes_them() {
+        let (url, server) = serve_once(Some(b"HTTP/1.1 204 No Content\r\n\r\n"), 0);
+        let req = Request {
+            method: "PUT",
+            url: &url,
+            content_type: Some("application/x-www-form-urlencoded"),
+            body: Some(b""),
+        };
+        let resp = round_trip(&req, within(Duration::from_secs(10))).unwrap();
+        assert_eq!(resp.status, 204);
+        let want = format!(
+            "PUT /v2/keys/a HTTP/1.1\r\nHost: {}\r\nUser-Agent: Go-http-client/1.1\r\n\
+             Content-Length: 0\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             Connection: close\r\n\r\n",
+            url.host
+        );
+        assert_eq!(String::from_utf8(server.join().unwrap()).unwrap(), want);
+    }
+
+    #[test]
+    fn chunked_and_close_delimited_bodies_are_read_whole() {
+        let chunked: &[u8] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Etcd-Index: 4\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+        let (url, server) = serve_once(Some(chunked), 0);
+        let resp = round_trip(&Request::get(&url), within(Duration::from_secs(10))).unwrap();
+        assert_eq!(
+            (resp.body.as_slice(), resp.header("x-etcd-index")),
+            (&b"abcde"[..], Some("4"))
+        );
+        server.join().unwrap();
+        let (url, server) = serve_once(Some(b"HTTP/1.1 200 OK\r\n\r\nuntil close"), 0);
+        let resp = round_trip(&Request::get(&url), within(Duration::from_secs(10))).unwrap();
+        assert_eq!(resp.body, b"until close");
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn failures_are_worded_as_go() {
+        let (url, server) = serve_once(Some(b""), 0);
+        match round_trip(&Request::get(&url), within(Duration::from_secs(10))) {
+            Err(TransportError::Other { text, connection }) => {
+                assert_eq!((text.as_str(), connection), ("EOF", false))
+            }
+            other => panic!("{other:?}"),
+        }
+        server.join().unwrap();
+        let (url, server) = serve_once(
+            Some(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort"),
+            0,
+        );
+        match round_trip(&Request::get(&url), within(Duration::from_secs(10))) {
+            Err(TransportError::Other { text, .. }) => assert_eq!(text, "unexpected EOF"),
+            other => panic!("{other:?}"),
+        }
+        server.join().unwrap();
+        // Nothing listens on a port just released.
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = parse_url(&format!("http://127.0.0.1:{port}")).unwrap();
+        match round_trip(&Request::get(&url), within(Duration::from_secs(10))) {
+            Err(TransportError::Other { text, connection }) => {
+                assert_eq!(
+                    text,
+                    format!("dial tcp 127.0.0.1:{port}: connect: connection refused")
+                );
+                assert!(connection);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_header_timeout_and_the_context_are_told_apart() {
+        let (url, server) = serve_once(None, 0);
+        let now = Instant::now();
+        let d = Deadlines {
+            dial: Some(now + Duration::from_secs(10)),
+            header: Some(now + Duration::from_millis(200)),
+            context: Some(now + Duration::from_secs(10)),
+        };
+        let got = round_trip(&Request::get(&url), d);
+        assert!(matches!(got, Err(TransportError::HeaderTimeout)), "{got:?}");
+        server.join().unwrap();
+        let (url, server) = serve_once(None, 0);
+        let got = round_trip(&Request::get(&url), within(Duration::from_millis(200)));
+        assert!(matches!(got, Err(TransportError::Deadline)), "{got:?}");
+        server.join().unwrap();
+    }
+}
