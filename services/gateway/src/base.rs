@@ -6,7 +6,7 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use crate::error::GatewayError;
+use crate::error::{go_http_error, GatewayError};
 use crate::response::{allow, json_response, TEXT};
 use crate::GatewayState;
 
@@ -48,14 +48,11 @@ pub(crate) async fn health(st: GatewayState, req: Request) -> Response {
     if let Some(r) = allow(&req, &["GET"]) {
         return r;
     }
-    let ok = st.cluster.healthy().await;
-    let (status, body) = if ok {
-        (StatusCode::OK, "{\"health\":\"true\"}")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "{\"health\":\"false\"}\n")
-    };
-    let mut r = Response::new(Body::from(body));
-    *r.status_mut() = status;
+    if !st.cluster.healthy().await {
+        // etcd answers with `http.Error`.
+        return go_http_error(StatusCode::SERVICE_UNAVAILABLE, "{\"health\":\"false\"}");
+    }
+    let mut r = Response::new(Body::from("{\"health\":\"true\"}"));
     r.headers_mut()
         .insert("content-type", HeaderValue::from_static(TEXT));
     r

@@ -77,14 +77,26 @@ pub fn http_error(status: StatusCode, message: &str) -> Response {
     r
 }
 
-/// Go's `http.Error(w, "Method Not Allowed", 405)` with the `Allow` header.
-pub fn method_not_allowed(allow: &str) -> Response {
-    let mut r = Response::new(Body::from("Method Not Allowed\n"));
-    *r.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
-    r.headers_mut().insert(
+/// Go's `http.Error`: the text and a newline, as plain text not to be
+/// sniffed.
+pub fn go_http_error(status: StatusCode, text: &str) -> Response {
+    let mut r = Response::new(Body::from(format!("{text}\n")));
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(
         "content-type",
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    r
+}
+
+/// Go's `http.Error(w, "Method Not Allowed", 405)` with the `Allow` header.
+pub fn method_not_allowed(allow: &str) -> Response {
+    let mut r = go_http_error(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
     if let Ok(v) = HeaderValue::from_str(allow) {
         r.headers_mut().insert("allow", v);
     }
@@ -93,13 +105,7 @@ pub fn method_not_allowed(allow: &str) -> Response {
 
 /// Go's `http.NotFound`.
 pub fn not_found() -> Response {
-    let mut r = Response::new(Body::from("404 page not found\n"));
-    *r.status_mut() = StatusCode::NOT_FOUND;
-    r.headers_mut().insert(
-        "content-type",
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    r
+    go_http_error(StatusCode::NOT_FOUND, "404 page not found")
 }
 
 /// An approximation of Go's `encoding/json` syntax error text for the

@@ -7,7 +7,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use concord_api::MembershipError;
 
-use crate::error::{self, http_error, method_not_allowed, GatewayError};
+use crate::error::{self, go_http_error, http_error, GatewayError};
 use crate::response::{allow, json_response, with_cluster_id};
 use crate::GatewayState;
 
@@ -91,14 +91,21 @@ fn membership_error(e: MembershipError) -> Response {
         MembershipError::IdExists | MembershipError::PeerUrlExists => StatusCode::CONFLICT,
         MembershipError::Unhealthy
         | MembershipError::NotEnoughStarted
-        | MembershipError::IdRemoved => {
-            // etcd logs these and answers a plain 500.
+        | MembershipError::IdRemoved
+        | MembershipError::Internal(_) => {
+            // etcd logs any other error (a timeout too) and answers a
+            // plain 500 (`etcdhttp.WriteError`).
             tracing::warn!("v2 response error: {e}");
             return http_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
         }
-        MembershipError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
     http_error(status, &e.to_string())
+}
+
+/// etcd's `getID` with no ID in the path: Go's `http.Error` 405, without
+/// an `Allow` header.
+fn no_member_id() -> Response {
+    go_http_error(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
 }
 
 fn parse_member_id(s: &str) -> Result<u64, Response> {
@@ -148,7 +155,7 @@ pub(crate) async fn members(st: GatewayState, req: Request, rest: &str) -> Respo
         },
         Method::DELETE => {
             if rest.is_empty() {
-                return with_cluster_id(method_not_allowed("GET,POST,DELETE,PUT"), &st);
+                return with_cluster_id(no_member_id(), &st);
             }
             match parse_member_id(rest) {
                 Err(r) => r,
@@ -160,7 +167,7 @@ pub(crate) async fn members(st: GatewayState, req: Request, rest: &str) -> Respo
         }
         _ => {
             if rest.is_empty() {
-                return with_cluster_id(method_not_allowed("GET,POST,DELETE,PUT"), &st);
+                return with_cluster_id(no_member_id(), &st);
             }
             match parse_member_id(rest) {
                 Err(r) => r,
