@@ -9,18 +9,18 @@ use crate::{config, help, server, ETCD_COMPAT_VERSION};
 
 /// Runs a member in `role` with the process's arguments and environment.
 pub fn main(role: Role) -> ExitCode {
-    let flags = match config::parse_flags(std::env::args()) {
+    let given = match config::parse_flags(std::env::args()) {
         Ok(f) => f,
         Err(e) => {
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    if flags.help {
+    if given.flags.help {
         print!("{}", help::text());
         return ExitCode::SUCCESS;
     }
-    if flags.version.as_deref().is_some_and(|v| v != "false") {
+    if given.flags.version.as_deref().is_some_and(|v| v != "false") {
         println!("concord Version: {}", env!("CARGO_PKG_VERSION"));
         println!("etcd API Version: 2 (compatible with etcd {ETCD_COMPAT_VERSION} --enable-v2)");
         println!(
@@ -31,7 +31,7 @@ pub fn main(role: Role) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let env: BTreeMap<String, String> = std::env::vars().collect();
-    let cfg = match config::layered(&flags, &env) {
+    let cfg = match config::layered(&given, &env) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("concord: {e}");

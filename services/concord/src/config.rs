@@ -1,20 +1,23 @@
 //! etcd's configuration surface: flags (also in Go's `-flag value` syntax),
 //! `ETCD_*` / `CONCORD_*` environment variables and the `--config-file`
-//! YAML, layered with the `config` crate as defaults < file < environment <
-//! flags, into one [`ServerConfig`].
+//! YAML, each setting declared once ([`Flags`]) and layered by
+//! `concord_process::flags` as defaults < file < environment < flags, into
+//! one [`ServerConfig`].
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{ArgMatches, Args, Command, CommandFactory, FromArgMatches, Parser};
+use concord_process::args::{LogArgs, ProcessArgs};
+use concord_process::{flags, settings};
 use concord_store::go::parse_bool;
-use serde::Deserialize;
 
-/// The command line, as etcd spells it. Every option is optional here:
-/// defaults live in [`layered`], so that a flag that was not given does not
-/// hide the file or the environment. `--help` is [`crate::help`]'s text,
-/// not clap's.
-#[derive(Debug, Parser, Default)]
+/// The command line, as etcd spells it: one declaration per flag, from
+/// which `--help` ([`crate::help`]), the `ETCD_*`/`CONCORD_*` variables,
+/// the config file's keys and the defaults all come
+/// ([`concord_process::flags`]). Values stay text here; [`resolve`] checks
+/// them with etcd's words. `--help` is [`crate::help`]'s text, not clap's.
+#[derive(Debug, Parser)]
 #[command(
     name = "concord",
     about = "Concord: an etcd-compatible key-value store (all-in-one server)",
@@ -29,77 +32,211 @@ pub struct Flags {
     /// Print the version and exit (`--version`, or Go's `--version=true`).
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub version: Option<String>,
-    #[arg(long)]
-    pub name: Option<String>,
-    #[arg(long = "data-dir")]
-    pub data_dir: Option<String>,
-    /// Accepted and ignored: the raft log lives in the data dir.
-    #[arg(long = "wal-dir")]
-    pub wal_dir: Option<String>,
-    #[arg(long = "listen-client-urls")]
-    pub listen_client_urls: Option<String>,
-    #[arg(long = "advertise-client-urls")]
-    pub advertise_client_urls: Option<String>,
-    #[arg(long = "listen-peer-urls")]
-    pub listen_peer_urls: Option<String>,
-    #[arg(long = "initial-advertise-peer-urls")]
-    pub initial_advertise_peer_urls: Option<String>,
-    #[arg(long = "initial-cluster")]
-    pub initial_cluster: Option<String>,
-    #[arg(long = "initial-cluster-state")]
-    pub initial_cluster_state: Option<String>,
-    #[arg(long = "initial-cluster-token")]
-    pub initial_cluster_token: Option<String>,
-    /// etcd's v2 discovery: the token's URL on a discovery service.
-    #[arg(long)]
-    pub discovery: Option<String>,
-    /// `exit` or `proxy` (the default) when the discovered cluster is full.
-    #[arg(long = "discovery-fallback")]
-    pub discovery_fallback: Option<String>,
-    /// An HTTP proxy for the requests to the discovery service.
-    #[arg(long = "discovery-proxy")]
-    pub discovery_proxy: Option<String>,
-    #[arg(long = "snapshot-count")]
-    pub snapshot_count: Option<String>,
-    #[arg(long = "heartbeat-interval")]
-    pub heartbeat_interval: Option<String>,
-    #[arg(long = "election-timeout")]
-    pub election_timeout: Option<String>,
-    #[arg(long = "config-file")]
-    pub config_file: Option<String>,
-    /// Accepted; the v2 API is always on.
-    #[arg(long = "enable-v2", num_args = 0..=1, default_missing_value = "true")]
-    pub enable_v2: Option<String>,
-    #[arg(long = "max-request-bytes")]
-    pub max_request_bytes: Option<String>,
-    #[arg(long = "log-level")]
-    pub log_level: Option<String>,
-    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
-    pub debug: Option<String>,
-    #[arg(long = "strict-reconfig-check", num_args = 0..=1, default_missing_value = "true")]
-    pub strict_reconfig_check: Option<String>,
-    #[arg(long = "worker-threads")]
-    pub worker_threads: Option<String>,
-    #[arg(long = "event-bus-url")]
-    pub event_bus_url: Option<String>,
-    /// Accepted and ignored: Concord keeps 5 snapshot files.
-    #[arg(long = "max-snapshots")]
-    pub max_snapshots: Option<String>,
-    /// Accepted and ignored: the raft log is one SQLite file.
-    #[arg(long = "max-wals")]
-    pub max_wals: Option<String>,
-    /// etcd flags Concord lacks, as (config key, value), taken out of the
-    /// command line by [`take_unsupported`] before clap sees it.
-    #[arg(skip)]
-    pub unsupported: Vec<(String, String)>,
+    /// `--config-file` and `--name` (etcd's wording and default: [`command`]).
+    #[command(flatten)]
+    pub process: ProcessArgs,
+    #[command(flatten)]
+    pub member: MemberFlags,
+    #[command(flatten)]
+    pub clustering: ClusteringFlags,
+    /// `--log-level` (etcd's wording: [`command`]).
+    #[command(flatten)]
+    pub log: LogArgs,
+    #[command(flatten)]
+    pub logging: LoggingFlags,
 }
 
-/// Parses a command line (Go syntax too) into [`Flags`].
-pub fn parse_flags<I: IntoIterator<Item = String>>(args: I) -> Result<Flags, clap::Error> {
+/// etcd's "Member" flags.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Member")]
+pub struct MemberFlags {
+    /// Derived from `--name` when not given (see [`crate::help`]).
+    #[arg(long, help = "Path to the data directory.")]
+    pub data_dir: Option<String>,
+    #[arg(
+        long,
+        help = "Accepted and ignored: Concord keeps its raft log (one SQLite file) in the data directory."
+    )]
+    pub wal_dir: Option<String>,
+    #[arg(
+        long,
+        default_value = "100000",
+        help = "Number of committed transactions to trigger a snapshot to disk."
+    )]
+    pub snapshot_count: String,
+    #[arg(
+        long,
+        default_value = "100",
+        help = "Time (in milliseconds) of a heartbeat interval."
+    )]
+    pub heartbeat_interval: String,
+    #[arg(
+        long,
+        default_value = "1000",
+        help = "Time (in milliseconds) for an election to timeout. Must be at least 5 times --heartbeat-interval."
+    )]
+    pub election_timeout: String,
+    #[arg(
+        long,
+        default_value = "http://localhost:2380",
+        help = "List of URLs to listen on for peer traffic (http:// only)."
+    )]
+    pub listen_peer_urls: String,
+    #[arg(
+        long,
+        default_value = "http://localhost:2379",
+        help = "List of URLs to listen on for client traffic (http:// only)."
+    )]
+    pub listen_client_urls: String,
+    #[arg(
+        long,
+        default_value = "5",
+        help = "Accepted and ignored: Concord keeps the newest 5 snapshot files."
+    )]
+    pub max_snapshots: String,
+    #[arg(
+        long,
+        default_value = "5",
+        help = "Accepted and ignored: Concord's raft log is one SQLite file, not WAL segment files."
+    )]
+    pub max_wals: String,
+    #[arg(
+        long,
+        default_value = "1572864",
+        help = "Maximum client request size in bytes the server will accept."
+    )]
+    pub max_request_bytes: String,
+    #[arg(
+        long,
+        default_value = "0",
+        help = "Concord only: threads serving requests (0: one less than the CPUs, at least 1, leaving a core to the raft log writer's fsyncs)."
+    )]
+    pub worker_threads: String,
+    #[arg(
+        long,
+        default_value = "",
+        help = "Concord only (concord-consensus): NATS URL (nats://host:4222) of the event bus; while this member leads it publishes the committed events to JetStream for concord-watch replicas."
+    )]
+    pub event_bus_url: String,
+}
+
+/// etcd's "Clustering" flags.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Clustering")]
+pub struct ClusteringFlags {
+    #[arg(
+        long,
+        default_value = "http://localhost:2380",
+        help = "List of this member's peer URLs to advertise to the rest of the cluster."
+    )]
+    pub initial_advertise_peer_urls: String,
+    /// Derived from `--name` and `--initial-advertise-peer-urls` when not
+    /// given (see [`crate::help`]).
+    #[arg(
+        long,
+        help = "Initial cluster configuration for bootstrapping: name=peerURL,... (without it, the member bootstraps alone as <--name>=<--initial-advertise-peer-urls>)."
+    )]
+    pub initial_cluster: Option<String>,
+    #[arg(
+        long,
+        default_value = "new",
+        help = "Initial cluster state ('new' or 'existing')."
+    )]
+    pub initial_cluster_state: String,
+    #[arg(
+        long,
+        default_value = "etcd-cluster",
+        help = "Initial cluster token for the cluster during bootstrap; mixed into the member and cluster IDs."
+    )]
+    pub initial_cluster_token: String,
+    #[arg(
+        long,
+        default_value = "http://localhost:2379",
+        help = "List of this member's client URLs to advertise to the public."
+    )]
+    pub advertise_client_urls: String,
+    #[arg(
+        long,
+        help = "Discovery URL used to bootstrap the cluster (etcd's v2 discovery protocol): a URL from concord-discovery's /new, or a key path on any v2 keys API (etcd, concord) holding <path>/_config/size. The member registers there and waits for the token's size of members; the initial cluster token becomes the URL. Ignored once the data dir holds a member."
+    )]
+    pub discovery: Option<String>,
+    #[arg(
+        long,
+        default_value = "proxy",
+        help = "Expected behavior ('exit' or 'proxy') when discovery services fails: a member beyond the token's size exits with 'discovery: cluster is full', or serves the v2 API as a proxy to the discovered cluster (concord only; concord-consensus exits)."
+    )]
+    pub discovery_fallback: String,
+    #[arg(long, help = "HTTP proxy to use for traffic to discovery service.")]
+    pub discovery_proxy: Option<String>,
+    #[arg(
+        long,
+        num_args = 0..=1,
+        default_value = "true",
+        default_missing_value = "true",
+        help = "Reject reconfiguration requests that would cause quorum loss (enforced, as in etcd)."
+    )]
+    pub strict_reconfig_check: String,
+    #[arg(
+        long,
+        num_args = 0..=1,
+        default_value = "true",
+        default_missing_value = "true",
+        help = "Accepted for etcd compatibility, with any value: Concord always serves the etcd v2 API (and only it)."
+    )]
+    pub enable_v2: String,
+}
+
+/// etcd's "Logging" flags, after `--log-level`.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Logging")]
+pub struct LoggingFlags {
+    #[arg(
+        long,
+        num_args = 0..=1,
+        default_value = "false",
+        default_missing_value = "true",
+        help = "Enable debug-level logging (same as --log-level=debug)."
+    )]
+    pub debug: String,
+}
+
+/// The environment prefixes of a member's settings, lowest first.
+pub const ENV_PREFIXES: &[&str] = &["ETCD", "CONCORD"];
+
+/// The member's command: [`Flags`], with the shared `--name` and
+/// `--log-level` in etcd's words, defaults and sections.
+pub fn command() -> Command {
+    Flags::command()
+        .mut_arg("name", |a| {
+            a.default_value("default")
+                .help("Human-readable name for this member.")
+                .help_heading("Member")
+        })
+        .mut_arg("log_level", |a| {
+            a.help("Configures log level. Only supports debug, info, warn, error, panic, or fatal (panic and fatal log as error). The CONCORD_LOG or RUST_LOG variable, a level or a tracing filter such as 'info,concord_consensus=debug', takes precedence.")
+                .help_heading("Logging")
+        })
+}
+
+/// A command line as given: the flags clap read, and the etcd flags
+/// Concord lacks, as (flag name, value), taken out of it by
+/// [`take_unsupported`] before clap sees it.
+#[derive(Debug)]
+pub struct CommandLine {
+    pub flags: Flags,
+    matches: ArgMatches,
+    unsupported: Vec<(String, String)>,
+}
+
+/// Parses a command line (Go syntax too).
+pub fn parse_flags<I: IntoIterator<Item = String>>(args: I) -> Result<CommandLine, clap::Error> {
     let (args, unsupported) = take_unsupported(normalize_args(args));
-    let mut flags = Flags::try_parse_from(args)?;
-    flags.unsupported = unsupported;
-    Ok(flags)
+    let matches = command().try_get_matches_from(args)?;
+    Ok(CommandLine {
+        flags: Flags::from_arg_matches(&matches)?,
+        matches,
+        unsupported,
+    })
 }
 
 /// Takes the etcd flags that Concord does not support out of a normalized
@@ -136,7 +273,7 @@ pub fn take_unsupported(args: Vec<String>) -> (Vec<String>, Vec<(String, String)
                 .next()
                 .map_or_else(|| "(missing)".to_string(), |(_, v)| v),
         };
-        found.push((u.key(), value));
+        found.push((u.name.to_string(), value));
     }
     (rest, found)
 }
@@ -238,36 +375,14 @@ pub enum ConfigError {
     LogLevel(String),
     #[error("this etcd flag is not supported by Concord (yet): --{0}")]
     Unsupported(&'static str),
+    /// A value clap refuses (none of a member's flags is typed, so only
+    /// a broken declaration).
+    #[error("{0}")]
+    Flag(String),
 }
 
-/// Raw layered values, as strings, in etcd's key names with `_`.
-#[derive(Debug, Deserialize)]
-struct Raw {
-    name: String,
-    data_dir: Option<String>,
-    listen_client_urls: String,
-    advertise_client_urls: String,
-    listen_peer_urls: String,
-    initial_advertise_peer_urls: String,
-    initial_cluster: Option<String>,
-    initial_cluster_state: String,
-    initial_cluster_token: String,
-    discovery: Option<String>,
-    discovery_fallback: String,
-    discovery_proxy: Option<String>,
-    snapshot_count: String,
-    heartbeat_interval: String,
-    election_timeout: String,
-    max_request_bytes: String,
-    log_level: String,
-    debug: String,
-    strict_reconfig_check: String,
-    worker_threads: String,
-    event_bus_url: String,
-}
-
-/// etcd's YAML config file with keys like `data-dir`, renamed to the
-/// `data_dir` spelling the environment layer produces.
+/// etcd's YAML config file, its keys as the flags' names (`data-dir`; etcd
+/// also reads `data_dir`).
 #[derive(Debug, Clone)]
 struct EtcdYamlFile(PathBuf);
 
@@ -281,17 +396,17 @@ impl config::Source for EtcdYamlFile {
         let map = config::Source::collect(&file)?;
         let mut out = config::Map::new();
         for (k, v) in map {
-            let k = k.replace('-', "_").to_lowercase();
+            let k = k.replace('_', "-").to_lowercase();
             // etcd's YAML nests the TLS settings: `client-transport-security:
             // {cert-file: ..}` is --cert-file, the peer one --peer-cert-file.
             let prefix = match k.as_str() {
-                "client_transport_security" => Some(""),
-                "peer_transport_security" => Some("peer_"),
+                "client-transport-security" => Some(""),
+                "peer-transport-security" => Some("peer-"),
                 _ => None,
             };
             if let (Some(prefix), Ok(table)) = (prefix, v.clone().into_table()) {
                 for (nk, nv) in table {
-                    let nk = nk.replace('-', "_").to_lowercase();
+                    let nk = nk.replace('_', "-").to_lowercase();
                     out.insert(format!("{prefix}{nk}"), nv);
                 }
                 continue;
@@ -339,96 +454,65 @@ pub fn parse_initial_cluster(s: &str) -> Result<Vec<(String, Vec<String>)>, Conf
     Ok(out)
 }
 
-/// Builds the effective configuration: defaults < config file <
-/// `ETCD_*` < `CONCORD_*` < flags.
-pub fn layered(flags: &Flags, env: &BTreeMap<String, String>) -> Result<ServerConfig, ConfigError> {
-    let mut b = config::Config::builder()
-        .set_default("name", "default")?
-        .set_default("listen_client_urls", "http://localhost:2379")?
-        .set_default("advertise_client_urls", "http://localhost:2379")?
-        .set_default("listen_peer_urls", "http://localhost:2380")?
-        .set_default("initial_advertise_peer_urls", "http://localhost:2380")?
-        .set_default("initial_cluster_state", "new")?
-        .set_default("initial_cluster_token", "etcd-cluster")?
-        .set_default("discovery_fallback", "proxy")?
-        .set_default("snapshot_count", "100000")?
-        .set_default("heartbeat_interval", "100")?
-        .set_default("election_timeout", "1000")?
-        .set_default("max_request_bytes", "1572864")?
-        .set_default("log_level", "info")?
-        .set_default("debug", "false")?
-        .set_default("strict_reconfig_check", "true")?
-        .set_default("worker_threads", "0")?
-        .set_default("event_bus_url", "")?;
-    let config_file = flags.config_file.clone().or_else(|| {
-        env.get("CONCORD_CONFIG_FILE")
-            .or_else(|| env.get("ETCD_CONFIG_FILE"))
-            .cloned()
+/// The member's settings, layered: defaults < config file < `ETCD_*` <
+/// `CONCORD_*` < flags, as clap's matches of [`command`].
+pub fn layered_matches(
+    given: &CommandLine,
+    env: &BTreeMap<String, String>,
+) -> Result<ArgMatches, ConfigError> {
+    let cmd = command();
+    let file = flags::config_file(&given.matches, ENV_PREFIXES, env).map(|path| {
+        Box::new(EtcdYamlFile(PathBuf::from(path))) as Box<dyn config::Source + Send + Sync>
     });
-    if let Some(path) = config_file {
-        b = b.add_source(EtcdYamlFile(PathBuf::from(path)));
-    }
-    let env_map: config::Map<String, String> = env.clone().into_iter().collect();
-    for prefix in ["ETCD", "CONCORD"] {
-        b = b.add_source(
-            config::Environment::with_prefix(prefix)
-                .source(Some(env_map.clone()))
-                .try_parsing(false),
-        );
-    }
-    let overrides: [(&str, &Option<String>); 20] = [
-        ("name", &flags.name),
-        ("data_dir", &flags.data_dir),
-        ("listen_client_urls", &flags.listen_client_urls),
-        ("advertise_client_urls", &flags.advertise_client_urls),
-        ("listen_peer_urls", &flags.listen_peer_urls),
-        (
-            "initial_advertise_peer_urls",
-            &flags.initial_advertise_peer_urls,
-        ),
-        ("initial_cluster", &flags.initial_cluster),
-        ("initial_cluster_state", &flags.initial_cluster_state),
-        ("initial_cluster_token", &flags.initial_cluster_token),
-        ("discovery", &flags.discovery),
-        ("discovery_fallback", &flags.discovery_fallback),
-        ("discovery_proxy", &flags.discovery_proxy),
-        ("snapshot_count", &flags.snapshot_count),
-        ("heartbeat_interval", &flags.heartbeat_interval),
-        ("election_timeout", &flags.election_timeout),
-        ("max_request_bytes", &flags.max_request_bytes),
-        ("log_level", &flags.log_level),
-        ("strict_reconfig_check", &flags.strict_reconfig_check),
-        ("worker_threads", &flags.worker_threads),
-        ("event_bus_url", &flags.event_bus_url),
-    ];
-    for (key, value) in overrides {
-        if let Some(v) = value {
-            b = b.set_override(key, v.as_str())?;
-        }
-    }
-    if let Some(v) = &flags.debug {
-        b = b.set_override("debug", v.as_str())?;
-    }
-    for (key, value) in &flags.unsupported {
+    let unsupported: Vec<&str> = crate::help::UNSUPPORTED.iter().map(|u| u.name).collect();
+    let sources = flags::Sources {
+        env_prefixes: ENV_PREFIXES,
+        env,
+        file,
+        extra_keys: &unsupported,
+    };
+    let mut b = flags::layer(&cmd, &given.matches, sources)?;
+    for (key, value) in &given.unsupported {
         b = b.set_override(key.as_str(), value.as_str())?;
     }
     let built = b.build()?;
     // An etcd setting Concord lacks, from any layer, stops the start unless
     // its value changes nothing.
     for u in crate::help::UNSUPPORTED {
-        let key = u.key();
-        let given = built.get::<config::Value>(&key).ok().and_then(value_text);
+        let given = built
+            .get::<config::Value>(u.name)
+            .ok()
+            .and_then(flags::value_text);
         if given.is_some_and(|v| !u.accepts(&v)) {
             return Err(ConfigError::Unsupported(u.name));
         }
     }
-    let raw: Raw = built.try_deserialize()?;
-    resolve(raw)
+    flags::reparse(&cmd, &built).map_err(|e| ConfigError::Flag(settings::clap_text(&e)))
 }
 
-fn resolve(raw: Raw) -> Result<ServerConfig, ConfigError> {
-    let initial_advertise_peer_urls = split_list(&raw.initial_advertise_peer_urls);
-    let discovery = raw
+/// Builds the effective configuration: defaults < config file <
+/// `ETCD_*` < `CONCORD_*` < flags.
+pub fn layered(
+    given: &CommandLine,
+    env: &BTreeMap<String, String>,
+) -> Result<ServerConfig, ConfigError> {
+    let matches = layered_matches(given, env)?;
+    let flags = Flags::from_arg_matches(&matches)
+        .map_err(|e| ConfigError::Flag(settings::clap_text(&e)))?;
+    resolve(flags)
+}
+
+fn resolve(flags: Flags) -> Result<ServerConfig, ConfigError> {
+    let Flags {
+        process: ProcessArgs { name, .. },
+        member: m,
+        clustering: c,
+        log: LogArgs { log_level },
+        logging: LoggingFlags { debug },
+        ..
+    } = flags;
+    let initial_advertise_peer_urls = split_list(&c.initial_advertise_peer_urls);
+    let discovery = c
         .discovery
         .as_deref()
         .map(str::trim)
@@ -437,8 +521,7 @@ fn resolve(raw: Raw) -> Result<ServerConfig, ConfigError> {
     // etcd: one way to bootstrap (its words; `--discovery-srv` is refused
     // as unsupported before this).
     if discovery.is_some()
-        && raw
-            .initial_cluster
+        && c.initial_cluster
             .as_deref()
             .is_some_and(|c| !c.trim().is_empty())
     {
@@ -449,7 +532,7 @@ fn resolve(raw: Raw) -> Result<ServerConfig, ConfigError> {
                 .into(),
         ));
     }
-    let discovery_fallback = match raw.discovery_fallback.trim() {
+    let discovery_fallback = match c.discovery_fallback.trim() {
         "exit" => DiscoveryFallback::Exit,
         "proxy" => DiscoveryFallback::Proxy,
         other => {
@@ -461,11 +544,11 @@ fn resolve(raw: Raw) -> Result<ServerConfig, ConfigError> {
     };
     // etcd: without --initial-cluster the member bootstraps alone with its
     // own advertised peer URLs.
-    let initial_cluster = match raw.initial_cluster.as_deref() {
+    let initial_cluster = match c.initial_cluster.as_deref() {
         Some(s) if !s.trim().is_empty() => parse_initial_cluster(s)?,
-        _ => vec![(raw.name.clone(), initial_advertise_peer_urls.clone())],
+        _ => vec![(name.clone(), initial_advertise_peer_urls.clone())],
     };
-    let initial_cluster_state = match raw.initial_cluster_state.as_str() {
+    let initial_cluster_state = match c.initial_cluster_state.as_str() {
         "new" => ClusterState::New,
         "existing" => ClusterState::Existing,
         other => {
@@ -476,20 +559,20 @@ fn resolve(raw: Raw) -> Result<ServerConfig, ConfigError> {
             })
         }
     };
-    let debug = parse_bool(&raw.debug).unwrap_or(false);
-    let log_level = tracing_level(&raw.log_level)?;
+    let debug = parse_bool(&debug).unwrap_or(false);
+    let log_level = tracing_level(&log_level)?;
     let strict_reconfig_check =
-        parse_bool(&raw.strict_reconfig_check).ok_or_else(|| ConfigError::Invalid {
+        parse_bool(&c.strict_reconfig_check).ok_or_else(|| ConfigError::Invalid {
             key: "strict-reconfig-check",
-            value: raw.strict_reconfig_check.clone(),
+            value: c.strict_reconfig_check.clone(),
             why: "not a boolean".into(),
         })?;
-    let data_dir = raw
+    let data_dir = m
         .data_dir
         .filter(|d| !d.is_empty())
-        .unwrap_or_else(|| format!("{}.etcd", raw.name));
-    let election_timeout_ms = parse_u64("election-timeout", &raw.election_timeout)?;
-    let heartbeat_interval_ms = parse_u64("heartbeat-interval", &raw.heartbeat_interval)?;
+        .unwrap_or_else(|| format!("{name}.etcd"));
+    let election_timeout_ms = parse_u64("election-timeout", &m.election_timeout)?;
+    let heartbeat_interval_ms = parse_u64("heartbeat-interval", &m.heartbeat_interval)?;
     if heartbeat_interval_ms == 0 || election_timeout_ms < 5 * heartbeat_interval_ms {
         return Err(ConfigError::Cluster(format!(
             "--election-timeout[{election_timeout_ms}ms] should be at least as 5 times as --heartbeat-interval[{heartbeat_interval_ms}ms]"
@@ -497,51 +580,33 @@ fn resolve(raw: Raw) -> Result<ServerConfig, ConfigError> {
     }
     Ok(ServerConfig {
         data_dir: PathBuf::from(data_dir),
-        listen_client_urls: split_list(&raw.listen_client_urls),
-        advertise_client_urls: split_list(&raw.advertise_client_urls),
-        listen_peer_urls: split_list(&raw.listen_peer_urls),
+        listen_client_urls: split_list(&m.listen_client_urls),
+        advertise_client_urls: split_list(&c.advertise_client_urls),
+        listen_peer_urls: split_list(&m.listen_peer_urls),
         initial_advertise_peer_urls,
         initial_cluster,
         initial_cluster_state,
-        initial_cluster_token: raw.initial_cluster_token,
-        snapshot_count: parse_u64("snapshot-count", &raw.snapshot_count)?,
+        initial_cluster_token: c.initial_cluster_token,
+        snapshot_count: parse_u64("snapshot-count", &m.snapshot_count)?,
         heartbeat_interval_ms,
         election_timeout_ms,
-        max_request_bytes: parse_u64("max-request-bytes", &raw.max_request_bytes)? as usize,
+        max_request_bytes: parse_u64("max-request-bytes", &m.max_request_bytes)? as usize,
         log_level: if debug {
             "debug".into()
         } else {
             log_level.into()
         },
         strict_reconfig_check,
-        worker_threads: match parse_u64("worker-threads", &raw.worker_threads)? {
+        worker_threads: match parse_u64("worker-threads", &m.worker_threads)? {
             0 => default_worker_threads(),
             n => n as usize,
         },
-        event_bus_url: Some(raw.event_bus_url.trim().to_string()).filter(|u| !u.is_empty()),
-        name: raw.name,
+        event_bus_url: Some(m.event_bus_url.trim().to_string()).filter(|u| !u.is_empty()),
+        name,
         discovery,
         discovery_fallback,
-        discovery_proxy: raw.discovery_proxy.unwrap_or_default().trim().to_string(),
+        discovery_proxy: c.discovery_proxy.unwrap_or_default().trim().to_string(),
     })
-}
-
-/// A configuration value as etcd's flag would read it: `None` for YAML's
-/// empty value (`cert-file:`), a list (`log-outputs: [stderr]`) joined with
-/// commas, a map as something no flag accepts.
-fn value_text(v: config::Value) -> Option<String> {
-    match v.kind {
-        config::ValueKind::Nil => None,
-        config::ValueKind::Array(items) => Some(
-            items
-                .into_iter()
-                .filter_map(value_text)
-                .collect::<Vec<_>>()
-                .join(","),
-        ),
-        config::ValueKind::Table(_) => Some("{...}".into()),
-        _ => v.into_string().ok(),
-    }
 }
 
 /// etcd's log levels (`logutil.ConvertToZapLevel`, which also takes
@@ -793,12 +858,31 @@ mod tests {
     #[test]
     fn version_takes_no_separate_value() {
         let f = parse_flags(["concord", "--version"].map(String::from)).unwrap();
-        assert_eq!(f.version.as_deref(), Some("true"));
+        assert_eq!(f.flags.version.as_deref(), Some("true"));
         assert!(parse_flags(["concord", "--version", "x"].map(String::from)).is_err());
         assert!(
             parse_flags(["concord", "-h"].map(String::from))
                 .unwrap()
+                .flags
                 .help
         );
+    }
+
+    #[test]
+    fn every_flag_is_set_by_its_flag_variables_and_file_key() {
+        fn load(args: Vec<String>, env: BTreeMap<String, String>) -> Result<ArgMatches, String> {
+            let given = parse_flags(args).map_err(|e| e.to_string())?;
+            layered_matches(&given, &env).map_err(|e| e.to_string())
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let bin = concord_process::flags_check::Binary {
+            command: command(),
+            help: crate::help::text(),
+            env_prefixes: ENV_PREFIXES,
+            samples: &[],
+            load: &load,
+        };
+        let failures = concord_process::flags_check::check_every_flag(&bin, dir.path());
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
     }
 }

@@ -2,14 +2,6 @@
 //! default and the environment variables that set it; and the etcd 3.4
 //! flags Concord does not support yet, which are listed and refused.
 
-/// One flag Concord supports.
-pub struct FlagDoc {
-    pub name: &'static str,
-    /// As etcd prints it, quoted where etcd quotes it.
-    pub default: &'static str,
-    pub help: &'static str,
-}
-
 /// An etcd 3.4 flag that Concord does not support (yet).
 pub struct Unsupported {
     pub name: &'static str,
@@ -22,11 +14,6 @@ pub struct Unsupported {
 }
 
 impl Unsupported {
-    /// The key in the layered configuration (`cert_file`).
-    pub fn key(&self) -> String {
-        self.name.replace('-', "_")
-    }
-
     /// Whether `value` asks for nothing Concord does not do.
     pub fn accepts(&self, value: &str) -> bool {
         let value = value.trim();
@@ -43,149 +30,25 @@ impl Unsupported {
     }
 }
 
-const fn f(name: &'static str, default: &'static str, help: &'static str) -> FlagDoc {
-    FlagDoc {
-        name,
-        default,
-        help,
-    }
-}
-
-/// Concord's flags by section, in etcd's order.
-pub const SECTIONS: &[(&str, &[FlagDoc])] = &[
-    (
-        "Member",
-        &[
-            f("name", "'default'", "Human-readable name for this member."),
-            f("data-dir", "'${name}.etcd'", "Path to the data directory."),
-            f(
-                "wal-dir",
-                "''",
-                "Accepted and ignored: Concord keeps its raft log (one SQLite file) in the data directory.",
-            ),
-            f(
-                "snapshot-count",
-                "'100000'",
-                "Number of committed transactions to trigger a snapshot to disk.",
-            ),
-            f(
-                "heartbeat-interval",
-                "'100'",
-                "Time (in milliseconds) of a heartbeat interval.",
-            ),
-            f(
-                "election-timeout",
-                "'1000'",
-                "Time (in milliseconds) for an election to timeout. Must be at least 5 times --heartbeat-interval.",
-            ),
-            f(
-                "listen-peer-urls",
-                "'http://localhost:2380'",
-                "List of URLs to listen on for peer traffic (http:// only).",
-            ),
-            f(
-                "listen-client-urls",
-                "'http://localhost:2379'",
-                "List of URLs to listen on for client traffic (http:// only).",
-            ),
-            f(
-                "max-snapshots",
-                "'5'",
-                "Accepted and ignored: Concord keeps the newest 5 snapshot files.",
-            ),
-            f(
-                "max-wals",
-                "'5'",
-                "Accepted and ignored: Concord's raft log is one SQLite file, not WAL segment files.",
-            ),
-            f(
-                "max-request-bytes",
-                "'1572864'",
-                "Maximum client request size in bytes the server will accept.",
-            ),
-            f(
-                "worker-threads",
-                "'0'",
-                "Concord only: threads serving requests (0: one less than the CPUs, at least 1, leaving a core to the raft log writer's fsyncs).",
-            ),
-            f(
-                "event-bus-url",
-                "''",
-                "Concord only (concord-consensus): NATS URL (nats://host:4222) of the event bus; while this member leads it publishes the committed events to JetStream for concord-watch replicas.",
-            ),
-        ],
-    ),
-    (
-        "Clustering",
-        &[
-            f(
-                "initial-advertise-peer-urls",
-                "'http://localhost:2380'",
-                "List of this member's peer URLs to advertise to the rest of the cluster.",
-            ),
-            f(
-                "initial-cluster",
-                "'default=http://localhost:2380'",
-                "Initial cluster configuration for bootstrapping: name=peerURL,... (without it, the member bootstraps alone as <--name>=<--initial-advertise-peer-urls>).",
-            ),
-            f(
-                "initial-cluster-state",
-                "'new'",
-                "Initial cluster state ('new' or 'existing').",
-            ),
-            f(
-                "initial-cluster-token",
-                "'etcd-cluster'",
-                "Initial cluster token for the cluster during bootstrap; mixed into the member and cluster IDs.",
-            ),
-            f(
-                "advertise-client-urls",
-                "'http://localhost:2379'",
-                "List of this member's client URLs to advertise to the public.",
-            ),
-            f(
-                "discovery",
-                "''",
-                "Discovery URL used to bootstrap the cluster (etcd's v2 discovery protocol): a URL from concord-discovery's /new, or a key path on any v2 keys API (etcd, concord) holding <path>/_config/size. The member registers there and waits for the token's size of members; the initial cluster token becomes the URL. Ignored once the data dir holds a member.",
-            ),
-            f(
-                "discovery-fallback",
-                "'proxy'",
-                "Expected behavior ('exit' or 'proxy') when discovery services fails: a member beyond the token's size exits with 'discovery: cluster is full', or serves the v2 API as a proxy to the discovered cluster (concord only; concord-consensus exits).",
-            ),
-            f(
-                "discovery-proxy",
-                "''",
-                "HTTP proxy to use for traffic to discovery service.",
-            ),
-            f(
-                "strict-reconfig-check",
-                "'true'",
-                "Reject reconfiguration requests that would cause quorum loss (enforced, as in etcd).",
-            ),
-            f(
-                "enable-v2",
-                "'true'",
-                "Accepted for etcd compatibility, with any value: Concord always serves the etcd v2 API (and only it).",
-            ),
-        ],
-    ),
-    (
-        "Logging",
-        &[
-            f(
-                "log-level",
-                "'info'",
-                "Configures log level. Only supports debug, info, warn, error, panic, or fatal (panic and fatal log as error). The CONCORD_LOG or RUST_LOG variable, a level or a tracing filter such as 'info,concord_consensus=debug', takes precedence.",
-            ),
-            f(
-                "debug",
-                "'false'",
-                "Enable debug-level logging (same as --log-level=debug).",
-            ),
-        ],
-    ),
+/// Defaults that etcd's help shows as a rule, since they follow from
+/// other settings ([`crate::config::Flags`] has no default for them).
+const DERIVED_DEFAULTS: &[(&str, &str)] = &[
+    ("data-dir", "${name}.etcd"),
+    ("initial-cluster", "default=http://localhost:2380"),
 ];
+
+/// A setting's default as etcd's help shows it: quoted.
+fn shown_default(arg: &clap::Arg, long: &str) -> String {
+    let default = match DERIVED_DEFAULTS.iter().find(|(l, _)| *l == long) {
+        Some((_, d)) => d.to_string(),
+        None => arg
+            .get_default_values()
+            .first()
+            .map(|d| d.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+    format!("'{default}'")
+}
 
 const fn u(
     name: &'static str,
@@ -268,11 +131,6 @@ pub fn unsupported(name: &str) -> Option<&'static Unsupported> {
     UNSUPPORTED.iter().find(|u| u.name == name)
 }
 
-fn env_names(flag: &str) -> String {
-    let e = flag.replace('-', "_").to_uppercase();
-    format!("ETCD_{e}, CONCORD_{e}")
-}
-
 /// The text of `concord --help`.
 pub fn text() -> String {
     let mut s = String::from(
@@ -298,15 +156,30 @@ Concord layers them: flags > CONCORD_* > ETCD_* > config file > defaults.
 Flags may be written as etcd's Go syntax too: -name x, -name=x, --name=x.
 ",
     );
-    for (section, flags) in SECTIONS {
+    // The settings by section (etcd's), in their declaration order.
+    let cmd = crate::config::command();
+    let args = concord_process::flags::settings(&cmd);
+    let mut sections: Vec<&str> = Vec::new();
+    for arg in &args {
+        if let Some(h) = arg.get_help_heading() {
+            if !sections.contains(&h) {
+                sections.push(h);
+            }
+        }
+    }
+    for section in sections {
         s.push_str(&format!("\n{section}:\n"));
-        for fl in *flags {
+        for arg in args
+            .iter()
+            .filter(|a| a.get_help_heading() == Some(section))
+        {
+            let Some(long) = arg.get_long() else { continue };
+            let env = concord_process::flags::env_names(crate::config::ENV_PREFIXES, long);
             s.push_str(&format!(
-                "  --{} {}\n    {}\n    env: {}\n",
-                fl.name,
-                fl.default,
-                fl.help,
-                env_names(fl.name)
+                "  --{long} {}\n    {}\n    env: {}\n",
+                shown_default(arg, long),
+                arg.get_help().map(|h| h.to_string()).unwrap_or_default(),
+                env.join(", ")
             ));
         }
     }

@@ -10,6 +10,7 @@ use anyhow::{bail, Context};
 use clap::{CommandFactory, Parser};
 use concord_discovery::registry::Registry;
 use concord_discovery::service;
+use concord_process::args::{LogArgs, ProcessArgs};
 use concord_process::{init_logging, listen_addr, shutdown_signal};
 use concord_store::go;
 use tokio::net::TcpListener;
@@ -17,7 +18,8 @@ use tracing::{error, info};
 
 const DEFAULT_LISTEN_URL: &str = "http://127.0.0.1:2382";
 
-/// The flags (and their `CONCORD_*` variables); see [`Settings`].
+/// The flags, each also a `CONCORD_*` variable and a config-file key
+/// ([`concord_process::settings`]).
 #[derive(Parser, Debug)]
 #[command(
     name = "concord-discovery",
@@ -30,58 +32,43 @@ const DEFAULT_LISTEN_URL: &str = "http://127.0.0.1:2382";
              config/concord-discovery.yaml) < CONCORD_* environment < flags."
 )]
 struct Flags {
-    /// A YAML file with any of the settings below (keys as the flags).
-    #[arg(long, env = "CONCORD_CONFIG_FILE")]
-    config_file: Option<String>,
-    /// Name shown on every log line.
-    #[arg(long, env = "CONCORD_NAME", default_value = "discovery")]
-    name: String,
+    #[command(flatten)]
+    process: ProcessArgs,
     /// URL to serve on, as http://host:port (port 0 picks a free port; the
     /// one bound is logged).
-    #[arg(long, env = "CONCORD_LISTEN_URL", default_value = DEFAULT_LISTEN_URL)]
+    #[arg(long, default_value = DEFAULT_LISTEN_URL)]
     listen_url: String,
     /// The URL members reach this service at: the base of the discovery
     /// URLs that /new answers with [default: the listen URL, with the port
     /// bound].
-    #[arg(long, env = "CONCORD_ADVERTISE_URL")]
+    #[arg(long)]
     advertise_url: Option<String>,
     /// Directory of the SQLite store (created if missing).
-    #[arg(
-        long,
-        env = "CONCORD_DATA_DIR",
-        default_value = "concord-discovery.data"
-    )]
+    #[arg(long, default_value = "concord-discovery.data")]
     data_dir: String,
     /// How long a token lives after its first write, as a Go duration
     /// (168h, 30m, 90s; also 7d); then it is deleted with its registrations.
-    #[arg(long, env = "CONCORD_TOKEN_TTL", default_value = "168h")]
+    #[arg(long, default_value = "168h")]
     token_ttl: String,
     /// A token made at start-up unless it exists, as TOKEN=SIZE (for
     /// deployments that give their members the discovery URL in advance,
     /// <advertise URL>/v2/keys/_etcd/registry/TOKEN; compose's discovery
     /// profile). Empty: none.
-    #[arg(long, env = "CONCORD_TOKEN", default_value = "")]
+    #[arg(long, default_value = "")]
     token: String,
-    /// debug, info, warn, error, panic or fatal.
-    #[arg(long, env = "CONCORD_LOG_LEVEL", default_value = "info")]
-    log_level: String,
+    #[command(flatten)]
+    log: LogArgs,
 }
 
-/// The service's settings, layered by [`concord_process::settings`].
-#[derive(Debug, serde::Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-struct Settings {
-    name: String,
-    listen_url: String,
-    advertise_url: Option<String>,
-    data_dir: String,
-    token_ttl: String,
-    token: String,
-    log_level: String,
+/// The service's command: its flags with its default name.
+fn command() -> clap::Command {
+    concord_process::settings::command(
+        Flags::command().mut_arg("name", |a| a.default_value("discovery")),
+    )
 }
 
 fn main() -> std::process::ExitCode {
-    let settings: Settings = match concord_process::settings::load(Flags::command()) {
+    let settings: Flags = match concord_process::settings::load(command()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("concord-discovery: {e:#}");
@@ -90,16 +77,16 @@ fn main() -> std::process::ExitCode {
     };
     // etcd's levels (panic and fatal log as error).
     if !matches!(
-        settings.log_level.as_str(),
+        settings.log.log_level.as_str(),
         "debug" | "info" | "warn" | "error" | "panic" | "fatal"
     ) {
         eprintln!(
             "concord-discovery: unknown level {:?} (--log-level supports debug, info, warn, error, panic, fatal)",
-            settings.log_level
+            settings.log.log_level
         );
         return std::process::ExitCode::from(1);
     }
-    init_logging(&settings.name, &settings.log_level);
+    init_logging(&settings.process.name, &settings.log.log_level);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -136,7 +123,7 @@ fn token_ttl(s: &str) -> Result<Duration, String> {
         .map_err(|_| bad())
 }
 
-async fn run(s: Settings) -> anyhow::Result<()> {
+async fn run(s: Flags) -> anyhow::Result<()> {
     let ttl = token_ttl(&s.token_ttl)
         .map_err(|e| anyhow::anyhow!("--token-ttl {:?}: {e}", s.token_ttl))?;
     if ttl.is_zero() {
@@ -173,7 +160,7 @@ async fn run(s: Settings) -> anyhow::Result<()> {
         }
     }
     let expiry = tokio::spawn(expire_tokens(registry.clone(), ttl));
-    let app = service::router(registry, &s.name, &advertise_url);
+    let app = service::router(registry, &s.process.name, &advertise_url);
     info!("listening for discovery requests on {listen_url}, discovery URLs advertise {advertise_url}");
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
@@ -220,7 +207,37 @@ async fn expire_tokens(registry: Arc<Registry>, ttl: Duration) {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    use concord_process::flags_check::{check_every_flag, Binary};
+
     use super::*;
+
+    fn load(args: Vec<String>, env: BTreeMap<String, String>) -> Result<clap::ArgMatches, String> {
+        let cmd = command();
+        let given = cmd
+            .clone()
+            .try_get_matches_from(args)
+            .map_err(|e| e.to_string())?;
+        concord_process::settings::layered(&cmd, &given, &env).map_err(|e| format!("{e:#}"))
+    }
+
+    #[test]
+    fn every_flag_is_set_by_its_flag_variable_and_file_key() {
+        let dir =
+            std::env::temp_dir().join(format!("concord-discovery-flags-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bin = Binary {
+            command: command(),
+            help: command().render_long_help().to_string(),
+            env_prefixes: concord_process::settings::ENV_PREFIXES,
+            samples: &[],
+            load: &load,
+        };
+        let failures = check_every_flag(&bin, &dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
 
     #[test]
     fn token_ttls() {

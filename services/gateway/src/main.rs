@@ -15,6 +15,7 @@ use concord_api::{Cluster, Kv, RaftStats, Watch};
 use concord_gateway::advertise::{reported_client_urls, AdvertisedClientUrls};
 use concord_gateway::read_replica::ReadReplica;
 use concord_gateway::GatewayState;
+use concord_process::args::{LogArgs, MembersArgs, ProcessArgs};
 use concord_process::{init_logging, listen_addr};
 use concord_rpc::cluster_grpc::{GrpcCluster, GrpcRaftStats};
 use concord_rpc::endpoints::Endpoints;
@@ -25,7 +26,8 @@ use tracing::info;
 /// How long the gateway looks for a consensus member at start-up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The flags (and their `CONCORD_*` variables); see [`Settings`].
+/// The flags, each also a `CONCORD_*` variable and a config-file key
+/// ([`concord_process::settings`]).
 #[derive(Parser, Debug)]
 #[command(
     name = "concord-gateway",
@@ -35,19 +37,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
              < CONCORD_* environment < flags."
 )]
 struct Flags {
-    /// A YAML file with any of the settings below (keys as the flags).
-    #[arg(long, env = "CONCORD_CONFIG_FILE")]
-    config_file: Option<String>,
-    /// Name shown on every log line.
-    #[arg(long, env = "CONCORD_NAME", default_value = "gateway")]
-    name: String,
+    #[command(flatten)]
+    process: ProcessArgs,
     /// URLs to serve the v2 API on (comma-separated).
-    #[arg(
-        long,
-        env = "CONCORD_LISTEN_CLIENT_URLS",
-        default_value = "http://127.0.0.1:2379",
-        value_delimiter = ','
-    )]
+    #[arg(long, default_value = "http://127.0.0.1:2379", value_delimiter = ',')]
     listen_client_urls: Vec<String>,
     /// URLs clients reach this gateway by (comma-separated), as etcd's flag:
     /// /v2/members, /v2/members/leader and /v2/machines report them as every
@@ -57,53 +50,33 @@ struct Flags {
     /// that name a host (not 0.0.0.0 or [::]); with none, the members' own
     /// client URLs are reported (right when the members advertise a v2
     /// front, as in compose.yaml).
-    #[arg(long, env = "CONCORD_ADVERTISE_CLIENT_URLS", value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',')]
     advertise_client_urls: Vec<String>,
-    /// Client URLs of concord-consensus members (comma-separated; required
-    /// here or in the file, unless --discovery is given).
-    #[arg(long, env = "CONCORD_CONSENSUS_ENDPOINTS", value_delimiter = ',')]
-    consensus_endpoints: Vec<String>,
-    /// The discovery URL the cluster was bootstrapped with (its members'
-    /// --discovery): the members are taken from the member registry there
-    /// and followed (adds, removals) without a restart, instead of
-    /// --consensus-endpoints.
-    #[arg(long, env = "CONCORD_DISCOVERY")]
-    discovery: Option<String>,
+    #[command(flatten)]
+    members: MembersArgs,
     /// URLs of concord-watch replicas (comma-separated; required here or in
     /// the file, unless --discovery is given: then the replicas announced
     /// in the member registry by `concord-watch --discovery` are used).
-    #[arg(long, env = "CONCORD_WATCH_ENDPOINTS", value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',')]
     watch_endpoints: Vec<String>,
     /// Keep a read replica of the store in the gateway (loaded from a
     /// member, then fed its committed events) and answer plain GETs from
     /// it; false sends every GET to the member.
-    #[arg(long, env = "CONCORD_READ_REPLICA", default_value = "true", action = clap::ArgAction::Set)]
+    #[arg(long, default_value = "true", action = clap::ArgAction::Set)]
     read_replica: bool,
-    /// debug, info, warn, error, panic or fatal.
-    #[arg(long, env = "CONCORD_LOG_LEVEL", default_value = "info")]
-    log_level: String,
+    #[command(flatten)]
+    log: LogArgs,
 }
 
-/// The gateway's settings, layered by [`concord_process::settings`].
-#[derive(Debug, serde::Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-struct Settings {
-    name: String,
-    listen_client_urls: Vec<String>,
-    #[serde(default)]
-    advertise_client_urls: Vec<String>,
-    #[serde(default)]
-    consensus_endpoints: Vec<String>,
-    #[serde(default)]
-    discovery: Option<String>,
-    #[serde(default)]
-    watch_endpoints: Vec<String>,
-    read_replica: bool,
-    log_level: String,
+/// The gateway's command: its flags with its default name.
+fn command() -> clap::Command {
+    concord_process::settings::command(
+        Flags::command().mut_arg("name", |a| a.default_value("gateway")),
+    )
 }
 
 fn main() -> ExitCode {
-    let settings: Settings = match concord_process::settings::load(Flags::command()) {
+    let settings: Flags = match concord_process::settings::load(command()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("concord-gateway: {e:#}");
@@ -111,18 +84,21 @@ fn main() -> ExitCode {
         }
     };
     for (what, list) in [
-        ("--consensus-endpoints", &settings.consensus_endpoints),
+        (
+            "--consensus-endpoints",
+            &settings.members.consensus_endpoints,
+        ),
         ("--watch-endpoints", &settings.watch_endpoints),
     ] {
         // The member registry stands for both.
-        if list.is_empty() && settings.discovery.is_none() {
+        if list.is_empty() && settings.members.discovery.is_none() {
             eprintln!(
                 "concord-gateway: {what} is required (flag, CONCORD_* variable or config file)"
             );
             return ExitCode::from(1);
         }
     }
-    init_logging(&settings.name, &settings.log_level);
+    init_logging(&settings.process.name, &settings.log.log_level);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -152,7 +128,7 @@ struct Attached {
     members: Option<tokio::sync::watch::Receiver<Vec<String>>>,
 }
 
-async fn attach(flags: &Settings) -> anyhow::Result<Attached> {
+async fn attach(flags: &MembersArgs) -> anyhow::Result<Attached> {
     Ok(match &flags.discovery {
         // The members from the member registry (registry_follower.rs).
         Some(url) => {
@@ -186,11 +162,11 @@ async fn attach(flags: &Settings) -> anyhow::Result<Attached> {
     })
 }
 
-async fn run(flags: Settings) -> anyhow::Result<()> {
+async fn run(flags: Flags) -> anyhow::Result<()> {
     info!(
         "starting concord-gateway {} (etcd v2 API; consensus {:?}, watch {:?})",
         env!("CARGO_PKG_VERSION"),
-        flags.consensus_endpoints,
+        flags.members.consensus_endpoints,
         flags.watch_endpoints
     );
     let mut listeners = Vec::new();
@@ -207,7 +183,7 @@ async fn run(flags: Settings) -> anyhow::Result<()> {
         stats,
         replica_endpoints,
         members,
-    } = attach(&flags).await?;
+    } = attach(&flags.members).await?;
     let cluster: Arc<dyn Cluster> = match reported_client_urls(
         &flags.advertise_client_urls,
         &flags.listen_client_urls,
@@ -226,7 +202,7 @@ async fn run(flags: Settings) -> anyhow::Result<()> {
     } else {
         kv
     };
-    let watch: Arc<dyn Watch> = match &flags.discovery {
+    let watch: Arc<dyn Watch> = match &flags.members.discovery {
         // The replicas announced in the member registry.
         Some(url) if flags.watch_endpoints.is_empty() => {
             concord_gateway::registry_follower::FollowedWatch::attach(url, CONNECT_TIMEOUT).await?
@@ -262,4 +238,36 @@ async fn run(flags: Settings) -> anyhow::Result<()> {
     }
     info!("concord-gateway stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use concord_process::flags_check::{check_every_flag, Binary};
+
+    use super::*;
+
+    fn load(args: Vec<String>, env: BTreeMap<String, String>) -> Result<clap::ArgMatches, String> {
+        let cmd = command();
+        let given = cmd
+            .clone()
+            .try_get_matches_from(args)
+            .map_err(|e| e.to_string())?;
+        concord_process::settings::layered(&cmd, &given, &env).map_err(|e| format!("{e:#}"))
+    }
+
+    #[test]
+    fn every_flag_is_set_by_its_flag_variable_and_file_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = Binary {
+            command: command(),
+            help: command().render_long_help().to_string(),
+            env_prefixes: concord_process::settings::ENV_PREFIXES,
+            samples: &[],
+            load: &load,
+        };
+        let failures = check_every_flag(&bin, dir.path());
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
 }

@@ -1,9 +1,15 @@
-//! What every Concord binary does as a process, in one copy: its settings
-//! layered from defaults, a YAML file, `CONCORD_*` variables and flags
-//! ([`settings`]), its log lines with the process's name on each
-//! ([`logging`]), the address a listen URL names ([`listen_addr`]) and the
-//! stop signals it obeys ([`shutdown_signal`]).
+//! What every Concord binary does as a process, in one copy: its flags,
+//! each declared once and layered from defaults, a YAML file, environment
+//! variables and the command line ([`flags`], [`args`] for the flags
+//! several binaries share, [`settings`] for the split binaries,
+//! [`flags_check`] the test every binary runs over its flags), its log
+//! lines with the process's name on each ([`logging`]), the address a
+//! listen URL names ([`listen_addr`]) and the stop signals it obeys
+//! ([`shutdown_signal`]).
 
+pub mod args;
+pub mod flags;
+pub mod flags_check;
 pub mod logging;
 pub mod net;
 pub mod settings;

@@ -1,61 +1,76 @@
 //! Settings of the split services' binaries (`concord-gateway`,
-//! `concord-watch`, `concord-discovery`), layered with the `config` crate
-//! as `concord` layers a member's: built-in defaults < a YAML file
+//! `concord-watch`, `concord-discovery`), layered by [`crate::flags`] as
+//! `concord` layers a member's: built-in defaults < a YAML file
 //! (`--config-file`, or `CONCORD_CONFIG_FILE`; keys are the flag names, as
-//! in `config/`) < `CONCORD_*` environment variables < flags. clap reads the
-//! flags and the environment (and documents both in `--help`); this module
-//! puts the file under them.
+//! in `config/`) < `CONCORD_*` environment variables < flags.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::parser::ValueSource;
-use clap::{ArgMatches, Command};
-use serde::de::DeserializeOwned;
+use clap::{ArgMatches, Command, FromArgMatches};
 
-/// Parses the process's arguments with `command` (which must have a
-/// `config-file` argument) and layers them over the file.
-pub fn load<T: DeserializeOwned>(command: Command) -> anyhow::Result<T> {
-    let matches = command.clone().get_matches();
-    layered(&command, &matches)
+use crate::flags;
+
+/// The split binaries' environment prefix.
+pub const ENV_PREFIXES: &[&str] = &["CONCORD"];
+
+/// `cmd` as the split binaries run it: each setting's `CONCORD_*` variable
+/// shown in `--help`.
+pub fn command(cmd: Command) -> Command {
+    flags::with_env(cmd, ENV_PREFIXES[0])
 }
 
-/// The settings from `matches` (flags, environment, defaults) over the
-/// YAML file it names.
-pub fn layered<T: DeserializeOwned>(command: &Command, matches: &ArgMatches) -> anyhow::Result<T> {
-    let mut builder = config::Config::builder();
-    let file: Option<PathBuf> = matches.get_one::<String>("config_file").map(PathBuf::from);
-    for arg in command.get_arguments() {
-        let id = arg.get_id().as_str();
-        if id == "config_file" || id == "help" || id == "version" {
-            continue;
-        }
-        let Some(values) = matches.get_raw(id) else {
-            continue;
-        };
-        let values: Vec<String> = values.map(|v| v.to_string_lossy().into_owned()).collect();
-        let value: config::Value = if arg.get_value_delimiter().is_some() {
-            values.into()
-        } else {
-            values.into_iter().next().unwrap_or_default().into()
-        };
-        let key = id.replace('_', "-");
-        builder = match matches.value_source(id) {
-            Some(ValueSource::DefaultValue) | None => builder.set_default(key, value)?,
-            // The environment and the command line win over the file.
-            Some(_) => builder.set_override(key, value)?,
-        };
+/// Parses the process's arguments with `cmd` (built by [`command`]; clap
+/// answers `--help`, `--version` and a bad flag itself, and exits) and
+/// layers them over the environment and the file, into `T`.
+pub fn load<T: FromArgMatches>(cmd: Command) -> anyhow::Result<T> {
+    let given = cmd.clone().get_matches();
+    let env: BTreeMap<String, String> = std::env::vars().collect();
+    let matches = layered(&cmd, &given, &env)?;
+    T::from_arg_matches(&matches).map_err(|e| anyhow::anyhow!("{}", clap_text(&e)))
+}
+
+/// The settings' final matches from the command line's `given`, the
+/// environment `env` and the YAML file they name.
+pub fn layered(
+    cmd: &Command,
+    given: &ArgMatches,
+    env: &BTreeMap<String, String>,
+) -> anyhow::Result<ArgMatches> {
+    let file = flags::config_file(given, ENV_PREFIXES, env).map(PathBuf::from);
+    let source = file.as_ref().map(|p| {
+        Box::new(config::File::from(p.as_path()).format(config::FileFormat::Yaml))
+            as Box<dyn config::Source + Send + Sync>
+    });
+    let in_file = |what: String| match &file {
+        Some(p) => format!("{}: {what}", p.display()),
+        None => what,
+    };
+    if let Some(unknown) = source
+        .as_deref()
+        .and_then(|s| flags::unknown_file_key(cmd, s))
+    {
+        anyhow::bail!(in_file(unknown));
     }
-    if let Some(path) = &file {
-        builder =
-            builder.add_source(config::File::from(path.as_path()).format(config::FileFormat::Yaml));
-    }
-    let settings = builder.build().with_context(|| match &file {
-        Some(p) => format!("cannot read the config file {}", p.display()),
-        None => "bad settings".into(),
-    })?;
-    settings.try_deserialize().map_err(|e| match &file {
-        Some(p) => anyhow::anyhow!("{}: {e}", p.display()),
-        None => anyhow::anyhow!("{e}"),
-    })
+    let sources = flags::Sources {
+        env_prefixes: ENV_PREFIXES,
+        env,
+        file: source,
+        extra_keys: &[],
+    };
+    let settings = flags::layer(cmd, given, sources)?
+        .build()
+        .with_context(|| match &file {
+            Some(p) => format!("cannot read the config file {}", p.display()),
+            None => "bad settings".into(),
+        })?;
+    flags::reparse(cmd, &settings).map_err(|e| anyhow::anyhow!(in_file(clap_text(&e))))
+}
+
+/// A clap error's first line, without clap's `error: `.
+pub fn clap_text(e: &clap::Error) -> String {
+    let text = e.to_string();
+    let line = text.lines().next().unwrap_or_default();
+    line.strip_prefix("error: ").unwrap_or(line).to_string()
 }

@@ -5,9 +5,7 @@
 //! of replicas can run; each follows consensus on its own. The members
 //! are given (--consensus-endpoints) or taken from the member registry of
 //! the discovery URL the cluster was bootstrapped with (--discovery),
-//! followed without a restart. (The binary lives in the `concord` package,
-//! beside concord-gateway, because the registry reader is there; the watch
-//! tier itself is the `concord-watch` library.)
+//! followed without a restart.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +13,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{CommandFactory, Parser};
 use concord_discovery_client::members::member_urls;
+use concord_process::args::{LogArgs, MembersArgs, ProcessArgs};
 use concord_process::{init_logging, listen_addr, shutdown_signal};
 use concord_rpc::endpoints::Endpoints;
 use concord_rpc::watch_grpc::WatchService;
@@ -32,7 +31,8 @@ const DEFAULT_LISTEN_URL: &str = "http://127.0.0.1:2680";
 /// How long to wait for the member registry's first view (--discovery).
 const REGISTRY_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The flags (and their `CONCORD_*` variables); see [`Settings`].
+/// The flags, each also a `CONCORD_*` variable and a config-file key
+/// ([`concord_process::settings`]).
 #[derive(Parser, Debug)]
 #[command(
     name = "concord-watch",
@@ -43,64 +43,42 @@ const REGISTRY_TIMEOUT: Duration = Duration::from_secs(60);
              < CONCORD_* environment < flags."
 )]
 struct Flags {
-    /// A YAML file with any of the settings below (keys as the flags).
-    #[arg(long, env = "CONCORD_CONFIG_FILE")]
-    config_file: Option<String>,
-    /// Name shown on every log line.
-    #[arg(long, env = "CONCORD_NAME", default_value = "watch")]
-    name: String,
+    #[command(flatten)]
+    process: ProcessArgs,
     /// URL to serve the gRPC Watch service on, as http://host:port (port 0
     /// picks a free port; the one bound is logged).
-    #[arg(long, env = "CONCORD_LISTEN_URL", default_value = DEFAULT_LISTEN_URL)]
+    #[arg(long, default_value = DEFAULT_LISTEN_URL)]
     listen_url: String,
-    /// Client URLs of the consensus members serving the Events service
-    /// (comma-separated; required here or in the file, unless --discovery
-    /// is given); one is followed at a time, the next when it fails.
-    #[arg(long, env = "CONCORD_CONSENSUS_ENDPOINTS", value_delimiter = ',')]
-    consensus_endpoints: Vec<String>,
-    /// The discovery URL the cluster was bootstrapped with (its members'
-    /// --discovery): the members are taken from the member registry there
-    /// and followed (adds, removals) without a restart, instead of
-    /// --consensus-endpoints.
-    #[arg(long, env = "CONCORD_DISCOVERY")]
-    discovery: Option<String>,
+    #[command(flatten)]
+    members: MembersArgs,
     /// With --discovery: the URL gateways reach this replica at, announced
     /// in the member registry (gateways given only the discovery URL use
     /// it) [default: the listen URL, with the port bound].
-    #[arg(long, env = "CONCORD_ADVERTISE_URL")]
+    #[arg(long)]
     advertise_url: Option<String>,
     /// NATS URL of the event bus (nats://host:4222): committed events are
     /// read from its JetStream stream instead of a member's gRPC stream
     /// (gaps filled, and outages covered, over gRPC). Empty: no bus.
-    #[arg(long, env = "CONCORD_EVENT_BUS_URL", default_value = "")]
+    #[arg(long, default_value = "")]
     event_bus_url: String,
-    /// debug, info, warn, error, panic or fatal.
-    #[arg(long, env = "CONCORD_LOG_LEVEL", default_value = "info")]
-    log_level: String,
+    #[command(flatten)]
+    log: LogArgs,
 }
 
-/// The watch service's settings, layered by [`concord_process::settings`].
-#[derive(Debug, serde::Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-struct Settings {
-    name: String,
-    listen_url: String,
-    #[serde(default)]
-    consensus_endpoints: Vec<String>,
-    #[serde(default)]
-    discovery: Option<String>,
-    #[serde(default)]
-    advertise_url: Option<String>,
-    event_bus_url: String,
-    log_level: String,
+/// The watch service's command: its flags with its default name.
+fn command() -> clap::Command {
+    concord_process::settings::command(
+        Flags::command().mut_arg("name", |a| a.default_value("watch")),
+    )
 }
 
-fn settings() -> anyhow::Result<Settings> {
-    let s: Settings = concord_process::settings::load(Flags::command())?;
-    if s.consensus_endpoints.is_empty() && s.discovery.is_none() {
+fn settings() -> anyhow::Result<Flags> {
+    let s: Flags = concord_process::settings::load(command())?;
+    let members = &s.members;
+    if members.consensus_endpoints.is_empty() && members.discovery.is_none() {
         bail!("no consensus members: give --consensus-endpoints URL[,URL...] or --discovery URL (flag, CONCORD_* variable or config file)");
     }
-    if let Some(bad) = s
+    if let Some(bad) = members
         .consensus_endpoints
         .iter()
         .find(|u| !u.starts_with("http://") && !u.starts_with("https://"))
@@ -119,11 +97,11 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(1);
         }
     };
-    init_logging(&flags.name, &flags.log_level);
+    init_logging(&flags.process.name, &flags.log.log_level);
     let addr = listen_addr(&flags.listen_url)?;
     // The members: as given, or the member registry's (followed).
     let mut members = None;
-    let urls = match &flags.discovery {
+    let urls = match &flags.members.discovery {
         Some(url) => {
             let rx = member_urls(url, REGISTRY_TIMEOUT).await?;
             let urls = rx.borrow().clone();
@@ -131,7 +109,7 @@ async fn main() -> anyhow::Result<()> {
             members = Some(rx);
             urls
         }
-        None => flags.consensus_endpoints.clone(),
+        None => flags.members.consensus_endpoints.clone(),
     };
     let endpoints =
         Endpoints::new(&urls).map_err(|e| anyhow::anyhow!("consensus endpoints: {e}"))?;
@@ -168,6 +146,7 @@ async fn main() -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| format!("http://{bound}"));
     let announcer = flags
+        .members
         .discovery
         .clone()
         .map(|url| tokio::spawn(announce(url, advertise.clone())));
@@ -199,7 +178,7 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     follower.abort();
-    if let (Some(task), Some(url)) = (announcer, &flags.discovery) {
+    if let (Some(task), Some(url)) = (announcer, &flags.members.discovery) {
         task.abort();
         if let Err(e) = concord_discovery_client::members::withdraw_watch(url, "", &advertise).await
         {
@@ -243,5 +222,39 @@ async fn announce(url: String, advertise: String) {
             concord_discovery_client::members::REFRESH
         };
         tokio::time::sleep(pause).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use concord_process::flags_check::{check_every_flag, Binary};
+
+    use super::*;
+
+    fn load(args: Vec<String>, env: BTreeMap<String, String>) -> Result<clap::ArgMatches, String> {
+        let cmd = command();
+        let given = cmd
+            .clone()
+            .try_get_matches_from(args)
+            .map_err(|e| e.to_string())?;
+        concord_process::settings::layered(&cmd, &given, &env).map_err(|e| format!("{e:#}"))
+    }
+
+    #[test]
+    fn every_flag_is_set_by_its_flag_variable_and_file_key() {
+        let dir = std::env::temp_dir().join(format!("concord-watch-flags-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bin = Binary {
+            command: command(),
+            help: command().render_long_help().to_string(),
+            env_prefixes: concord_process::settings::ENV_PREFIXES,
+            samples: &[],
+            load: &load,
+        };
+        let failures = check_every_flag(&bin, &dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
     }
 }
