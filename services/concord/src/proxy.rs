@@ -19,6 +19,7 @@ use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use axum::Router;
 use concord_consensus::network::PeerConn;
+use concord_process::serve::Serving;
 use concord_process::shutdown_signal;
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
@@ -195,26 +196,14 @@ pub async fn run(
         })
     };
     let app = Router::new().fallback(forward).with_state(director);
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut servers = Vec::new();
+    let mut serving = Serving::new();
     for (l, url) in listeners.into_iter().zip(&cfg.listen_client_urls) {
         info!("v2 proxy started listening on client requests on {url:?}");
-        let app = app.clone();
-        let mut stop = stop_rx.clone();
-        servers.push(tokio::spawn(async move {
-            axum::serve(l, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                })
-                .await
-        }));
+        serving.http(l, app.clone());
     }
     shutdown_signal().await;
     info!("received a stop signal, shutting down");
-    let _ = stop_tx.send(true);
-    for s in servers {
-        let _ = tokio::time::timeout(Duration::from_secs(2), s).await;
-    }
+    serving.stop(crate::server::STOP_GRACE).await;
     refresher.abort();
     info!("concord proxy stopped");
     Ok(())
@@ -246,16 +235,10 @@ fn proxy_error(status: StatusCode, message: &str) -> Response {
 /// etcd's proxy wraps every answer in its CORS handler, on top of the
 /// member's own CORS headers (so each appears twice, as through etcd's).
 fn with_cors(mut r: Response) -> Response {
-    let h = r.headers_mut();
-    h.append(
-        "access-control-allow-headers",
-        HeaderValue::from_static("accept, content-type, authorization"),
-    );
-    h.append(
-        "access-control-allow-methods",
-        HeaderValue::from_static("POST, GET, OPTIONS, PUT, DELETE"),
-    );
-    h.append("access-control-allow-origin", HeaderValue::from_static("*"));
+    for (name, value) in concord_gateway::CORS_HEADERS {
+        r.headers_mut()
+            .append(name, HeaderValue::from_static(value));
+    }
     r
 }
 

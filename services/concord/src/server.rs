@@ -12,12 +12,16 @@ use concord_rpc::events_grpc::EventsService;
 use concord_rpc::kv_grpc::KvService;
 use concord_watch::{EventLog, WatchHub};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 use tracing::{debug, info};
 
+use concord_process::serve::Serving;
 use concord_process::{listen_addr, shutdown_signal};
 
 use crate::config::{ClusterState, Role, ServerConfig};
+
+/// How long a stop waits for requests in flight: long-poll watches never
+/// finish on their own, so they are cut then.
+pub const STOP_GRACE: Duration = Duration::from_secs(2);
 
 /// Runs the member until SIGTERM or SIGINT.
 pub async fn run(mut cfg: ServerConfig, role: Role) -> anyhow::Result<()> {
@@ -134,8 +138,7 @@ pub async fn run(mut cfg: ServerConfig, role: Role) -> anyhow::Result<()> {
         ))
     });
 
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut servers = Vec::new();
+    let mut serving = Serving::new();
     match role {
         Role::AllInOne => {
             let watch: Arc<dyn Watch> = hub;
@@ -145,18 +148,7 @@ pub async fn run(mut cfg: ServerConfig, role: Role) -> anyhow::Result<()> {
                 cluster,
                 stats,
             });
-            for l in listeners {
-                let app = app.clone();
-                let mut stop = stop_rx.clone();
-                servers.push(tokio::spawn(async move {
-                    axum::serve(l, app)
-                        .with_graceful_shutdown(async move {
-                            let _ = stop.wait_for(|s| *s).await;
-                        })
-                        .await
-                        .map_err(anyhow::Error::from)
-                }));
-            }
+            serving.http_all(listeners, &app);
         }
         Role::Consensus => {
             for l in listeners {
@@ -169,14 +161,12 @@ pub async fn run(mut cfg: ServerConfig, role: Role) -> anyhow::Result<()> {
                     .add_service(concord_rpc::health::service());
                 let incoming =
                     tonic::transport::server::TcpIncoming::from(l).with_nodelay(Some(true));
-                let mut stop = stop_rx.clone();
-                servers.push(tokio::spawn(async move {
-                    grpc.serve_with_incoming_shutdown(incoming, async move {
-                        let _ = stop.wait_for(|s| *s).await;
-                    })
-                    .await
-                    .map_err(anyhow::Error::from)
-                }));
+                let stopped = serving.stopped();
+                serving.spawn(async move {
+                    grpc.serve_with_incoming_shutdown(incoming, stopped)
+                        .await
+                        .map_err(anyhow::Error::from)
+                });
             }
         }
     }
@@ -190,12 +180,7 @@ pub async fn run(mut cfg: ServerConfig, role: Role) -> anyhow::Result<()> {
     if let Some(p) = publisher {
         p.abort();
     }
-    let _ = stop_tx.send(true);
-    // Long-poll watches never finish on their own: give in-flight requests
-    // a moment, then stop regardless.
-    for s in servers {
-        let _ = tokio::time::timeout(Duration::from_secs(2), s).await;
-    }
+    serving.stop(STOP_GRACE).await;
     if let Some(p) = bus_publisher {
         p.abort();
     }

@@ -81,18 +81,27 @@ async fn dispatch(State(st): State<GatewayState>, req: Request) -> Response {
     } else {
         route(st, req).await
     };
-    let h = r.headers_mut();
-    h.insert(
-        "access-control-allow-headers",
-        HeaderValue::from_static("accept, content-type, authorization"),
-    );
-    h.insert(
-        "access-control-allow-methods",
-        HeaderValue::from_static("POST, GET, OPTIONS, PUT, DELETE"),
-    );
-    h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    for (name, value) in CORS_HEADERS {
+        r.headers_mut()
+            .insert(name, HeaderValue::from_static(value));
+    }
     r
 }
+
+/// etcd's CORS headers (its `cors.go` with no `--cors` list: any origin),
+/// in one copy: the v2 API sets them on every answer, and the v2 proxy adds
+/// them again on top of the member's.
+pub const CORS_HEADERS: [(&str, &str); 3] = [
+    (
+        "access-control-allow-headers",
+        "accept, content-type, authorization",
+    ),
+    (
+        "access-control-allow-methods",
+        "POST, GET, OPTIONS, PUT, DELETE",
+    ),
+    ("access-control-allow-origin", "*"),
+];
 
 /// Go's server's answer to a request line it cannot parse.
 fn bad_request() -> Response {

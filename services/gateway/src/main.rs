@@ -16,6 +16,7 @@ use concord_gateway::advertise::{reported_client_urls, AdvertisedClientUrls};
 use concord_gateway::read_replica::ReadReplica;
 use concord_gateway::GatewayState;
 use concord_process::args::{LogArgs, MembersArgs, ProcessArgs};
+use concord_process::serve::Serving;
 use concord_process::{init_logging, listen_addr};
 use concord_rpc::cluster_grpc::{GrpcCluster, GrpcRaftStats};
 use concord_rpc::endpoints::Endpoints;
@@ -25,6 +26,9 @@ use tracing::info;
 
 /// How long the gateway looks for a consensus member at start-up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a stop waits for requests in flight (long-poll watches never
+/// finish on their own).
+const STOP_GRACE: Duration = Duration::from_secs(2);
 
 /// The flags, each also a `CONCORD_*` variable and a config-file key
 /// ([`concord_process::settings`]).
@@ -216,26 +220,11 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
         stats,
     });
 
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut servers = Vec::new();
-    for l in listeners {
-        let app = app.clone();
-        let mut stop = stop_rx.clone();
-        servers.push(tokio::spawn(async move {
-            axum::serve(l, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                })
-                .await
-        }));
-    }
+    let mut serving = Serving::new();
+    serving.http_all(listeners, &app);
     concord_process::shutdown_signal().await;
     info!("received a stop signal, shutting down");
-    let _ = stop_tx.send(true);
-    // Long-poll watches never finish on their own.
-    for s in servers {
-        let _ = tokio::time::timeout(Duration::from_secs(2), s).await;
-    }
+    serving.stop(STOP_GRACE).await;
     info!("concord-gateway stopped");
     Ok(())
 }

@@ -4,14 +4,15 @@
 //! several binaries share, [`settings`] for the split binaries,
 //! [`flags_check`] the test every binary runs over its flags), its log
 //! lines with the process's name on each ([`logging`]), the address a
-//! listen URL names ([`listen_addr`]) and the stop signals it obeys
-//! ([`shutdown_signal`]).
+//! listen URL names ([`listen_addr`]), serving HTTP/1.1 and h2c until
+//! stopped ([`serve`]) and the stop signals it obeys ([`shutdown_signal`]).
 
 pub mod args;
 pub mod flags;
 pub mod flags_check;
 pub mod logging;
 pub mod net;
+pub mod serve;
 pub mod settings;
 pub mod signal;
 
