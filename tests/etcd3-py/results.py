@@ -29,9 +29,14 @@ def test_id(case):
 
 
 def reason(element):
+    """The message's first line, and a gRPC error's status and details."""
     text = element.get("message") or element.text or element.tag
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return (lines[0] if lines else element.tag)[:400]
+    if not lines:
+        return element.tag
+    grpc = [line for line in lines[1:]
+            if line.startswith(("status = ", "details = "))]
+    return " ".join(lines[:1] + grpc)[:400]
 
 
 def main(xml_path, outdir):
