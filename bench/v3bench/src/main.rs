@@ -213,7 +213,9 @@ async fn main() -> anyhow::Result<()> {
         bail!("--requests does not apply to watch (it runs for --duration)");
     }
     let eps = if a.follower_first {
-        follower_first(&a.endpoints).await
+        let eps = follower_first(&a.endpoints).await;
+        log(&format!("endpoints, followers first: {}", eps.join(",")));
+        eps
     } else {
         a.endpoints.clone()
     };

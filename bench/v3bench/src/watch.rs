@@ -197,13 +197,15 @@ async fn writer(
         }
         // Behind schedule (a slow answer): send at once, the rate catches up.
         tokio::time::sleep_until(next.into()).await;
+        // Measured by its slot, not by when it went out, so the measured
+        // window holds exactly rate x duration writes.
+        let measured = next >= measured_from;
         next += interval;
         let k = j % total_keys;
         j += plan.writers;
         let group = k % plan.groups;
         let mut key = group_prefix(&plan.prefix, group);
         key.extend_from_slice((k / plan.groups).to_string().as_bytes());
-        let sent = Instant::now();
         let sent_ns = ns_since(base);
         let req = PutRequest {
             key,
@@ -216,7 +218,7 @@ async fn writer(
                 group,
                 sent_ns,
                 acked_ns: ns_since(base),
-                measured: sent >= measured_from,
+                measured,
             }),
             Ok(Err(s)) => errors.add(&format!("{:?}", s.code()), s.message()),
             Err(_) => errors.add("client timeout", "put not answered within --timeout"),
@@ -423,7 +425,91 @@ fn summarize(
 
 #[cfg(test)]
 mod tests {
-    use super::prefix_end;
+    use super::*;
+
+    fn plan(groups: usize) -> Plan {
+        Plan {
+            prefix: "p/".into(),
+            watchers: 2,
+            streams: 1,
+            groups,
+            keys_per_group: 1,
+            rate: 10.0,
+            writers: 1,
+            warmup: Duration::ZERO,
+            duration: Duration::from_secs(1),
+            drain: Duration::ZERO,
+            value_size: 1,
+            timeout: Duration::from_secs(1),
+        }
+    }
+
+    fn received(events: &[(i64, u64)], duplicates: u64, out_of_order: u64) -> Received {
+        Received {
+            events: events.to_vec(),
+            duplicates,
+            out_of_order,
+        }
+    }
+
+    fn write(rev: i64, group: usize) -> Write {
+        Write {
+            rev,
+            group,
+            sent_ns: 1_000_000,
+            acked_ns: 2_000_000,
+            measured: true,
+        }
+    }
+
+    #[test]
+    fn delivery_check_counts_gaps_copies_and_disorder() {
+        let writes = [write(2, 0), write(3, 0), write(4, 0)];
+        // Watcher 0: 2, 2 (copy), 4 (3 missed); watcher 1: 3, 2 (out of order), 4, 9 (unacked).
+        let w0 = received(&[(2, 3_000_000), (2, 3_000_000), (4, 1_500_000)], 1, 0);
+        let w1 = received(
+            &[
+                (3, 3_000_000),
+                (2, 3_000_000),
+                (4, 3_000_000),
+                (9, 3_000_000),
+            ],
+            0,
+            1,
+        );
+        let m = summarize(
+            &plan(1),
+            &writes,
+            vec![(0, w0), (1, w1)],
+            Errors::default(),
+            Errors::default(),
+            0.0,
+        );
+        assert_eq!(m["missed_events"], json!(1));
+        assert_eq!(m["duplicate_events"], json!(1));
+        assert_eq!(m["out_of_order_events"], json!(1));
+        assert_eq!(m["unacked_events"], json!(1));
+        assert_eq!(m["delivered_before_ack"], json!(1));
+        assert_eq!(m["requests"], json!(6));
+        assert_eq!(m["p50_ms"], json!(2.0));
+    }
+
+    #[test]
+    fn each_watcher_expects_only_its_group() {
+        let writes = [write(2, 0), write(3, 1)];
+        let w0 = received(&[(2, 3_000_000)], 0, 0);
+        let w1 = received(&[(3, 3_000_000)], 0, 0);
+        let m = summarize(
+            &plan(2),
+            &writes,
+            vec![(0, w0), (1, w1)],
+            Errors::default(),
+            Errors::default(),
+            0.0,
+        );
+        assert_eq!(m["missed_events"], json!(0));
+        assert_eq!(m["requests"], json!(2));
+    }
 
     #[test]
     fn prefix_ends() {
