@@ -146,6 +146,38 @@ pub fn check_every_flag(bin: &Binary<'_>, dir: &Path) -> Vec<String> {
     failures
 }
 
+/// [`check_every_flag`] for a split binary, whose `command` builds its
+/// command as its `main` does ([`crate::settings::command`]): its
+/// `CONCORD_*` variables, its YAML file, clap's `--help`.
+pub fn check_split_binary(command: fn() -> Command) -> Vec<String> {
+    let load = |args: Vec<String>, env: BTreeMap<String, String>| {
+        let cmd = command();
+        let given = cmd
+            .clone()
+            .try_get_matches_from(args)
+            .map_err(|e| e.to_string())?;
+        crate::settings::layered(&cmd, &given, &env).map_err(|e| format!("{e:#}"))
+    };
+    let bin = Binary {
+        command: command(),
+        help: command().render_long_help().to_string(),
+        env_prefixes: crate::settings::ENV_PREFIXES,
+        samples: &[],
+        load: &load,
+    };
+    let dir = std::env::temp_dir().join(format!(
+        "concord-flags-{}-{}",
+        bin.command.get_name(),
+        std::process::id()
+    ));
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        return vec![format!("cannot create {}: {e}", dir.display())];
+    }
+    let failures = check_every_flag(&bin, &dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    failures
+}
+
 #[cfg(test)]
 mod tests {
     use clap::{CommandFactory, FromArgMatches, Parser};
@@ -181,18 +213,7 @@ mod tests {
 
     #[test]
     fn every_shared_flag_is_set_by_its_flag_variable_and_file_key() {
-        let dir =
-            std::env::temp_dir().join(format!("concord-process-flags-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let bin = Binary {
-            command: command(),
-            help: command().render_long_help().to_string(),
-            env_prefixes: crate::settings::ENV_PREFIXES,
-            samples: &[],
-            load: &load,
-        };
-        let failures = check_every_flag(&bin, &dir);
-        let _ = std::fs::remove_dir_all(&dir);
+        let failures = check_split_binary(command);
         assert!(failures.is_empty(), "{}", failures.join("\n"));
         let s = Shared::from_arg_matches(&load(vec!["shared".into()], BTreeMap::new()).unwrap())
             .unwrap();
