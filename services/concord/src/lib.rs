@@ -1,36 +1,100 @@
-//! # concord: Concord's members, all-in-one or consensus-only
+//! # concord: the all-in-one member
 //!
-//! The `concord` binary is one process with consensus (openraft + SQLite),
-//! the v2 gateway and the watch fan-out, wired in-process through the same
-//! traits (`concord_api::{Kv, Watch, Cluster}`) that the split services
-//! implement over gRPC. `concord-consensus` is the same member without the
-//! v2 HTTP API: it serves the KV, cluster and committed-events contracts on
-//! its client URLs to gateways and watch services. Both take etcd's flags
-//! ([`config`]), so `concord` can stand in for `etcd --enable-v2` in
-//! scripts and walkthroughs.
+//! The `concord` binary is one process with the consensus member
+//! (`concord-consensus`'s library: etcd's flags, discovery bootstrap,
+//! member registry, raft), the v2 gateway's router (`concord-gateway`'s
+//! library) and the watch fan-out (`concord-watch`'s hub), wired
+//! in-process through the same traits (`concord_api::{Kv, Watch,
+//! Cluster}`) that the split services implement over gRPC, so `concord`
+//! can stand in for `etcd --enable-v2` in scripts and walkthroughs.
 //!
-//! - `config.rs`: flags, environment and YAML, layered into `ServerConfig`;
-//! - `help.rs`: `--help`, and the etcd flags not supported yet;
-//! - `server.rs`: starting the parts, serving the client URLs, shutdown;
-//! - `discovery_bootstrap.rs`: `--discovery` (etcd's v2 discovery
-//!   protocol) before consensus starts; `proxy.rs`: the v2 proxy a member
-//!   beyond the token's size becomes (`--discovery-fallback proxy`);
-//!   `registry_publisher.rs`: the leader's view of the members, published
-//!   under the discovery URL for gateways and watch services (which
-//!   follow it: `concord-gateway`'s `registry_follower.rs`);
-//! - `cli.rs`: the command line both member binaries share.
+//! - `lib.rs`: the all-in-one's face of the member ([`AllInOne`]), its
+//!   client URLs' router in one place ([`client_router`]);
+//! - `proxy.rs`: the v2 proxy a member beyond the discovery token's size
+//!   becomes (`--discovery-fallback proxy`, etcd's default).
 //!
-//! The split's other processes have rooms of their own: `concord-gateway`
-//! in `services/gateway`, `concord-watch` in `services/watch`,
-//! `concord-discovery` in `services/discovery`.
+//! The split's processes have rooms of their own: `concord-consensus` in
+//! `services/consensus`, `concord-gateway` in `services/gateway`,
+//! `concord-watch` in `services/watch`, `concord-discovery` in
+//! `services/discovery`.
 
-pub mod cli;
-pub mod config;
-pub mod discovery_bootstrap;
-pub mod help;
 pub mod proxy;
-pub mod registry_publisher;
-pub mod server;
 
-/// The etcd release whose v2 API Concord speaks.
-pub const ETCD_COMPAT_VERSION: &str = "3.4.23";
+use std::sync::Arc;
+
+use concord_api::{Cluster, EventSink, Kv, RaftStats, Watch};
+use concord_consensus::member::config::ServerConfig;
+use concord_consensus::member::server::{ClientFace, ProxyFallback};
+use concord_consensus::Consensus;
+use concord_gateway::GatewayState;
+use concord_process::serve::Serving;
+use concord_watch::WatchHub;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// The all-in-one's client URLs: the etcd v2 API over the member and the
+/// watch hub of this process.
+pub fn client_router(member: &Arc<Consensus>, hub: Arc<WatchHub>) -> axum::Router {
+    let kv: Arc<dyn Kv> = member.clone();
+    let cluster: Arc<dyn Cluster> = member.clone();
+    let stats: Arc<dyn RaftStats> = member.clone();
+    let watch: Arc<dyn Watch> = hub;
+    concord_gateway::router(GatewayState {
+        kv,
+        watch,
+        cluster,
+        stats,
+    })
+}
+
+/// The member as `concord` runs it: its committed events go to the watch
+/// hub in this process, its client URLs serve [`client_router`], and a
+/// member beyond the discovery token's size serves the v2 proxy.
+pub struct AllInOne {
+    hub: Arc<WatchHub>,
+    proxy: proxy::V2Proxy,
+}
+
+impl Default for AllInOne {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl AllInOne {
+    pub fn new() -> Self {
+        Self {
+            hub: Arc::new(WatchHub::new(0)),
+            proxy: proxy::V2Proxy,
+        }
+    }
+}
+
+impl ClientFace for AllInOne {
+    fn name(&self) -> &'static str {
+        "concord"
+    }
+
+    fn api(&self) -> &'static str {
+        "etcd v2 API"
+    }
+
+    fn sink(&self) -> Arc<dyn EventSink> {
+        self.hub.clone()
+    }
+
+    fn serve(
+        &self,
+        _cfg: &ServerConfig,
+        member: &Arc<Consensus>,
+        listeners: Vec<TcpListener>,
+        serving: &mut Serving,
+    ) -> Vec<JoinHandle<()>> {
+        serving.http_all(listeners, &client_router(member, self.hub.clone()));
+        Vec::new()
+    }
+
+    fn proxy(&self) -> Option<&dyn ProxyFallback> {
+        Some(&self.proxy)
+    }
+}

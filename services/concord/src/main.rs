@@ -2,5 +2,5 @@
 //! one process), with etcd's flags. See the library's documentation.
 
 fn main() -> std::process::ExitCode {
-    concord::cli::main(concord::config::Role::AllInOne)
+    concord_consensus::member::cli::main(&concord::AllInOne::new())
 }

@@ -9,7 +9,6 @@
 //! 30 s (`--proxy-refresh-interval`). `GET /v2/config/local/proxy` shows
 //! the endpoints. The proxy holds no data and takes part in no election.
 
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,14 +17,15 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use axum::Router;
+use concord_consensus::member::config::ServerConfig;
+use concord_consensus::member::proxy_cluster::{proxy_cluster_file, save_proxy_cluster};
+use concord_consensus::member::server::{ProxyFallback, STOP_GRACE};
 use concord_consensus::network::PeerConn;
 use concord_process::serve::Serving;
 use concord_process::shutdown_signal;
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{info, warn};
-
-use crate::config::ServerConfig;
 
 /// etcd's `--proxy-failure-wait` default.
 const FAILURE_WAIT: Duration = Duration::from_secs(5);
@@ -124,48 +124,25 @@ async fn client_urls(peer_urls: &[String]) -> Option<Vec<String>> {
     None
 }
 
-/// A proxy's record of its cluster, as etcd writes it:
-/// `<data-dir>/proxy/cluster` holding `{"PeerURLs":[...]}`.
-pub fn proxy_cluster_file(data_dir: &Path) -> PathBuf {
-    data_dir.join("proxy").join("cluster")
-}
+/// etcd's v2 proxy, as the all-in-one's fallback.
+pub struct V2Proxy;
 
-#[derive(serde::Serialize, serde::Deserialize)]
-struct ProxyCluster {
-    #[serde(rename = "PeerURLs")]
-    peer_urls: Vec<String>,
-}
-
-/// The peer URLs a proxy saved at its last start, if it did: a data dir
-/// that holds them starts a proxy again.
-pub fn load_proxy_cluster(data_dir: &Path) -> anyhow::Result<Option<Vec<String>>> {
-    let file = proxy_cluster_file(data_dir);
-    if !file.exists() {
-        return Ok(None);
+#[async_trait::async_trait]
+impl ProxyFallback for V2Proxy {
+    /// Serves the v2 proxy on `listeners` until SIGTERM/SIGINT.
+    async fn run(
+        &self,
+        cfg: &ServerConfig,
+        peer_urls: Vec<String>,
+        from_file: bool,
+        listeners: Vec<TcpListener>,
+    ) -> anyhow::Result<()> {
+        run(cfg, peer_urls, from_file, listeners).await
     }
-    let text = std::fs::read_to_string(&file)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-    let saved: ProxyCluster =
-        serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-    Ok(Some(saved.peer_urls))
-}
-
-/// Saves the proxy's peer URLs for its next start (etcd's
-/// `proxy/cluster`).
-pub fn save_proxy_cluster(data_dir: &Path, peer_urls: &[String]) -> anyhow::Result<()> {
-    use anyhow::Context;
-    let path = proxy_cluster_file(data_dir);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    let text = serde_json::to_string(&ProxyCluster {
-        peer_urls: peer_urls.to_vec(),
-    })?;
-    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Serves the v2 proxy on `listeners` until SIGTERM/SIGINT.
-pub async fn run(
+async fn run(
     cfg: &ServerConfig,
     peer_urls: Vec<String>,
     from_file: bool,
@@ -203,7 +180,7 @@ pub async fn run(
     }
     shutdown_signal().await;
     info!("received a stop signal, shutting down");
-    serving.stop(crate::server::STOP_GRACE).await;
+    serving.stop(STOP_GRACE).await;
     refresher.abort();
     info!("concord proxy stopped");
     Ok(())
@@ -348,23 +325,4 @@ async fn send(
         }
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_proxy_cluster_file_is_etcds() {
-        let dir = tempfile::tempdir().unwrap();
-        let urls = [
-            "http://127.0.0.1:1".to_string(),
-            "http://127.0.0.1:2".to_string(),
-        ];
-        save_proxy_cluster(dir.path(), &urls).unwrap();
-        assert_eq!(
-            std::fs::read_to_string(proxy_cluster_file(dir.path())).unwrap(),
-            r#"{"PeerURLs":["http://127.0.0.1:1","http://127.0.0.1:2"]}"#
-        );
-    }
 }

@@ -22,6 +22,10 @@
 //! - [`peer_stats`]: per-peer latency and counts (`/v2/stats/leader`,
 //!   `/v2/stats/self`);
 //! - [`ids`]: member and cluster IDs computed as etcd computes them;
+//! - [`member`]: the member as a process (etcd's flags, `--help`,
+//!   discovery bootstrap, the member registry, serving the client URLs),
+//!   run by this crate's `concord-consensus` binary (`main.rs`) and by the
+//!   all-in-one `concord`;
 //! - [`node`]: the [`Consensus`] handle that starts it all (bootstrapping a
 //!   fresh data dir or joining a running cluster, `node/identity.rs`:
 //!   `<data-dir>/member/identity.json` holding the member and cluster IDs;
@@ -41,6 +45,7 @@ pub mod applied_requests;
 pub mod call_stream;
 pub mod ids;
 pub mod log_store;
+pub mod member;
 pub mod network;
 pub mod node;
 pub mod peer_stats;

@@ -4,11 +4,12 @@
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
-use crate::config::Role;
-use crate::{config, help, server, ETCD_COMPAT_VERSION};
+use super::server::ClientFace;
+use super::{config, help, server, ETCD_COMPAT_VERSION};
 
-/// Runs a member in `role` with the process's arguments and environment.
-pub fn main(role: Role) -> ExitCode {
+/// Runs a member serving `face` with the process's arguments and
+/// environment.
+pub fn main(face: &dyn ClientFace) -> ExitCode {
     let given = match config::parse_flags(std::env::args()) {
         Ok(f) => f,
         Err(e) => {
@@ -50,10 +51,10 @@ pub fn main(role: Role) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(server::run(cfg, role)) {
+    match runtime.block_on(server::run(cfg, face)) {
         Ok(()) => ExitCode::SUCCESS,
         // Discovery logged its failure in etcd's lines already.
-        Err(e) if e.is::<crate::discovery_bootstrap::Reported>() => ExitCode::from(1),
+        Err(e) if e.is::<super::discovery_bootstrap::Reported>() => ExitCode::from(1),
         Err(e) => {
             fatal(&one_line(&e));
             ExitCode::from(1)

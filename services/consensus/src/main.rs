@@ -4,6 +4,8 @@
 //! `concord-gateway` and `concord-watch`; its peer URLs speak the raft
 //! protocol as `concord`'s do.
 
+use concord_consensus::member::{cli, contracts::Contracts};
+
 fn main() -> std::process::ExitCode {
-    concord::cli::main(concord::config::Role::Consensus)
+    cli::main(&Contracts::new())
 }

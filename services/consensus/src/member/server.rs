@@ -1,48 +1,76 @@
-//! Starting a member's parts, serving its client URLs, clean shutdown.
+//! Starting a member's parts, serving its client URLs (through the
+//! binary's [`ClientFace`]), clean shutdown.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
-use concord_api::{Cluster, EventSink, EventSource, Kv, RaftStats, Watch};
-use concord_consensus::{Consensus, ConsensusConfig};
-use concord_gateway::GatewayState;
-use concord_rpc::cluster_grpc::{ClusterService, RaftStatsService};
-use concord_rpc::events_grpc::EventsService;
-use concord_rpc::kv_grpc::KvService;
-use concord_watch::{EventLog, WatchHub};
-use tokio::net::TcpListener;
-use tracing::{debug, info};
-
+use concord_api::{Cluster, EventSink};
 use concord_process::serve::Serving;
 use concord_process::{listen_addr, shutdown_signal};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tracing::{debug, info};
 
-use crate::config::{ClusterState, Role, ServerConfig};
+use super::config::{ClusterState, ServerConfig};
+use crate::{Consensus, ConsensusConfig};
 
 /// How long a stop waits for requests in flight: long-poll watches never
 /// finish on their own, so they are cut then.
 pub const STOP_GRACE: Duration = Duration::from_secs(2);
 
+/// What a member binary serves on its client URLs: the part in which
+/// `concord-consensus` ([`super::contracts`]) and the all-in-one `concord`
+/// (the v2 API, in the `concord` crate) differ.
+pub trait ClientFace: Send + Sync {
+    /// The binary's name, for the start line.
+    fn name(&self) -> &'static str;
+    /// What its client URLs serve, for the start line.
+    fn api(&self) -> &'static str;
+    /// Where the member delivers its committed events.
+    fn sink(&self) -> Arc<dyn EventSink>;
+    /// Serves the client URLs with the started member (on `serving`, which
+    /// stops them); returns the tasks that run beside them, ended after.
+    fn serve(
+        &self,
+        cfg: &ServerConfig,
+        member: &Arc<Consensus>,
+        listeners: Vec<TcpListener>,
+        serving: &mut Serving,
+    ) -> Vec<JoinHandle<()>>;
+    /// The v2 proxy a member beyond the discovery token's size becomes
+    /// (`--discovery-fallback proxy`), if this binary has one.
+    fn proxy(&self) -> Option<&dyn ProxyFallback>;
+}
+
+/// etcd's v2 proxy, run instead of a member.
+#[async_trait::async_trait]
+pub trait ProxyFallback: Send + Sync {
+    /// Serves the proxy to the members at `peer_urls` on `listeners` until
+    /// SIGTERM/SIGINT (`from_file`: read from the data dir's record).
+    async fn run(
+        &self,
+        cfg: &ServerConfig,
+        peer_urls: Vec<String>,
+        from_file: bool,
+        listeners: Vec<TcpListener>,
+    ) -> anyhow::Result<()>;
+}
+
 /// Runs the member until SIGTERM or SIGINT.
-pub async fn run(mut cfg: ServerConfig, role: Role) -> anyhow::Result<()> {
-    let what = match role {
-        Role::AllInOne => "concord",
-        Role::Consensus => "concord-consensus",
-    };
-    let api = match role {
-        Role::AllInOne => "etcd v2 API",
-        Role::Consensus => "gRPC KV, cluster and events contracts",
-    };
+pub async fn run(mut cfg: ServerConfig, face: &dyn ClientFace) -> anyhow::Result<()> {
     info!(
         name = %cfg.name,
         data_dir = %cfg.data_dir.display(),
-        "starting {what} {} ({api})",
-        env!("CARGO_PKG_VERSION")
+        "starting {} {} ({})",
+        face.name(),
+        env!("CARGO_PKG_VERSION"),
+        face.api()
     );
     debug!("effective configuration: {cfg:?}");
     // Bootstrap by discovery token (--discovery): fills in the initial
     // cluster, or makes this process a v2 proxy (discovery_bootstrap.rs).
-    let start = crate::discovery_bootstrap::prepare(&mut cfg, role).await?;
+    let start = super::discovery_bootstrap::prepare(&mut cfg, face.proxy().is_some()).await?;
     // etcd checks the initial cluster only where the member has no state
     // yet (no WAL); Concord's mark of a started member is its identity.
     if !cfg.data_dir.join("member").join("identity.json").exists() {
@@ -67,12 +95,16 @@ pub async fn run(mut cfg: ServerConfig, role: Role) -> anyhow::Result<()> {
         listeners.push(l);
     }
 
-    if let crate::discovery_bootstrap::Start::Proxy {
+    if let super::discovery_bootstrap::Start::Proxy {
         peer_urls,
         from_file,
     } = start
     {
-        return crate::proxy::run(&cfg, peer_urls, from_file, listeners).await;
+        // (prepare() offers a proxy only to a binary that has one.)
+        let Some(proxy) = face.proxy() else {
+            return Err(anyhow!("{} has no v2 proxy", face.name()));
+        };
+        return proxy.run(&cfg, peer_urls, from_file, listeners).await;
     }
 
     let mut peer_listeners = Vec::new();
@@ -85,14 +117,6 @@ pub async fn run(mut cfg: ServerConfig, role: Role) -> anyhow::Result<()> {
         peer_listeners.push(l);
     }
 
-    // Committed events go to the watch hub in this process, or to the log
-    // that watch services follow.
-    let hub = Arc::new(WatchHub::new(0));
-    let log = Arc::new(EventLog::new(0));
-    let sink: Arc<dyn EventSink> = match role {
-        Role::AllInOne => hub.clone(),
-        Role::Consensus => log.clone(),
-    };
     let consensus_cfg = ConsensusConfig {
         name: cfg.name.clone(),
         data_dir: cfg.data_dir.clone(),
@@ -106,31 +130,14 @@ pub async fn run(mut cfg: ServerConfig, role: Role) -> anyhow::Result<()> {
         join_existing: cfg.initial_cluster_state == ClusterState::Existing,
         strict_reconfig_check: cfg.strict_reconfig_check,
     };
-    let consensus = Consensus::start(consensus_cfg, sink, peer_listeners)
+    let consensus = Consensus::start(consensus_cfg, face.sink(), peer_listeners)
         .await
         .context("cannot start consensus")?;
-    let kv: Arc<dyn Kv> = consensus.clone();
     let cluster: Arc<dyn Cluster> = consensus.clone();
-    let stats: Arc<dyn RaftStats> = consensus.clone();
-    // The event bus: while this member leads, it publishes the committed
-    // events for the watch replicas (concord-consensus; the all-in-one
-    // member feeds its own hub).
-    let bus_publisher = match (&cfg.event_bus_url, role) {
-        (Some(url), Role::Consensus) => {
-            let leader = consensus.clone();
-            Some(tokio::spawn(concord_watch::bus::publisher::run(
-                url.clone(),
-                cluster.cluster_id(),
-                log.clone(),
-                move || leader.is_leader(),
-            )))
-        }
-        _ => None,
-    };
     // The member registry (registry_publisher.rs): while this member leads,
     // it publishes the members under the discovery URL it was started with.
     let publisher = cfg.discovery.clone().map(|url| {
-        tokio::spawn(crate::registry_publisher::run(
+        tokio::spawn(super::registry_publisher::run(
             url,
             cfg.discovery_proxy.clone(),
             consensus.member_id(),
@@ -139,37 +146,7 @@ pub async fn run(mut cfg: ServerConfig, role: Role) -> anyhow::Result<()> {
     });
 
     let mut serving = Serving::new();
-    match role {
-        Role::AllInOne => {
-            let watch: Arc<dyn Watch> = hub;
-            let app = concord_gateway::router(GatewayState {
-                kv,
-                watch,
-                cluster,
-                stats,
-            });
-            serving.http_all(listeners, &app);
-        }
-        Role::Consensus => {
-            for l in listeners {
-                let events: Arc<dyn EventSource> = log.clone();
-                let grpc = concord_rpc::keepalive::server()
-                    .add_service(KvService::server(kv.clone()))
-                    .add_service(ClusterService::server(cluster.clone()))
-                    .add_service(RaftStatsService::server(stats.clone()))
-                    .add_service(EventsService::server(events))
-                    .add_service(concord_rpc::health::service());
-                let incoming =
-                    tonic::transport::server::TcpIncoming::from(l).with_nodelay(Some(true));
-                let stopped = serving.stopped();
-                serving.spawn(async move {
-                    grpc.serve_with_incoming_shutdown(incoming, stopped)
-                        .await
-                        .map_err(anyhow::Error::from)
-                });
-            }
-        }
-    }
+    let beside = face.serve(&cfg, &consensus, listeners, &mut serving);
 
     let mut removed = consensus.removed_signal();
     tokio::select! {
@@ -181,8 +158,8 @@ pub async fn run(mut cfg: ServerConfig, role: Role) -> anyhow::Result<()> {
         p.abort();
     }
     serving.stop(STOP_GRACE).await;
-    if let Some(p) = bus_publisher {
-        p.abort();
+    for task in beside {
+        task.abort();
     }
     consensus.shutdown().await;
     info!("concord stopped");

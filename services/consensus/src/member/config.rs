@@ -13,10 +13,10 @@ use concord_process::{flags, settings};
 use concord_store::go::parse_bool;
 
 /// The command line, as etcd spells it: one declaration per flag, from
-/// which `--help` ([`crate::help`]), the `ETCD_*`/`CONCORD_*` variables,
+/// which `--help` ([`super::help`]), the `ETCD_*`/`CONCORD_*` variables,
 /// the config file's keys and the defaults all come
 /// ([`concord_process::flags`]). Values stay text here; [`resolve`] checks
-/// them with etcd's words. `--help` is [`crate::help`]'s text, not clap's.
+/// them with etcd's words. `--help` is [`super::help`]'s text, not clap's.
 #[derive(Debug, Parser)]
 #[command(
     name = "concord",
@@ -50,7 +50,7 @@ pub struct Flags {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Member")]
 pub struct MemberFlags {
-    /// Derived from `--name` when not given (see [`crate::help`]).
+    /// Derived from `--name` when not given (see [`super::help`]).
     #[arg(long, help = "Path to the data directory.")]
     pub data_dir: Option<String>,
     #[arg(
@@ -131,7 +131,7 @@ pub struct ClusteringFlags {
     )]
     pub initial_advertise_peer_urls: String,
     /// Derived from `--name` and `--initial-advertise-peer-urls` when not
-    /// given (see [`crate::help`]).
+    /// given (see [`super::help`]).
     #[arg(
         long,
         help = "Initial cluster configuration for bootstrapping: name=peerURL,... (without it, the member bootstraps alone as <--name>=<--initial-advertise-peer-urls>)."
@@ -261,7 +261,7 @@ pub fn take_unsupported(args: Vec<String>) -> (Vec<String>, Vec<(String, String)
             },
             None => ("", None),
         };
-        let Some(u) = crate::help::unsupported(name) else {
+        let Some(u) = super::help::unsupported(name) else {
             rest.push(a);
             continue;
         };
@@ -294,17 +294,6 @@ pub fn normalize_args<I: IntoIterator<Item = String>>(args: I) -> Vec<String> {
             a
         })
         .collect()
-}
-
-/// What a member serves on its client URLs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// `concord`: the v2 HTTP API, with the gateway and the watch hub in
-    /// this process.
-    AllInOne,
-    /// `concord-consensus`: the KV, cluster and committed-events gRPC
-    /// contracts, for gateways and watch services in other processes.
-    Consensus,
 }
 
 /// The effective configuration of one member.
@@ -464,7 +453,7 @@ pub fn layered_matches(
     let file = flags::config_file(&given.matches, ENV_PREFIXES, env).map(|path| {
         Box::new(EtcdYamlFile(PathBuf::from(path))) as Box<dyn config::Source + Send + Sync>
     });
-    let unsupported: Vec<&str> = crate::help::UNSUPPORTED.iter().map(|u| u.name).collect();
+    let unsupported: Vec<&str> = super::help::UNSUPPORTED.iter().map(|u| u.name).collect();
     let sources = flags::Sources {
         env_prefixes: ENV_PREFIXES,
         env,
@@ -478,7 +467,7 @@ pub fn layered_matches(
     let built = b.build()?;
     // An etcd setting Concord lacks, from any layer, stops the start unless
     // its value changes nothing.
-    for u in crate::help::UNSUPPORTED {
+    for u in super::help::UNSUPPORTED {
         let given = built
             .get::<config::Value>(u.name)
             .ok()
@@ -877,7 +866,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let bin = concord_process::flags_check::Binary {
             command: command(),
-            help: crate::help::text(),
+            help: crate::member::help::text(),
             env_prefixes: ENV_PREFIXES,
             samples: &[],
             load: &load,

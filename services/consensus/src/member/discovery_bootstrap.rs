@@ -18,12 +18,12 @@
 //! Failures are logged with etcd's lines (its words, its order) and end the
 //! start with [`Reported`], which the command line does not print again.
 
-use concord_consensus::ids::member_id;
 use concord_discovery_client::client::{self, DiscoveryError};
 use tracing::{error, info, warn};
 
-use crate::config::{parse_initial_cluster, ClusterState, DiscoveryFallback, Role, ServerConfig};
-use crate::proxy::load_proxy_cluster;
+use super::config::{parse_initial_cluster, ClusterState, DiscoveryFallback, ServerConfig};
+use super::proxy_cluster::load_proxy_cluster;
+use crate::ids::member_id;
 
 /// How the process starts once discovery (if any) has run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,8 +46,9 @@ pub struct Reported(pub DiscoveryError);
 
 /// Runs discovery if the configuration and the data dir call for it;
 /// fills in `cfg.initial_cluster` and `cfg.initial_cluster_token` for a
-/// bootstrap by discovery.
-pub async fn prepare(cfg: &mut ServerConfig, role: Role) -> anyhow::Result<Start> {
+/// bootstrap by discovery. `can_proxy`: the binary has a v2 proxy to fall
+/// back to (`concord`; `concord-consensus` serves no v2 API).
+pub async fn prepare(cfg: &mut ServerConfig, can_proxy: bool) -> anyhow::Result<Start> {
     let member_dir = cfg.data_dir.join("member");
     if member_dir.join("identity.json").exists() {
         if cfg.discovery.is_some() {
@@ -58,7 +59,7 @@ pub async fn prepare(cfg: &mut ServerConfig, role: Role) -> anyhow::Result<Start
         }
         return Ok(Start::Member);
     }
-    if role == Role::AllInOne {
+    if can_proxy {
         if let Some(peer_urls) = load_proxy_cluster(&cfg.data_dir)? {
             return Ok(Start::Proxy {
                 peer_urls,
@@ -100,7 +101,7 @@ pub async fn prepare(cfg: &mut ServerConfig, role: Role) -> anyhow::Result<Start
             Ok(Start::Member)
         }
         Err(DiscoveryError::FullCluster)
-            if cfg.discovery_fallback == DiscoveryFallback::Proxy && role == Role::AllInOne =>
+            if cfg.discovery_fallback == DiscoveryFallback::Proxy && can_proxy =>
         {
             info!("discovery cluster full, falling back to proxy");
             match client::get_cluster(&url, &cfg.discovery_proxy).await {
@@ -169,7 +170,7 @@ fn report(cfg: &ServerConfig, url: &str, e: DiscoveryError) -> anyhow::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use concord_consensus::ids::{cluster_id, hex};
+    use crate::ids::{cluster_id, hex};
 
     /// etcd 3.4.23, three members bootstrapped by `--discovery` through a
     /// v2 keys API (its log: "found self f74d1566babbe68a", "starting

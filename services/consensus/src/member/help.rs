@@ -31,7 +31,7 @@ impl Unsupported {
 }
 
 /// Defaults that etcd's help shows as a rule, since they follow from
-/// other settings ([`crate::config::Flags`] has no default for them).
+/// other settings ([`super::config::Flags`] has no default for them).
 const DERIVED_DEFAULTS: &[(&str, &str)] = &[
     ("data-dir", "${name}.etcd"),
     ("initial-cluster", "default=http://localhost:2380"),
@@ -157,7 +157,7 @@ Flags may be written as etcd's Go syntax too: -name x, -name=x, --name=x.
 ",
     );
     // The settings by section (etcd's), in their declaration order.
-    let cmd = crate::config::command();
+    let cmd = super::config::command();
     let args = concord_process::flags::settings(&cmd);
     let mut sections: Vec<&str> = Vec::new();
     for arg in &args {
@@ -174,7 +174,7 @@ Flags may be written as etcd's Go syntax too: -name x, -name=x, --name=x.
             .filter(|a| a.get_help_heading() == Some(section))
         {
             let Some(long) = arg.get_long() else { continue };
-            let env = concord_process::flags::env_names(crate::config::ENV_PREFIXES, long);
+            let env = concord_process::flags::env_names(super::config::ENV_PREFIXES, long);
             s.push_str(&format!(
                 "  --{long} {}\n    {}\n    env: {}\n",
                 shown_default(arg, long),
