@@ -119,7 +119,8 @@ async fn stream(
             bail!("watch create answered {m:?}");
         }
         by_id.insert(m.watch_id, n);
-        last[*idx].store(m.header.map_or(0, |h| h.revision), Ordering::Relaxed);
+        // Non-zero marks it created (a revision is at least 1).
+        last[*idx].store(m.header.map_or(0, |h| h.revision).max(1), Ordering::Relaxed);
     }
     let mut got: Vec<Received> = mine.iter().map(|_| Received::default()).collect();
     loop {
