@@ -11,6 +11,8 @@ pub mod compare;
 pub mod etcd;
 pub mod keyspace;
 pub mod server;
+pub mod watch;
 
+#[allow(unused_imports)] // not every test file renders answers
 pub use compare::{both, masked, Outcome};
 pub use server::Clients;
