@@ -261,7 +261,7 @@ pub fn take_unsupported(args: Vec<String>) -> (Vec<String>, Vec<(String, String)
             },
             None => ("", None),
         };
-        let Some(u) = super::help::unsupported(name) else {
+        let Some(u) = super::unsupported::unsupported(name) else {
             rest.push(a);
             continue;
         };
@@ -453,7 +453,10 @@ pub fn layered_matches(
     let file = flags::config_file(&given.matches, ENV_PREFIXES, env).map(|path| {
         Box::new(EtcdYamlFile(PathBuf::from(path))) as Box<dyn config::Source + Send + Sync>
     });
-    let unsupported: Vec<&str> = super::help::UNSUPPORTED.iter().map(|u| u.name).collect();
+    let unsupported: Vec<&str> = super::unsupported::UNSUPPORTED
+        .iter()
+        .map(|u| u.name)
+        .collect();
     let sources = flags::Sources {
         env_prefixes: ENV_PREFIXES,
         env,
@@ -467,7 +470,7 @@ pub fn layered_matches(
     let built = b.build()?;
     // An etcd setting Concord lacks, from any layer, stops the start unless
     // its value changes nothing.
-    for u in super::help::UNSUPPORTED {
+    for u in super::unsupported::UNSUPPORTED {
         let given = built
             .get::<config::Value>(u.name)
             .ok()
