@@ -354,3 +354,19 @@ async fn raft_headers_on_answers_not_on_errors() {
         );
     }
 }
+
+/// Go's `ParseForm` reads at most 10 MiB of form.
+#[tokio::test]
+async fn a_form_over_10_mib_is_refused() {
+    let fx = Fixture::new();
+    let form = |len: usize| format!("value={}", "x".repeat(len - "value=".len()));
+    fx.form("PUT", "/v2/keys/big", &form((10 << 20) + 1))
+        .await
+        .is(
+            400,
+            0,
+            r#"{"errorCode":210,"message":"Invalid POST form","cause":"http: POST too large","index":0}"#,
+        );
+    let a = fx.form("PUT", "/v2/keys/big", &form(10 << 20)).await;
+    assert_eq!((a.status, a.header("x-etcd-index")), (201, Some("4")));
+}
