@@ -26,6 +26,7 @@ use concord_api::{
     ApiError, Cluster, KnownLeader, LeaderStats, Member, MembershipError, RaftRole, RaftStats,
     SelfStats,
 };
+use concord_gateway::error::go_http_error as go_error;
 use concord_gateway::GatewayState;
 use concord_store::{Command, UnixNanos};
 use tracing::{info, warn};
@@ -104,22 +105,6 @@ async fn serve(gateway: &Router, req: Request) -> Response {
         Ok(r) => r,
         Err(never) => match never {},
     }
-}
-
-/// Go's `http.Error`: the text and a newline, as plain text.
-fn go_error(status: StatusCode, text: &str) -> Response {
-    let mut r = Response::new(Body::from(format!("{text}\n")));
-    *r.status_mut() = status;
-    let h = r.headers_mut();
-    h.insert(
-        "content-type",
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    h.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
-    r
 }
 
 /// Go's `strconv.Atoi` error text.
