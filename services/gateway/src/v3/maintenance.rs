@@ -74,10 +74,11 @@ impl pb::maintenance_server::Maintenance for MaintenanceService {
         use pb::alarm_request::AlarmAction;
         let req = request.into_inner();
         match AlarmAction::try_from(req.action) {
-            // Nothing raised, nothing to list or disarm.
+            // Nothing raised, nothing to list or disarm; etcd's answer
+            // carries no header.
             Ok(AlarmAction::Get) | Ok(AlarmAction::Deactivate) => {
                 Ok(Response::new(pb::AlarmResponse {
-                    header: Some(header(self.keyspace.header())),
+                    header: None,
                     alarms: Vec::new(),
                 }))
             }
@@ -115,9 +116,8 @@ impl pb::maintenance_server::Maintenance for MaintenanceService {
         &self,
         _request: Request<pb::DefragmentRequest>,
     ) -> Result<Response<pb::DefragmentResponse>, Status> {
-        Ok(Response::new(pb::DefragmentResponse {
-            header: Some(header(self.keyspace.header())),
-        }))
+        // etcd's answer carries no header.
+        Ok(Response::new(pb::DefragmentResponse { header: None }))
     }
 
     async fn hash(
@@ -185,10 +185,9 @@ impl pb::maintenance_server::Maintenance for MaintenanceService {
             return Err(status(V3Error::BadLeaderTransferee));
         }
         if target == s.leader {
-            // Already there: etcd's transfer loop ends at once.
-            return Ok(Response::new(pb::MoveLeaderResponse {
-                header: Some(header(self.keyspace.header())),
-            }));
+            // Already there: etcd's transfer loop ends at once (and its
+            // answer carries no header).
+            return Ok(Response::new(pb::MoveLeaderResponse { header: None }));
         }
         Err(status(V3Error::NotCapable))
     }
