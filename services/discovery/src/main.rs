@@ -62,19 +62,11 @@ struct Flags {
 
 /// The service's command: its flags with its default name.
 fn command() -> clap::Command {
-    concord_process::settings::command(
-        Flags::command().mut_arg("name", |a| a.default_value("discovery")),
-    )
+    concord_process::settings::command(Flags::command(), "discovery")
 }
 
 fn main() -> std::process::ExitCode {
-    let settings: Flags = match concord_process::settings::load(command()) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("concord-discovery: {e:#}");
-            return std::process::ExitCode::from(1);
-        }
-    };
+    let settings: Flags = concord_process::settings::load_or_exit(command());
     // etcd's levels (panic and fatal log as error).
     if !matches!(
         settings.log.log_level.as_str(),

@@ -74,19 +74,11 @@ struct Flags {
 
 /// The gateway's command: its flags with its default name.
 fn command() -> clap::Command {
-    concord_process::settings::command(
-        Flags::command().mut_arg("name", |a| a.default_value("gateway")),
-    )
+    concord_process::settings::command(Flags::command(), "gateway")
 }
 
 fn main() -> ExitCode {
-    let settings: Flags = match concord_process::settings::load(command()) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("concord-gateway: {e:#}");
-            return ExitCode::from(1);
-        }
-    };
+    let settings: Flags = concord_process::settings::load_or_exit(command());
     for (what, list) in [
         (
             "--consensus-endpoints",

@@ -146,18 +146,25 @@ pub fn check_every_flag(bin: &Binary<'_>, dir: &Path) -> Vec<String> {
     failures
 }
 
+/// A split binary's final matches from `args` and `env`, as its `main`
+/// reads them ([`crate::settings`]).
+pub fn load_split(
+    cmd: &Command,
+    args: Vec<String>,
+    env: BTreeMap<String, String>,
+) -> Result<ArgMatches, String> {
+    let given = cmd
+        .clone()
+        .try_get_matches_from(args)
+        .map_err(|e| e.to_string())?;
+    crate::settings::layered(cmd, &given, &env).map_err(|e| format!("{e:#}"))
+}
+
 /// [`check_every_flag`] for a split binary, whose `command` builds its
 /// command as its `main` does ([`crate::settings::command`]): its
 /// `CONCORD_*` variables, its YAML file, clap's `--help`.
 pub fn check_split_binary(command: fn() -> Command) -> Vec<String> {
-    let load = |args: Vec<String>, env: BTreeMap<String, String>| {
-        let cmd = command();
-        let given = cmd
-            .clone()
-            .try_get_matches_from(args)
-            .map_err(|e| e.to_string())?;
-        crate::settings::layered(&cmd, &given, &env).map_err(|e| format!("{e:#}"))
-    };
+    let load = |args, env| load_split(&command(), args, env);
     let bin = Binary {
         command: command(),
         help: command().render_long_help().to_string(),
@@ -199,16 +206,11 @@ mod tests {
     }
 
     fn command() -> Command {
-        crate::settings::command(Shared::command().mut_arg("name", |a| a.default_value("shared")))
+        crate::settings::command(Shared::command(), "shared")
     }
 
     fn load(args: Vec<String>, env: BTreeMap<String, String>) -> Result<ArgMatches, String> {
-        let cmd = command();
-        let given = cmd
-            .clone()
-            .try_get_matches_from(args)
-            .map_err(|e| e.to_string())?;
-        crate::settings::layered(&cmd, &given, &env).map_err(|e| format!("{e:#}"))
+        load_split(&command(), args, env)
     }
 
     #[test]

@@ -15,10 +15,14 @@ use crate::flags;
 /// The split binaries' environment prefix.
 pub const ENV_PREFIXES: &[&str] = &["CONCORD"];
 
-/// `cmd` as the split binaries run it: each setting's `CONCORD_*` variable
+/// `cmd` as the split binaries run it: `name` the default of `--name`
+/// ([`crate::args::ProcessArgs`]), each setting's `CONCORD_*` variable
 /// shown in `--help`.
-pub fn command(cmd: Command) -> Command {
-    flags::with_env(cmd, ENV_PREFIXES[0])
+pub fn command(cmd: Command, name: &'static str) -> Command {
+    flags::with_env(
+        cmd.mut_arg("name", |a| a.default_value(name)),
+        ENV_PREFIXES[0],
+    )
 }
 
 /// Parses the process's arguments with `cmd` (built by [`command`]; clap
@@ -29,6 +33,15 @@ pub fn load<T: FromArgMatches>(cmd: Command) -> anyhow::Result<T> {
     let env: BTreeMap<String, String> = std::env::vars().collect();
     let matches = layered(&cmd, &given, &env)?;
     T::from_arg_matches(&matches).map_err(|e| anyhow::anyhow!("{}", clap_text(&e)))
+}
+
+/// [`load`], or the error on stderr as `<binary>: <error>` and exit 1.
+pub fn load_or_exit<T: FromArgMatches>(cmd: Command) -> T {
+    let name = cmd.get_name().to_string();
+    load(cmd).unwrap_or_else(|e| {
+        eprintln!("{name}: {e:#}");
+        std::process::exit(1)
+    })
 }
 
 /// The settings' final matches from the command line's `given`, the

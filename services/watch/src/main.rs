@@ -67,9 +67,7 @@ struct Flags {
 
 /// The watch service's command: its flags with its default name.
 fn command() -> clap::Command {
-    concord_process::settings::command(
-        Flags::command().mut_arg("name", |a| a.default_value("watch")),
-    )
+    concord_process::settings::command(Flags::command(), "watch")
 }
 
 fn settings() -> anyhow::Result<Flags> {
