@@ -407,11 +407,25 @@ impl Fixture {
         }
     }
 
+    /// Sends each request in turn, checking each answer as [`Answer::is`].
+    pub async fn replay(&self, steps: &[Step<'_>]) {
+        for &(method, uri, form, status, etcd_index, json) in steps {
+            let answer = self.form(method, uri, form).await;
+            if let Err(e) = answer.check(status, etcd_index, json) {
+                panic!("{method} {uri} {form:?}:\n{e}");
+            }
+        }
+    }
+
     /// A members request with a JSON body.
     pub async fn json(&self, method: &str, uri: &str, body: &str) -> Answer {
         self.send(method, uri, Some("application/json"), body).await
     }
 }
+
+/// One request and etcd's answer to it: method, URI, form body, status,
+/// `X-Etcd-Index` and the JSON (`""` for HEAD).
+pub type Step<'a> = (&'a str, &'a str, &'a str, u16, u64, &'a str);
 
 /// A watch under way: its headers, then its events as they come.
 pub struct Watching {
@@ -460,16 +474,38 @@ impl Answer {
     /// the cluster ID, and `json` and a newline (nothing for HEAD: `""`).
     #[track_caller]
     pub fn is(&self, status: u16, etcd_index: u64, json: &str) -> &Answer {
+        if let Err(e) = self.check(status, etcd_index, json) {
+            panic!("{e}");
+        }
+        self
+    }
+
+    fn check(&self, status: u16, etcd_index: u64, json: &str) -> Result<(), String> {
         let body = if json.is_empty() {
             String::new()
         } else {
             format!("{json}\n")
         };
-        assert_eq!((self.status, self.body.as_str()), (status, body.as_str()));
-        assert_eq!(self.header("x-etcd-index"), Some(&*etcd_index.to_string()));
-        assert_eq!(self.header("content-type"), Some("application/json"));
-        assert_eq!(self.header("x-etcd-cluster-id"), Some(CLUSTER_ID));
-        self
+        let got = (
+            self.status,
+            self.body.as_str(),
+            self.header("x-etcd-index"),
+            self.header("content-type"),
+            self.header("x-etcd-cluster-id"),
+        );
+        let index = etcd_index.to_string();
+        let want = (
+            status,
+            body.as_str(),
+            Some(index.as_str()),
+            Some("application/json"),
+            Some(CLUSTER_ID),
+        );
+        if got == want {
+            Ok(())
+        } else {
+            Err(format!("got  {got:?}\nwant {want:?}"))
+        }
     }
 
     /// The raft position headers of a keys answer that is not an error.

@@ -28,65 +28,37 @@ async fn a_wait_index_in_history_answers_at_once() {
     );
 }
 
-/// Each write a watcher from now sees, in the order etcd's recording
-/// made them.
+/// A long poll from now: the watch, the store index it starts at, the
+/// writes made while it waits, and the one event it gets.
+type Poll<'a> = (&'a str, u64, &'a [(&'a str, &'a str, &'a str)], &'a str);
+
+/// Each write a watcher from now sees, in the order etcd's recording made
+/// them: its key's set, a write below a recursive watch, a directory's
+/// deletion (not the change below it, for a watch that is not recursive),
+/// compare-and-swap, delete, create.
+#[rustfmt::skip]
+const FROM_NOW: &[Poll] = &[
+    ("/v2/keys/w?wait=true", 5, &[("PUT", "/v2/keys/w", "value=1")], r#"{"action":"set","node":{"key":"/w","value":"1","modifiedIndex":6,"createdIndex":6},"prevNode":{"key":"/w","value":"0","modifiedIndex":4,"createdIndex":4}}"#),
+    ("/v2/keys/dir?wait=true&recursive=true", 6, &[("PUT", "/v2/keys/dir/x/y", "value=1")], r#"{"action":"set","node":{"key":"/dir/x/y","value":"1","modifiedIndex":7,"createdIndex":7}}"#),
+    ("/v2/keys/dir?wait=true", 7, &[("PUT", "/v2/keys/dir/x/z", "value=1"), ("DELETE", "/v2/keys/dir?recursive=true", "")], r#"{"action":"delete","node":{"key":"/dir","dir":true,"modifiedIndex":9,"createdIndex":7},"prevNode":{"key":"/dir","dir":true,"modifiedIndex":7,"createdIndex":7}}"#),
+    ("/v2/keys/w?wait=true", 9, &[("PUT", "/v2/keys/w", "value=2&prevValue=1")], r#"{"action":"compareAndSwap","node":{"key":"/w","value":"2","modifiedIndex":10,"createdIndex":6},"prevNode":{"key":"/w","value":"1","modifiedIndex":6,"createdIndex":6}}"#),
+    ("/v2/keys/w?wait=true", 10, &[("DELETE", "/v2/keys/w", "")], r#"{"action":"delete","node":{"key":"/w","modifiedIndex":11,"createdIndex":6},"prevNode":{"key":"/w","value":"2","modifiedIndex":10,"createdIndex":6}}"#),
+    ("/v2/keys/w?wait=true", 11, &[("PUT", "/v2/keys/w", "value=3&prevExist=false")], r#"{"action":"create","node":{"key":"/w","value":"3","modifiedIndex":12,"createdIndex":12}}"#),
+];
+
 #[tokio::test]
 async fn a_watch_from_now_gets_the_next_change_of_its_key() {
     let fx = Fixture::new();
     fx.form("PUT", "/v2/keys/w", "value=0").await;
     fx.form("PUT", "/v2/keys/other", "value=0").await;
-
-    let w = fx.watch("/v2/keys/w?wait=true").await;
-    w.head.is(200, 5, "").raft(6);
-    fx.form("PUT", "/v2/keys/w", "value=1").await;
-    assert_eq!(
-        w.event().await,
-        r#"{"action":"set","node":{"key":"/w","value":"1","modifiedIndex":6,"createdIndex":6},"prevNode":{"key":"/w","value":"0","modifiedIndex":4,"createdIndex":4}}"#
-    );
-
-    let w = fx.watch("/v2/keys/dir?wait=true&recursive=true").await;
-    w.head.is(200, 6, "").raft(7);
-    fx.form("PUT", "/v2/keys/dir/x/y", "value=1").await;
-    assert_eq!(
-        w.event().await,
-        r#"{"action":"set","node":{"key":"/dir/x/y","value":"1","modifiedIndex":7,"createdIndex":7}}"#
-    );
-
-    // Not recursive: a change below is not its key's, the directory's
-    // deletion is.
-    let w = fx.watch("/v2/keys/dir?wait=true").await;
-    w.head.is(200, 7, "");
-    fx.form("PUT", "/v2/keys/dir/x/z", "value=1").await;
-    fx.form("DELETE", "/v2/keys/dir?recursive=true", "").await;
-    assert_eq!(
-        w.event().await,
-        r#"{"action":"delete","node":{"key":"/dir","dir":true,"modifiedIndex":9,"createdIndex":7},"prevNode":{"key":"/dir","dir":true,"modifiedIndex":7,"createdIndex":7}}"#
-    );
-
-    let w = fx.watch("/v2/keys/w?wait=true").await;
-    w.head.is(200, 9, "");
-    fx.form("PUT", "/v2/keys/w", "value=2&prevValue=1").await;
-    assert_eq!(
-        w.event().await,
-        r#"{"action":"compareAndSwap","node":{"key":"/w","value":"2","modifiedIndex":10,"createdIndex":6},"prevNode":{"key":"/w","value":"1","modifiedIndex":6,"createdIndex":6}}"#
-    );
-
-    let w = fx.watch("/v2/keys/w?wait=true").await;
-    w.head.is(200, 10, "");
-    fx.form("DELETE", "/v2/keys/w", "").await;
-    assert_eq!(
-        w.event().await,
-        r#"{"action":"delete","node":{"key":"/w","modifiedIndex":11,"createdIndex":6},"prevNode":{"key":"/w","value":"2","modifiedIndex":10,"createdIndex":6}}"#
-    );
-
-    let w = fx.watch("/v2/keys/w?wait=true").await;
-    w.head.is(200, 11, "");
-    fx.form("PUT", "/v2/keys/w", "value=3&prevExist=false")
-        .await;
-    assert_eq!(
-        w.event().await,
-        r#"{"action":"create","node":{"key":"/w","value":"3","modifiedIndex":12,"createdIndex":12}}"#
-    );
+    for &(uri, start, writes, event) in FROM_NOW {
+        let w = fx.watch(uri).await;
+        w.head.is(200, start, "").raft(start + 1);
+        for &(method, key, form) in writes {
+            fx.form(method, key, form).await;
+        }
+        assert_eq!(w.event().await, event, "{uri}");
+    }
 
     // A key's watcher hears its parent's deletion.
     fx.form("PUT", "/v2/keys/par/child", "value=1").await;
