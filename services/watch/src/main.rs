@@ -65,9 +65,17 @@ struct Flags {
     log: LogArgs,
 }
 
-/// The watch service's command: its flags with its default name.
+/// The watch service's command: its flags with its default name (and
+/// what it does with the members it is given).
 fn command() -> clap::Command {
-    concord_process::settings::command(Flags::command(), "watch")
+    let cmd = Flags::command().mut_arg("consensus_endpoints", |a| {
+        a.help(
+            "Client URLs of the consensus members serving the Events service \
+             (comma-separated; required here or in the file, unless --discovery is given); \
+             one is followed at a time, the next when it fails",
+        )
+    });
+    concord_process::settings::command(cmd, "watch")
 }
 
 fn settings() -> anyhow::Result<Flags> {
