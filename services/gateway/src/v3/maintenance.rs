@@ -9,7 +9,8 @@
 //! has nothing to do; leadership cannot be moved to another member (the
 //! raft library has no transfer), answered with etcd's "not capable"; the
 //! snapshot is the keyspace in Concord's own format, streamed as etcd
-//! streams its database (32 KiB chunks, then the SHA-256 of the whole).
+//! streams its database (32 KiB chunks, then the SHA-256 of the whole),
+//! padded to whole 512-byte sectors as etcdctl expects of a bolt file.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -40,10 +41,21 @@ impl MaintenanceService {
     }
 }
 
-/// The messages of a snapshot stream: the blob in chunks, each with the
-/// bytes still to come, then one with the SHA-256 of the blob (what etcd
-/// 3.4's `snapshot restore` checks).
+/// etcdctl's `snapshot save` takes a download for complete only if its
+/// length is whole 512-byte sectors plus the 32-byte checksum (a bolt file
+/// is whole pages).
+pub const SNAPSHOT_SECTOR_BYTES: usize = 512;
+
+/// The messages of a snapshot stream: the blob padded with NUL bytes to
+/// whole sectors, in chunks, each with the bytes still to come, then one
+/// with the SHA-256 of what was sent (what etcd 3.4's `snapshot restore`
+/// checks). Whoever restores strips the padding (the blob's format knows
+/// its own end).
 pub fn snapshot_messages(blob: &[u8]) -> Vec<pb::SnapshotResponse> {
+    let padded_len = blob.len().div_ceil(SNAPSHOT_SECTOR_BYTES) * SNAPSHOT_SECTOR_BYTES;
+    let mut padded = blob.to_vec();
+    padded.resize(padded_len, 0);
+    let blob = &padded[..];
     let mut out = Vec::with_capacity(blob.len() / SNAPSHOT_CHUNK_BYTES + 2);
     let mut sent = 0;
     for chunk in blob.chunks(SNAPSHOT_CHUNK_BYTES) {
@@ -204,12 +216,17 @@ mod tests {
             .collect();
         let msgs = snapshot_messages(&blob);
         assert_eq!(msgs.len(), 4);
-        assert_eq!(msgs[0].remaining_bytes, (SNAPSHOT_CHUNK_BYTES + 10) as u64);
-        assert_eq!(msgs[2].blob.len(), 10);
+        // Padded to whole sectors: the last chunk is one sector.
+        assert_eq!(msgs[0].remaining_bytes, (SNAPSHOT_CHUNK_BYTES + 512) as u64);
+        assert_eq!(msgs[2].blob.len(), 512);
         assert_eq!(msgs[2].remaining_bytes, 0);
         let joined: Vec<u8> = msgs[..3].iter().flat_map(|m| m.blob.clone()).collect();
-        assert_eq!(joined, blob);
-        assert_eq!(msgs[3].blob, Sha256::digest(&blob).to_vec());
+        assert_eq!(&joined[..blob.len()], &blob[..]);
+        assert!(joined[blob.len()..].iter().all(|b| *b == 0));
+        assert_eq!(msgs[3].blob, Sha256::digest(&joined).to_vec());
+        // etcdctl's completeness check: sectors plus the checksum.
+        let total: usize = msgs.iter().map(|m| m.blob.len()).sum();
+        assert_eq!(total % 512, 32);
         // An empty blob is the checksum alone.
         assert_eq!(snapshot_messages(&[]).len(), 1);
     }

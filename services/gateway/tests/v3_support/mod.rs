@@ -15,4 +15,5 @@ pub mod watch;
 
 #[allow(unused_imports)] // not every test file renders answers
 pub use compare::{both, masked, Outcome};
+#[allow(unused_imports)]
 pub use server::Clients;
