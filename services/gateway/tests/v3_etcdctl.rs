@@ -135,6 +135,16 @@ async fn etcdctl_works_as_against_etcd() {
         assert_eq!(code, 0, "{args:?}: {stdout} {stderr}");
         eprintln!("{args:?}:\n{stdout}");
     }
+    // The walkthrough's form, with a scheme: the balanced calls work.
+    let with_scheme = server.endpoint();
+    assert_eq!(
+        etcdctl(&with_scheme, &["put", "walk", "through"]).await.1,
+        "OK\n"
+    );
+    assert_eq!(
+        etcdctl(&with_scheme, &["get", "walk"]).await.1,
+        "walk\nthrough\n"
+    );
     let (_, members, _) = etcdctl(&endpoint, &["member", "list"]).await;
     assert!(members.contains(", started, default, "), "{members}");
     let dir = tempfile::tempdir().unwrap();
