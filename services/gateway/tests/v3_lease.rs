@@ -124,11 +124,7 @@ async fn leases_answer_as_etcd() {
         "error FailedPrecondition: etcdserver: lease already exists"
     );
     assert_eq!(out[2], "error OutOfRange: etcdserver: too large lease TTL");
-    assert!(
-        out[6].contains("[107, 49], [107, 50]"),
-        "keys: {}",
-        out[6]
-    );
+    assert!(out[6].contains("[107, 49], [107, 50]"), "keys: {}", out[6]);
     assert!(out[6].ends_with("true"), "{}", out[6]);
     assert!(out[7].contains("ttl: -1"), "{}", out[7]);
     assert_eq!(out[8], "leases [100, 200]");
