@@ -164,6 +164,40 @@ async fn kv_scenario(c: Clients) -> Vec<Outcome> {
         .await,
     ));
     out.push(masked(kv.range(get("t2")).await));
+    // Compares on create and mod revisions, lease, over a range, and a
+    // serializable read.
+    let cmp = |target, result, key: &str, range_end: &str, value| Compare {
+        result: result as i32,
+        target: target as i32,
+        key: key.into(),
+        range_end: range_end.into(),
+        target_union: Some(value),
+    };
+    use compare::{CompareResult as R, CompareTarget as T, TargetUnion as U};
+    for c in [
+        cmp(T::Create, R::Equal, "foo", "", U::CreateRevision(2)),
+        cmp(T::Mod, R::Less, "p/", "p0", U::ModRevision(8)),
+        cmp(T::Mod, R::Greater, "p/", "p0", U::ModRevision(6)),
+        cmp(T::Lease, R::Equal, "foo", "", U::Lease(0)),
+        cmp(T::Version, R::NotEqual, "missing", "", U::Version(0)),
+        cmp(T::Value, R::Greater, "p/", "p0", U::Value("a".into())),
+    ] {
+        out.push(masked(
+            kv.txn(TxnRequest {
+                compare: vec![c],
+                success: vec![op_get("foo")],
+                failure: vec![],
+            })
+            .await,
+        ));
+    }
+    out.push(masked(
+        kv.range(RangeRequest {
+            serializable: true,
+            ..get("foo")
+        })
+        .await,
+    ));
     // etcd's checks and errors.
     out.push(masked(kv.put(put("", "v")).await));
     out.push(masked(
