@@ -18,7 +18,8 @@
 //! - a compacted start revision: created, then canceled with
 //!   `compact_revision` (header revision 0, as etcd's);
 //! - progress: a watcher with `progress_notify` gets an empty response at
-//!   each interval in which it was sent no event (etcd: every 10 minutes);
+//!   each interval in which it was sent no event (etcd: every 10 minutes,
+//!   plus up to a tenth of that at random per stream);
 //!   a progress request is answered with watch id -1 once every watcher of
 //!   the stream has confirmed that all its changes up to the answered
 //!   revision were sent (right away, at the current revision, if none).
@@ -50,6 +51,9 @@ const INVALID_WATCH_ID: i64 = -1;
 /// mvcc's errors for a watcher that cannot be created.
 const ERR_EMPTY_RANGE: &str = "mvcc: watcher range is empty";
 const ERR_DUPLICATE_ID: &str = "mvcc: duplicate watch ID provided on the WatchStream";
+
+/// etcd's `minWatchProgressInterval`: a shorter interval is raised to it.
+const MIN_PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
 
 /// How many answers may wait for a slow client before the stream's task
 /// waits too (the keyspace then holds its watchers' changes).
@@ -149,6 +153,7 @@ struct Gone;
 
 impl Session {
     async fn run(mut self, mut inbound: Streaming<pb::WatchRequest>, progress_interval: Duration) {
+        let progress_interval = with_jitter(progress_interval.max(MIN_PROGRESS_INTERVAL));
         let start = tokio::time::Instant::now() + progress_interval;
         let mut ticker = tokio::time::interval_at(start, progress_interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -495,6 +500,22 @@ impl Session {
     }
 }
 
+/// etcd's `GetProgressReportInterval`: the interval plus up to a tenth of
+/// it at random, so that streams opened together (a client restarting) do
+/// not all notify at once.
+fn with_jitter(interval: Duration) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let tenth = interval.as_nanos() / 10;
+    if tenth == 0 {
+        return interval;
+    }
+    // RandomState is seeded at random per instance: randomness enough here.
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    interval + Duration::from_nanos((u128::from(random) % tenth) as u64)
+}
+
 /// etcd's `sendFragments`: a response at or above `max_bytes` with more
 /// than one event is split into responses of as many events as fit (at
 /// least one each), all but the last marked `fragment`.
@@ -541,6 +562,16 @@ mod tests {
             }),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn jitter_adds_at_most_a_tenth() {
+        let base = Duration::from_secs(600);
+        for _ in 0..100 {
+            let i = with_jitter(base);
+            assert!(i >= base && i < base + Duration::from_secs(60), "{i:?}");
+        }
+        assert_eq!(with_jitter(Duration::ZERO), Duration::ZERO);
     }
 
     #[test]
