@@ -6,6 +6,7 @@ use axum::extract::Request;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use concord_api::MembershipError;
+use concord_store::go;
 
 use crate::error::{self, go_http_error, http_error, GatewayError};
 use crate::response::{allow, json_response, with_cluster_id};
@@ -13,6 +14,41 @@ use crate::GatewayState;
 
 /// Member requests are JSON; anything larger than this is not a member.
 const MAX_JSON_BYTES: usize = 1 << 20;
+
+/// The scheme (lowercased), host and path of `u` as Go's `url.Parse`
+/// splits them, or the errors of its scheme scan (`getScheme`, and a
+/// colon in a first segment that has no scheme before it).
+fn go_url_parts(u: &str) -> Result<(String, &str, &str), String> {
+    let parse_error = |why: &str| format!("parse {}: {why}", go::quote(u));
+    let (mut scheme, mut rest) = ("", u);
+    for (i, c) in u.char_indices() {
+        match c {
+            'a'..='z' | 'A'..='Z' => {}
+            '0'..='9' | '+' | '-' | '.' if i > 0 => {}
+            ':' if i == 0 => return Err(parse_error("missing protocol scheme")),
+            ':' => {
+                (scheme, rest) = (&u[..i], &u[i + 1..]);
+                break;
+            }
+            _ => break,
+        }
+    }
+    let first_segment = rest.split('/').next().unwrap_or("");
+    if scheme.is_empty() && !rest.starts_with('/') && first_segment.contains(':') {
+        return Err(parse_error(
+            "first path segment in URL cannot contain colon",
+        ));
+    }
+    let (host, path) = match rest.strip_prefix("//") {
+        Some(authority) => match authority.find('/') {
+            Some(i) => (&authority[..i], &authority[i..]),
+            None => (authority, ""),
+        },
+        // No authority: no host (a rootless rest is Go's opaque part).
+        None => ("", rest),
+    };
+    Ok((scheme.to_ascii_lowercase(), host, path))
+}
 
 /// Go's `types.NewURLs` checks on member peer URLs.
 fn check_urls(urls: &[String]) -> Result<Vec<String>, String> {
@@ -22,19 +58,12 @@ fn check_urls(urls: &[String]) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     for u in urls {
         let u = u.trim();
-        let (scheme, rest) = match u.split_once("://") {
-            Some((s, r)) => (s, r),
-            None => ("", u),
-        };
-        if !matches!(scheme, "http" | "https" | "unix" | "unixs") {
+        let (scheme, host, path) = go_url_parts(u)?;
+        if !matches!(scheme.as_str(), "http" | "https" | "unix" | "unixs") {
             return Err(format!(
                 "URL scheme must be http, https, unix, or unixs: {u}"
             ));
         }
-        let (host, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, ""),
-        };
         match host.rsplit_once(':') {
             Some((h, p)) if !h.is_empty() || p.parse::<u16>().is_ok() => {}
             _ => {
@@ -46,7 +75,8 @@ fn check_urls(urls: &[String]) -> Result<Vec<String>, String> {
         if !path.is_empty() {
             return Err(format!("URL must not contain a path: {u}"));
         }
-        out.push(u.to_string());
+        // As Go's `URL.String()` gives it back: the scheme lowercased.
+        out.push(format!("{scheme}{}", &u[scheme.len()..]));
     }
     out.sort();
     Ok(out)
@@ -201,8 +231,8 @@ mod tests {
             .unwrap_err()
             .contains("path"));
         assert_eq!(
-            check_urls(&["http://10.0.0.1:2380".into()]).unwrap().len(),
-            1
+            check_urls(&["HTTP://10.0.0.1:2380".into()]).unwrap(),
+            ["http://10.0.0.1:2380"]
         );
     }
 }

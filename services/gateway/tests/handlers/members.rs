@@ -56,6 +56,15 @@ async fn add_answers_the_new_member() {
     assert_eq!(a.header("x-etcd-cluster-id"), Some(CLUSTER_ID));
     let list = fx.get("/v2/members").await.body;
     assert!(list.ends_with(&format!("{B},{{\"id\":\"{ADDED}\",\"name\":\"\",\"peerURLs\":[\"http://127.0.0.1:2998\",\"http://127.0.0.1:2999\"],\"clientURLs\":[]}}]}}\n")), "{list}");
+    // Given back as Go's URL.String() does: the scheme lowercased.
+    let fx = Fixture::new();
+    fx.json("POST", "/v2/members", r#"{"peerURLs":["HTTP://127.0.0.1:2999"]}"#)
+        .await
+        .exactly(
+            201,
+            "application/json",
+            &format!("{{\"id\":\"{ADDED}\",\"name\":\"\",\"peerURLs\":[\"http://127.0.0.1:2999\"],\"clientURLs\":[]}}\n"),
+        );
 }
 
 /// The body checks of etcd's `unmarshalRequest` and `types.NewURLs`, for
@@ -91,6 +100,22 @@ async fn a_body_that_is_not_peer_urls_is_refused() {
             ),
             (r#"{"peerURLs":["#, "unexpected end of JSON input"),
             ("", "unexpected end of JSON input"),
+            (
+                r#"{"peerURLs":["127.0.0.1:2999"]}"#,
+                r#"parse "127.0.0.1:2999": first path segment in URL cannot contain colon"#,
+            ),
+            (
+                r#"{"peerURLs":[":2999"]}"#,
+                r#"parse ":2999": missing protocol scheme"#,
+            ),
+            (
+                r#"{"peerURLs":["localhost:2999"]}"#,
+                "URL scheme must be http, https, unix, or unixs: localhost:2999",
+            ),
+            (
+                r#"{"peerURLs":["http:/x:1"]}"#,
+                r#"URL address does not have the form "host:port": http:/x:1"#,
+            ),
             (
                 r#"{"peerURLs":["http://127.0.0.1"]}"#,
                 r#"URL address does not have the form "host:port": http://127.0.0.1"#,
