@@ -82,10 +82,55 @@ fn check_urls(urls: &[String]) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-#[derive(serde::Deserialize)]
-struct PeerUrlsBody {
-    #[serde(rename = "peerURLs", default)]
-    peer_urls: Option<Vec<String>>,
+/// Go's `json.Unmarshal` of etcd's `{"peerURLs": []string}`: the key
+/// matched without regard to case, `null` as nothing (an element as ""),
+/// and Go's words for a value of another type.
+fn peer_urls_from_json(bytes: &[u8]) -> Result<Vec<String>, String> {
+    use serde_json::Value;
+    const BODY_TYPE: &str = r#"struct { PeerURLs []string "json:\"peerURLs\"" }"#;
+    fn kind(v: &Value) -> &'static str {
+        match v {
+            Value::Null => "null",
+            Value::Bool(_) => "bool",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+        }
+    }
+    let field_error = |v: &Value, ty: &str| {
+        format!(
+            "json: cannot unmarshal {} into Go struct field .peerURLs of type {ty}",
+            kind(v)
+        )
+    };
+    let body: Value = serde_json::from_slice(bytes).map_err(|e| error::go_json_error(&e, bytes))?;
+    let fields = match &body {
+        Value::Null => return Ok(Vec::new()),
+        Value::Object(fields) => fields,
+        other => {
+            return Err(format!(
+                "json: cannot unmarshal {} into Go value of type {BODY_TYPE}",
+                kind(other)
+            ))
+        }
+    };
+    let urls = fields
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("peerURLs"))
+        .map(|(_, v)| v);
+    match urls {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| match item {
+                Value::String(u) => Ok(u.clone()),
+                Value::Null => Ok(String::new()),
+                other => Err(field_error(other, "string")),
+            })
+            .collect(),
+        Some(other) => Err(field_error(other, "[]string")),
+    }
 }
 
 async fn read_member_body(req: Request) -> Result<Vec<String>, Response> {
@@ -108,9 +153,8 @@ async fn read_member_body(req: Request) -> Result<Vec<String>, Response> {
     let bytes = axum::body::to_bytes(req.into_body(), MAX_JSON_BYTES)
         .await
         .map_err(|e| http_error(StatusCode::BAD_REQUEST, &e.to_string()))?;
-    let body: PeerUrlsBody = serde_json::from_slice(&bytes)
-        .map_err(|e| http_error(StatusCode::BAD_REQUEST, &error::go_json_error(&e, &bytes)))?;
-    check_urls(&body.peer_urls.unwrap_or_default())
+    peer_urls_from_json(&bytes)
+        .and_then(|urls| check_urls(&urls))
         .map_err(|e| http_error(StatusCode::BAD_REQUEST, &e))
 }
 

@@ -99,6 +99,40 @@ async fn a_body_that_is_not_peer_urls_is_refused() {
                 "invalid character 'x' looking for beginning of object key string",
             ),
             (r#"{"peerURLs":["#, "unexpected end of JSON input"),
+            ("null", "no valid URLs given"),
+            (r#"{"peerURLs":null}"#, "no valid URLs given"),
+            (
+                r#"{"peerURLs":[null]}"#,
+                "URL scheme must be http, https, unix, or unixs: ",
+            ),
+            (
+                r#"{"PEERURLS":[":1"]}"#,
+                r#"parse ":1": missing protocol scheme"#,
+            ),
+            (
+                "[]",
+                r#"json: cannot unmarshal array into Go value of type struct { PeerURLs []string "json:\"peerURLs\"" }"#,
+            ),
+            (
+                "1",
+                r#"json: cannot unmarshal number into Go value of type struct { PeerURLs []string "json:\"peerURLs\"" }"#,
+            ),
+            (
+                r#"{"peerURLs":"x"}"#,
+                "json: cannot unmarshal string into Go struct field .peerURLs of type []string",
+            ),
+            (
+                r#"{"peerURLs":{}}"#,
+                "json: cannot unmarshal object into Go struct field .peerURLs of type []string",
+            ),
+            (
+                r#"{"peerURLs":[true,"x"]}"#,
+                "json: cannot unmarshal bool into Go struct field .peerURLs of type string",
+            ),
+            (
+                r#"{"peerURLs":[[]]}"#,
+                "json: cannot unmarshal array into Go struct field .peerURLs of type string",
+            ),
             ("", "unexpected end of JSON input"),
             (
                 r#"{"peerURLs":["127.0.0.1:2999"]}"#,
