@@ -22,6 +22,7 @@ pub mod proxy;
 
 use std::sync::Arc;
 
+use concord_api::v3::KeyspaceV3;
 use concord_api::{Cluster, EventSink, Kv, RaftStats, Watch};
 use concord_consensus::member::config::ServerConfig;
 use concord_consensus::member::server::{ClientFace, ProxyFallback};
@@ -33,18 +34,22 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 /// The all-in-one's client URLs: the etcd v2 API over the member and the
-/// watch hub of this process.
+/// watch hub of this process, and the v3 gRPC API over the member's
+/// keyspace, on the same listeners (by content type, as etcd serves them).
 pub fn client_router(member: &Arc<Consensus>, hub: Arc<WatchHub>) -> axum::Router {
     let kv: Arc<dyn Kv> = member.clone();
     let cluster: Arc<dyn Cluster> = member.clone();
     let stats: Arc<dyn RaftStats> = member.clone();
     let watch: Arc<dyn Watch> = hub;
-    concord_gateway::router(GatewayState {
+    let v2 = concord_gateway::router(GatewayState {
         kv,
         watch,
-        cluster,
+        cluster: cluster.clone(),
         stats,
-    })
+    });
+    let keyspace: Arc<dyn KeyspaceV3> = member.clone();
+    let v3 = concord_gateway::v3::routes(keyspace, cluster);
+    concord_gateway::grpc_or_http(v3, v2)
 }
 
 /// The member as `concord` runs it: its committed events go to the watch

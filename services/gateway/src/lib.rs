@@ -30,6 +30,7 @@
 pub mod advertise;
 pub mod base;
 pub mod error;
+mod grpc_or_http;
 pub mod keys;
 pub mod members;
 pub mod params;
@@ -53,6 +54,7 @@ pub use base::{ETCD_CLUSTER_VERSION, ETCD_SERVER_VERSION};
 pub use keys::MAX_FORM_BYTES;
 
 use crate::error::not_found;
+pub use crate::grpc_or_http::grpc_or_http;
 
 /// What the gateway talks to.
 #[derive(Clone)]
