@@ -5,38 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use concord_api::{EventSink, Kv, ReadRequest};
+use concord_api::{Kv, ReadRequest};
 use concord_consensus::{Consensus, ConsensusConfig};
-use concord_store::{Command, Event};
-use parking_lot::Mutex;
+use concord_store::Command;
 
-#[derive(Default)]
-struct Recorder {
-    events: Mutex<Vec<Arc<Event>>>,
-}
+mod support;
 
-impl EventSink for Recorder {
-    fn publish(&self, event: Arc<Event>) {
-        self.events.lock().push(event);
-    }
-    fn reset(&self, _store_index: u64) {}
-}
-
-fn config(dir: &std::path::Path, snapshot_count: u64) -> ConsensusConfig {
-    ConsensusConfig {
-        name: "n1".into(),
-        data_dir: dir.to_path_buf(),
-        initial_cluster: vec![("n1".into(), vec!["http://127.0.0.1:1".into()])],
-        initial_cluster_token: "test".into(),
-        advertise_client_urls: vec!["http://127.0.0.1:2".into()],
-        initial_advertise_peer_urls: vec!["http://127.0.0.1:1".into()],
-        snapshot_count,
-        heartbeat_interval_ms: 50,
-        election_timeout_ms: 300,
-        join_existing: false,
-        strict_reconfig_check: true,
-    }
-}
+use support::{config, Recorder};
 
 /// Starts the member on its own (no peers), its events going to `events`.
 async fn start(cfg: ConsensusConfig, events: Arc<Recorder>) -> Arc<Consensus> {

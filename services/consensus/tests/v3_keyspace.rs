@@ -7,35 +7,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use concord_api::v3::{mvcc, KeyspaceV3, V3WatchItem, V3WatchSpec};
-use concord_api::{EventSink, Kv};
+use concord_api::Kv;
 use concord_consensus::{Consensus, ConsensusConfig};
-use concord_store::{Command, Event};
+use concord_store::Command;
 
-struct NoSink;
+mod support;
 
-impl EventSink for NoSink {
-    fn publish(&self, _event: Arc<Event>) {}
-    fn reset(&self, _store_index: u64) {}
-}
-
-fn config(dir: &std::path::Path, snapshot_count: u64) -> ConsensusConfig {
-    ConsensusConfig {
-        name: "n1".into(),
-        data_dir: dir.to_path_buf(),
-        initial_cluster: vec![("n1".into(), vec!["http://127.0.0.1:1".into()])],
-        initial_cluster_token: "test".into(),
-        advertise_client_urls: vec!["http://127.0.0.1:2".into()],
-        initial_advertise_peer_urls: vec!["http://127.0.0.1:1".into()],
-        snapshot_count,
-        heartbeat_interval_ms: 50,
-        election_timeout_ms: 300,
-        join_existing: false,
-        strict_reconfig_check: true,
-    }
-}
+use support::{config, Recorder};
 
 async fn start(cfg: ConsensusConfig) -> Arc<Consensus> {
-    Consensus::start(cfg, Arc::new(NoSink), Vec::new())
+    Consensus::start(cfg, Arc::new(Recorder::default()), Vec::new())
         .await
         .unwrap()
 }
