@@ -32,6 +32,8 @@
 //!   version);
 //! - **concordctl**: the exact lines etcdctl 3.4 (`ETCDCTL_API=2`) prints
 //!   for these commands, indexes and IDs aside;
+//! - **The v3 API (etcdctl)**: etcdctl 3.4's v3 `put`, `get` and `member
+//!   list` lines, and the v2 store without the v3 key;
 //! - **A three-member cluster**: the members, the forwarded write, the member
 //!   removed and re-added with a new ID, ending with the three members listed
 //!   by the re-added node3 and the key readable there;
@@ -102,6 +104,7 @@ enum Role {
     QuickStart,
     WalkThrough,
     Ctl,
+    V3,
     Cluster,
     Discovery,
     DiscoveryTiers,
@@ -115,6 +118,7 @@ impl Role {
             ("Quick start", 0) => Role::QuickStart,
             ("A walk through the v2 API", 0) => Role::WalkThrough,
             ("concordctl", 0) => Role::Ctl,
+            ("The v3 API (etcdctl)", 0) => Role::V3,
             ("A three-member cluster", 0) => Role::Cluster,
             ("Discovery", 0) => Role::Discovery,
             ("Discovery", 1) => Role::DiscoveryTiers,
@@ -125,7 +129,7 @@ impl Role {
 
     fn deadline(self) -> Duration {
         match self {
-            Role::QuickStart | Role::WalkThrough | Role::Ctl => SHORT_BLOCK,
+            Role::QuickStart | Role::WalkThrough | Role::Ctl | Role::V3 => SHORT_BLOCK,
             _ => CLUSTER_BLOCK,
         }
     }
@@ -840,6 +844,30 @@ fn check_ctl(out: &str, learned: &Learned, client: u16, peer: u16) {
     assert_eq!(lines, expected, "the concordctl block's output\n{out}");
 }
 
+/// The v3 block: what etcdctl 3.4 prints against etcd 3.4 for the same
+/// commands (`v3_etcdctl.rs` compares the two servers command by command),
+/// and the v2 store without the v3 key.
+fn check_v3(out: &str, learned: &Learned, client: u16, peer: u16) {
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 5, "the v3 block's output\n{out}");
+    let expected = [
+        "OK".to_string(),
+        "greeting".to_string(),
+        "hello".to_string(),
+        format!(
+            "{}, started, default, http://127.0.0.1:{peer}, http://127.0.0.1:{client}, false",
+            learned.member_id
+        ),
+    ];
+    assert_eq!(lines[..4], expected, "the v3 block's output\n{out}");
+    let v2: Value = serde_json::from_str(lines[4]).expect("the v2 answer is JSON");
+    assert_eq!(
+        v2["errorCode"], 100,
+        "the v3 key is not in the v2 store\n{out}"
+    );
+    assert_eq!(v2["cause"], "/greeting", "{out}");
+}
+
 fn check_cluster(a: &[Value], ports: &HashMap<u16, u16>) {
     let url = |p: u16| format!("http://127.0.0.1:{}", ports[&p]);
     assert_eq!(
@@ -1096,6 +1124,7 @@ fn readme_blocks_work_when_pasted_in_order() {
             Role::QuickStart,
             Role::WalkThrough,
             Role::Ctl,
+            Role::V3,
             Role::Cluster,
             Role::Discovery,
             Role::DiscoveryTiers,
@@ -1188,6 +1217,9 @@ fn readme_blocks_work_when_pasted_in_order() {
     let pasted = paste(&mut shell, &blocks[2]);
     check_ctl(&pasted.out, &learned, client, peer);
 
+    let pasted = paste(&mut shell, &blocks[3]);
+    check_v3(&pasted.out, &learned, client, peer);
+
     // "First stop the quick-start server (Ctrl-C in its terminal)".
     server.kill(libc_sig::INT);
     let status = server.finish(STOP, cwd);
@@ -1198,16 +1230,16 @@ fn readme_blocks_work_when_pasted_in_order() {
     );
     drop(server);
 
-    let pasted = paste(&mut shell, &blocks[3]);
+    let pasted = paste(&mut shell, &blocks[4]);
     check_cluster(&json_values(&pasted.out, &shell.run, cwd), &ports);
 
-    let pasted = paste(&mut shell, &blocks[4]);
+    let pasted = paste(&mut shell, &blocks[5]);
     check_discovery(&json_values(&pasted.out, &shell.run, cwd), &ports);
 
-    let pasted = paste(&mut shell, &blocks[5]);
+    let pasted = paste(&mut shell, &blocks[6]);
     check_tiers(&pasted.out);
 
-    let pasted = paste(&mut shell, &blocks[6]);
+    let pasted = paste(&mut shell, &blocks[7]);
     check_split(&pasted.out, &ports);
 }
 
