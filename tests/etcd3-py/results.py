@@ -28,15 +28,20 @@ def test_id(case):
     return "::".join([MODULE_PATH] + parts + [case.get("name", "")])
 
 
-def reason(element):
-    """The message's first line, and a gRPC error's status and details."""
+def reason(element, stderr):
+    """The message's first line, a gRPC error's status and details, and
+    the last "Error: ..." line the test's commands (etcdctl) printed."""
     text = element.get("message") or element.text or element.tag
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines:
         return element.tag
-    grpc = [line for line in lines[1:]
-            if line.startswith(("status = ", "details = "))]
-    return " ".join(lines[:1] + grpc)[:400]
+    extra = [line for line in lines[1:]
+             if line.startswith(("status = ", "details = "))]
+    errors = [line.strip() for line in stderr.splitlines()
+              if line.startswith("Error: ")]
+    if lines[0].startswith("subprocess.CalledProcessError") and errors:
+        extra.append("stderr: " + errors[-1])
+    return " ".join(lines[:1] + extra)[:600]
 
 
 def main(xml_path, outdir):
@@ -45,10 +50,11 @@ def main(xml_path, outdir):
     for case in ET.parse(xml_path).getroot().iter("testcase"):
         tid = test_id(case)
         state = status.setdefault(tid, "passed")
+        stderr = "".join(e.text or "" for e in case.iter("system-err"))
         for child in case:
             if child.tag in ("failure", "error"):
                 status[tid] = "failed"
-                reasons.setdefault(tid, reason(child))
+                reasons.setdefault(tid, reason(child, stderr))
             elif child.tag == "skipped" and state == "passed":
                 status[tid] = "skipped"
     for kind in ("passed", "failed", "skipped"):
