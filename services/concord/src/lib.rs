@@ -48,7 +48,7 @@ pub fn client_router(member: &Arc<Consensus>, hub: Arc<WatchHub>) -> axum::Route
         stats,
     });
     let keyspace: Arc<dyn KeyspaceV3> = member.clone();
-    let v3 = concord_gateway::v3::routes(keyspace, cluster);
+    let v3 = concord_v3rpc::routes(keyspace, cluster);
     concord_gateway::grpc_or_http(v3, v2)
 }
 

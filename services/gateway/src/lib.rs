@@ -20,8 +20,8 @@
 //!   replicas taken from the member registry), and the `concord-gateway`
 //!   binary (`main.rs`).
 //! - [`advertise`]: the client URLs a gateway reports for the members.
-//! - [`v3`]: the etcd v3 API, etcd's gRPC services over the v3 keyspace
-//!   contract, as one router of its own (`v3::routes`).
+//! - [`grpc_or_http`]: the v2 router and the v3 gRPC services (crate
+//!   `concord-v3rpc`) on one listener, dispatched by content type.
 
 // Handlers return a ready `Response` as their error: it is built once and
 // sent at once, so its size does not matter.
@@ -38,7 +38,6 @@ pub mod read_replica;
 pub mod registry_follower;
 mod response;
 pub mod stats;
-pub mod v3;
 
 use std::sync::Arc;
 

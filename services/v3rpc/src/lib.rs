@@ -1,3 +1,5 @@
+//! # concord-v3rpc: etcd's v3rpc
+//!
 //! The etcd v3 API: etcd 3.4's gRPC services (`KV`, `Watch`, `Lease`,
 //! `Cluster`, `Maintenance`, `Auth`) over the keyspace contract
 //! ([`KeyspaceV3`]) and the member registry ([`Cluster`]), with
@@ -8,7 +10,13 @@
 //! protobuf ⇄ keyspace conversions in [`codec`], etcd's errors in
 //! [`error`], the response header in [`header`]. [`routes`] mounts them
 //! all as one axum router, to be served on a member's (or a gateway's)
-//! client URLs over h2c.
+//! client URLs over h2c, and on concord-consensus's contract listener for
+//! the split's gateways: etcd's own `rpc.proto` is the contract between
+//! them.
+
+// The services answer tonic's `Status` as their error, as tonic's own
+// traits do: it is built once and sent at once, so its size does not matter.
+#![allow(clippy::result_large_err)]
 
 pub mod auth;
 pub mod cluster;

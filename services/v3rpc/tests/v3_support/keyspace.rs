@@ -175,7 +175,7 @@ impl KeyspaceV3 for LocalKeyspace {
         let size = serde_json::to_vec(&inner.ks).map_or(0, |b| b.len()) as i64;
         Ok(V3Status {
             header: Self::header_at(inner.ks.revision()),
-            version: concord_gateway::ETCD_SERVER_VERSION.to_string(),
+            version: concord_api::ETCD_SERVER_VERSION.to_string(),
             db_size: size,
             db_size_in_use: size,
             leader: MEMBER_ID,

@@ -8,11 +8,11 @@ mod v3_support;
 
 use std::time::Duration;
 
-use concord_gateway::v3::V3Options;
 use concord_rpc::etcd::etcdserverpb::{
     watch_create_request::FilterType, CompactionRequest, DeleteRangeRequest, PutRequest,
     WatchCreateRequest, WatchResponse,
 };
+use concord_v3rpc::V3Options;
 use v3_support::server::TestServer;
 use v3_support::watch::WatchStream;
 use v3_support::{both, compare::mask, Clients, Outcome};

@@ -6,11 +6,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use concord_gateway::v3::{routes_with, V3Options};
 use concord_rpc::etcd::etcdserverpb::{
     auth_client::AuthClient, cluster_client::ClusterClient, kv_client::KvClient,
     lease_client::LeaseClient, maintenance_client::MaintenanceClient, watch_client::WatchClient,
 };
+use concord_v3rpc::{routes_with, V3Options};
 use tonic::transport::Channel;
 
 use super::cluster::LocalCluster;
