@@ -12,6 +12,8 @@ use concord_process::args::{LogArgs, ProcessArgs};
 use concord_process::{flags, settings};
 use concord_store::go::parse_bool;
 
+use crate::node::{AutoCompaction, AutoCompactionError};
+
 /// The command line, as etcd spells it: one declaration per flag, from
 /// which `--help` ([`super::help`]), the `ETCD_*`/`CONCORD_*` variables,
 /// the config file's keys and the defaults all come
@@ -178,6 +180,18 @@ pub struct ClusteringFlags {
     pub strict_reconfig_check: String,
     #[arg(
         long,
+        default_value = "0",
+        help = "Auto compaction retention length. 0 means disable auto compaction."
+    )]
+    pub auto_compaction_retention: String,
+    #[arg(
+        long,
+        default_value = "periodic",
+        help = "Interpret 'auto-compaction-retention' one of: periodic|revision. 'periodic' for duration based retention, defaulting to hours if no time unit is provided (e.g. '5m'). 'revision' for revision number based retention."
+    )]
+    pub auto_compaction_mode: String,
+    #[arg(
+        long,
         num_args = 0..=1,
         default_value = "true",
         default_missing_value = "true",
@@ -316,6 +330,8 @@ pub struct ServerConfig {
     pub log_level: String,
     /// `--strict-reconfig-check` (default true, as in etcd 3.4).
     pub strict_reconfig_check: bool,
+    /// `--auto-compaction-mode` and `--auto-compaction-retention`.
+    pub auto_compaction: AutoCompaction,
     /// Runtime worker threads (`--worker-threads`, resolved from 0 = auto).
     pub worker_threads: usize,
     /// `--event-bus-url`: a NATS URL the leader publishes committed events
@@ -368,6 +384,8 @@ pub enum ConfigError {
     /// a broken declaration).
     #[error("{0}")]
     Flag(String),
+    #[error("{0}")]
+    AutoCompaction(#[from] AutoCompactionError),
 }
 
 /// etcd's YAML config file, its keys as the flags' names (`data-dir`; etcd
@@ -589,6 +607,10 @@ fn resolve(flags: Flags) -> Result<ServerConfig, ConfigError> {
             log_level.into()
         },
         strict_reconfig_check,
+        auto_compaction: AutoCompaction::parse(
+            &c.auto_compaction_mode,
+            &c.auto_compaction_retention,
+        )?,
         worker_threads: match parse_u64("worker-threads", &m.worker_threads)? {
             0 => default_worker_threads(),
             n => n as usize,
@@ -658,6 +680,44 @@ mod tests {
         assert_eq!(
             (c.heartbeat_interval_ms, c.election_timeout_ms),
             (100, 1000)
+        );
+        assert_eq!(c.auto_compaction, AutoCompaction::Off);
+    }
+
+    #[test]
+    fn auto_compaction_flags_as_etcd_reads_them() {
+        let c = parse(&["--auto-compaction-retention", "2"], &[]);
+        assert_eq!(
+            c.auto_compaction,
+            AutoCompaction::Periodic(std::time::Duration::from_secs(7200))
+        );
+        let c = parse(
+            &["--auto-compaction-retention=1000"],
+            &[("ETCD_AUTO_COMPACTION_MODE", "revision")],
+        );
+        assert_eq!(
+            c.auto_compaction,
+            AutoCompaction::Revision {
+                retention: 1000,
+                interval: crate::node::REVISION_INTERVAL
+            }
+        );
+        let flags = parse_flags(
+            [
+                "concord",
+                "--auto-compaction-mode",
+                "foo",
+                "--auto-compaction-retention",
+                "1",
+            ]
+            .map(String::from),
+        )
+        .unwrap();
+        assert_eq!(
+            layered(&flags, &Default::default())
+                .unwrap_err()
+                .to_string(),
+            "error verifying flags, unknown auto-compaction-mode \"foo\". See 'concord --help'."
         );
     }
 

@@ -133,6 +133,7 @@ pub async fn run(mut cfg: ServerConfig, face: &dyn ClientFace) -> anyhow::Result
     let consensus = Consensus::start(consensus_cfg, face.sink(), peer_listeners)
         .await
         .context("cannot start consensus")?;
+    consensus.start_auto_compaction(cfg.auto_compaction);
     let cluster: Arc<dyn Cluster> = consensus.clone();
     // The member registry (registry_publisher.rs): while this member leads,
     // it publishes the members under the discovery URL it was started with.

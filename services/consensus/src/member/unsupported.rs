@@ -59,8 +59,6 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     u("discovery-srv", false, &[""], "DNS srv domain used to bootstrap the cluster."),
     u("discovery-srv-name", false, &[""], "Suffix to the dns srv name queried when bootstrapping."),
     u("pre-vote", true, &["false"], "Enable to run an additional Raft election phase."),
-    u("auto-compaction-retention", false, &["0"], "Auto compaction retention length. 0 means disable auto compaction."),
-    u("auto-compaction-mode", false, &["periodic"], "Interpret 'auto-compaction-retention' one of: periodic|revision."),
     u("cert-file", false, &[""], "Path to the client server TLS cert file."),
     u("key-file", false, &[""], "Path to the client server TLS key file."),
     u("client-cert-auth", true, &["false"], "Enable client cert authentication."),

@@ -10,6 +10,7 @@
 //! - `read_index.rs`: linearizable (quorum) reads;
 //! - `membership.rs`: member changes with etcd's checks, publishing;
 //! - `leadership.rs`: leadership log lines; `expiry.rs`: the SYNC ticker;
+//! - `compactor.rs`: the leader's auto-compaction;
 //! - `kv.rs`, `cluster.rs`, `v3.rs`: the contracts (v2 keys, cluster, v3
 //!   keyspace).
 
@@ -37,6 +38,7 @@ use tracing::{debug, error, info, warn};
 
 mod batching;
 mod cluster;
+mod compactor;
 mod data_dir;
 mod expiry;
 mod forward;
@@ -47,6 +49,8 @@ mod membership;
 mod peer_server;
 mod read_index;
 mod v3;
+
+pub use compactor::{AutoCompaction, AutoCompactionError, REVISION_INTERVAL};
 
 use batching::{propose_batches, PendingWrite, MAX_BATCH};
 use expiry::expire_keys;
@@ -63,9 +67,7 @@ use crate::log_store::SqliteLogStore;
 use crate::network::{NetContext, PeerConn, PeerError, PeerNetwork, MAX_MESSAGE_BYTES};
 use crate::peer_stats::PeerStats;
 use crate::state_machine::{Shared, StateMachine};
-use crate::types::{
-    CommandResult, LeaderReply, LeaderRequest, MemberNode, Proposal, Raft, Write,
-};
+use crate::types::{CommandResult, LeaderReply, LeaderRequest, MemberNode, Proposal, Raft, Write};
 
 /// How a member starts (etcd's flags, already parsed).
 #[derive(Debug, Clone)]
@@ -354,6 +356,16 @@ impl Consensus {
         tasks.push(tokio::spawn(publish_attributes(weak)));
         node.tasks.lock().extend(tasks);
         Ok(node)
+    }
+
+    /// Starts the leader's auto-compaction (`--auto-compaction-mode`,
+    /// `--auto-compaction-retention`); stopped with the member.
+    pub fn start_auto_compaction(self: &Arc<Self>, mode: AutoCompaction) {
+        if mode == AutoCompaction::Off {
+            return;
+        }
+        let task = tokio::spawn(compactor::auto_compact(Arc::downgrade(self), mode));
+        self.tasks.lock().push(task);
     }
 
     /// This member's ID.
