@@ -29,9 +29,11 @@
 //! - [`watch`]: history since a revision, for watchers catching up;
 //! - [`command`]: the replicated writes;
 //! - [`snapshot`]: serde for the whole keyspace;
+//! - [`bbolt`]: the keyspace as a bbolt file, etcd's snapshot format;
 //! - [`hash`]: `HashKV`'s checksum of the history;
 //! - [`error`]: etcd's error texts and gRPC codes.
 
+pub mod bbolt;
 pub mod command;
 pub mod error;
 pub mod hash;
