@@ -135,7 +135,10 @@ impl KeyspaceV3 for Consensus {
     }
 
     async fn snapshot(&self) -> Result<Vec<u8>, ApiError> {
-        bincode::serialize(&*self.shared.keyspace.read())
+        // etcd's snapshot is its bolt file: `etcdctl snapshot status` reads
+        // it as one; the `concord` bucket in it is what a restore reads.
+        let keyspace = self.shared.keyspace.read();
+        mvcc::bbolt::write(&keyspace, self.shared.applied_index())
             .map_err(|e| ApiError::Internal(e.to_string()))
     }
 
