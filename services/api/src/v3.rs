@@ -136,4 +136,30 @@ pub trait KeyspaceV3: Send + Sync + 'static {
     async fn snapshot(&self) -> Result<Vec<u8>, ApiError>;
     /// The current header (the ids, the raft term, the current revision).
     fn header(&self) -> V3Header;
+    /// `Maintenance.Alarm`: list (`AlarmAction::Get`, `AlarmType::None`
+    /// for every type), raise or disarm a member's alarm. A replicated
+    /// write, as in etcd (even the listing goes through the log): every
+    /// member holds the same alarms, and under NOSPACE every member
+    /// refuses puts, txns with puts and lease grants
+    /// ([`mvcc::Error::NoSpace`]). The answer lists the alarms listed,
+    /// raised (unless active already) or disarmed (if they were active).
+    async fn alarm(
+        &self,
+        request: mvcc::AlarmRequest,
+    ) -> Result<V3Answer<mvcc::AlarmResponse>, ApiError> {
+        let answer = self.write(mvcc::Command::Alarm(request)).await?;
+        let result = match answer.result {
+            Ok(mvcc::Outcome::Alarm(resp)) => Ok(resp),
+            Ok(other) => {
+                return Err(ApiError::Internal(format!(
+                    "an alarm request answered {other:?}"
+                )))
+            }
+            Err(e) => Err(e),
+        };
+        Ok(V3Answer {
+            header: answer.header,
+            result,
+        })
+    }
 }

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use concord_api::EventSink;
-use concord_mvcc::Keyspace;
+use concord_mvcc::{Alarm, AlarmAction, AlarmRequest, Keyspace};
 use concord_store::{Applied, Store};
 use openraft::storage::RaftStateMachine;
 use openraft::{
@@ -97,9 +97,21 @@ impl Shared {
 }
 
 /// What a snapshot's data holds: the store, the removed members, the
-/// recent writes by request ID (`applied_requests.rs`) and the v3 keyspace.
+/// recent writes by request ID (`applied_requests.rs`), the v3 keyspace
+/// and its active alarms (NOSPACE: every member refuses puts until one
+/// disarms it, so the alarm is replicated state).
 #[derive(Serialize, Deserialize)]
 struct SnapshotState {
+    removed: BTreeSet<u64>,
+    store: Vec<u8>,
+    requests: Vec<u8>,
+    keyspace: Vec<u8>,
+    alarms: Vec<Alarm>,
+}
+
+/// A snapshot written before alarms existed.
+#[derive(Deserialize)]
+struct SnapshotStateV3 {
     removed: BTreeSet<u64>,
     store: Vec<u8>,
     requests: Vec<u8>,
@@ -132,21 +144,26 @@ struct Decoded {
 fn decode_state(data: &[u8]) -> Result<Decoded, StorageError> {
     // Newest layout first: an older one is a prefix of it, and bincode
     // would read a newer snapshot as an older one, dropping the rest.
-    let (removed, store, requests, keyspace) = match bincode::deserialize::<SnapshotState>(data) {
-        Ok(s) => (s.removed, s.store, s.requests, s.keyspace),
-        Err(e) => match bincode::deserialize::<SnapshotStateV2>(data) {
-            Ok(s) => (s.removed, s.store, s.requests, Vec::new()),
-            Err(_) => match bincode::deserialize::<SnapshotStateV1>(data) {
-                Ok(s) => (s.removed, s.store, Vec::new(), Vec::new()),
-                Err(_) => return Err(sm_err(e)),
+    let (removed, store, requests, keyspace, alarms) =
+        match bincode::deserialize::<SnapshotState>(data) {
+            Ok(s) => (s.removed, s.store, s.requests, s.keyspace, s.alarms),
+            Err(e) => match bincode::deserialize::<SnapshotStateV3>(data) {
+                Ok(s) => (s.removed, s.store, s.requests, s.keyspace, Vec::new()),
+                Err(_) => match bincode::deserialize::<SnapshotStateV2>(data) {
+                    Ok(s) => (s.removed, s.store, s.requests, Vec::new(), Vec::new()),
+                    Err(_) => match bincode::deserialize::<SnapshotStateV1>(data) {
+                        Ok(s) => (s.removed, s.store, Vec::new(), Vec::new(), Vec::new()),
+                        Err(_) => return Err(sm_err(e)),
+                    },
+                },
             },
-        },
-    };
-    let keyspace = if keyspace.is_empty() {
+        };
+    let mut keyspace = if keyspace.is_empty() {
         Keyspace::default()
     } else {
-        bincode::deserialize(&keyspace).map_err(sm_err)?
+        bincode::deserialize::<Keyspace>(&keyspace).map_err(sm_err)?
     };
+    keyspace.restore_alarms(alarms);
     Ok(Decoded {
         store: Store::recover(&store).map_err(sm_err)?,
         removed,
@@ -411,6 +428,9 @@ fn apply_v3(
         other => other,
     };
     let outcome = keyspace.apply(command)?;
+    if let (Command::Alarm(req), Outcome::Alarm(resp)) = (command, &outcome) {
+        log_alarm_change(req, resp);
+    }
     let events = match &outcome {
         Outcome::Put(a) => &a.events,
         Outcome::DeleteRange(a) => &a.events,
@@ -422,6 +442,27 @@ fn apply_v3(
         shared.v3_watchers.publish(keyspace.revision(), events);
     }
     Ok(outcome)
+}
+
+/// An alarm raised or disarmed, in etcd's words.
+fn log_alarm_change(req: &AlarmRequest, resp: &concord_mvcc::AlarmResponse) {
+    for a in &resp.alarms {
+        match req.action {
+            AlarmAction::Activate => {
+                warn!(
+                    "alarm {} raised by peer {}",
+                    a.alarm.name(),
+                    hex(a.member_id)
+                )
+            }
+            AlarmAction::Deactivate => info!(
+                "alarm disarmed action:DEACTIVATE memberID:{} alarm:{}",
+                a.member_id,
+                a.alarm.name()
+            ),
+            AlarmAction::Get => {}
+        }
+    }
 }
 
 /// Logs who joined and who left (at DEBUG while `replaying` the history),
@@ -604,6 +645,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             store: self.shared.store.read().save(),
             requests: self.requests.save(),
             keyspace: bincode::serialize(&*self.shared.keyspace.read()).unwrap_or_default(),
+            alarms: self.shared.keyspace.read().alarms(),
         };
         let data = bincode::serialize(&state).unwrap_or_default();
         let last = self.last_applied;

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::alarm::{AlarmRequest, AlarmResponse};
 use crate::error::Result;
 use crate::store::{Applied, Keyspace};
 use crate::types::{
@@ -35,6 +36,8 @@ pub enum Command {
         now: i64,
         extend_nanos: i64,
     },
+    /// `Alarm`: list, raise or disarm (through the log, as in etcd).
+    Alarm(AlarmRequest),
 }
 
 /// What a [`Command`] answered (serde: a member relays the leader's answer
@@ -49,11 +52,13 @@ pub enum Outcome {
     LeaseRevoke(Applied<LeaseRevokeResponse>),
     LeaseKeepAlive(LeaseKeepAliveResponse),
     LeasePromote,
+    Alarm(AlarmResponse),
 }
 
 impl Keyspace {
     /// Applies one replicated write.
     pub fn apply(&mut self, command: &Command) -> Result<Outcome> {
+        self.check_space(command)?;
         Ok(match command {
             Command::Put(r) => Outcome::Put(self.put(r)?),
             Command::DeleteRange(r) => Outcome::DeleteRange(self.delete_range(r)?),
@@ -70,6 +75,7 @@ impl Keyspace {
                 self.lease_promote(*now, *extend_nanos);
                 Outcome::LeasePromote
             }
+            Command::Alarm(r) => Outcome::Alarm(self.alarm(r)),
         })
     }
 }

@@ -31,8 +31,11 @@
 //! - [`snapshot`]: serde for the whole keyspace;
 //! - [`bbolt`]: the keyspace as a bbolt file, etcd's snapshot format;
 //! - [`hash`]: `HashKV`'s checksum of the history;
+//! - [`alarm`]: alarms (NOSPACE) and the writes they refuse;
+//! - [`size`]: the keyspace's size, kept as it changes (for the quota);
 //! - [`error`]: etcd's error texts and gRPC codes.
 
+pub mod alarm;
 pub mod bbolt;
 pub mod command;
 pub mod error;
@@ -40,12 +43,14 @@ pub mod hash;
 pub mod key_index;
 pub mod lease;
 pub mod range;
+pub mod size;
 pub mod snapshot;
 pub mod store;
 pub mod txn;
 pub mod types;
 pub mod watch;
 
+pub use alarm::{Alarm, AlarmAction, AlarmRequest, AlarmResponse, AlarmType};
 pub use command::{Command, Outcome};
 pub use error::{Error, GrpcCode, Result};
 pub use lease::{Lease, Leases, MAX_LEASE_TTL};

@@ -77,6 +77,7 @@ impl<'de> Deserialize<'de> for Keyspace {
                 ks.keys.insert(key, KeyHistory::from_entries(entries));
             }
         }
+        ks.recount_size();
         Ok(ks)
     }
 }

@@ -57,6 +57,11 @@ pub struct Keyspace {
     /// watchers catch up from. Derived from `keys`.
     pub(crate) log: BTreeMap<Revision, Vec<u8>>,
     pub(crate) leases: Leases,
+    /// The histories' bytes (`size.rs`), not serialised.
+    pub(crate) size: u64,
+    /// Active alarms, by member (`alarm.rs`); not in the keyspace's
+    /// serialised form (the member keeps them beside it).
+    pub(crate) alarms: std::collections::BTreeSet<crate::alarm::Alarm>,
 }
 
 impl Default for Keyspace {
@@ -134,6 +139,8 @@ impl Keyspace {
             keys: BTreeMap::new(),
             log: BTreeMap::new(),
             leases: Leases::default(),
+            size: 0,
+            alarms: Default::default(),
         }
     }
 
@@ -217,6 +224,7 @@ impl Keyspace {
         for rev in dropped_at {
             self.log.remove(&rev);
         }
+        self.recount_size();
         Ok(CompactionResponse {
             header: ResponseHeader::at(self.revision),
         })
@@ -294,6 +302,10 @@ impl Keyspace {
     /// Records a put of `key` and moves its lease attachment.
     pub(crate) fn write_put(&mut self, w: &mut Writer, key: &[u8], value: Vec<u8>, lease: i64) {
         let rev = w.next();
+        if !self.keys.contains_key(key) {
+            self.size += crate::size::key_bytes(key);
+        }
+        self.size += crate::size::put_bytes(key, &value);
         let history = self.keys.entry(key.to_vec()).or_default();
         let old_lease = history.latest().map_or(0, |p| p.lease);
         history.put(key, value, lease, rev);
@@ -317,6 +329,7 @@ impl Keyspace {
         let rev = w.next();
         if let Some(history) = self.keys.get_mut(&prev.key) {
             history.tombstone(rev);
+            self.size += crate::size::TOMBSTONE_BYTES;
         }
         if prev.lease != 0 {
             self.leases.detach(prev.lease, &prev.key);

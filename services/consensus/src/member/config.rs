@@ -111,6 +111,13 @@ pub struct MemberFlags {
     #[arg(
         long,
         default_value = "0",
+        allow_negative_numbers = true,
+        help = "Raise alarms when backend size exceeds the given quota (0 defaults to low space quota)."
+    )]
+    pub quota_backend_bytes: String,
+    #[arg(
+        long,
+        default_value = "0",
         help = "Concord only: threads serving requests (0: one less than the CPUs, at least 1, leaving a core to the raft log writer's fsyncs)."
     )]
     pub worker_threads: String,
@@ -332,6 +339,9 @@ pub struct ServerConfig {
     pub strict_reconfig_check: bool,
     /// `--auto-compaction-mode` and `--auto-compaction-retention`.
     pub auto_compaction: AutoCompaction,
+    /// `--quota-backend-bytes` as given (0: etcd's default, negative:
+    /// none).
+    pub quota_backend_bytes: i64,
     /// Runtime worker threads (`--worker-threads`, resolved from 0 = auto).
     pub worker_threads: usize,
     /// `--event-bus-url`: a NATS URL the leader publishes committed events
@@ -611,6 +621,13 @@ fn resolve(flags: Flags) -> Result<ServerConfig, ConfigError> {
             &c.auto_compaction_mode,
             &c.auto_compaction_retention,
         )?,
+        quota_backend_bytes: m.quota_backend_bytes.trim().parse().map_err(|_| {
+            // Go's flag package, as etcd reports a bad value.
+            ConfigError::Cluster(format!(
+                "invalid value {:?} for flag -quota-backend-bytes: parse error",
+                m.quota_backend_bytes
+            ))
+        })?,
         worker_threads: match parse_u64("worker-threads", &m.worker_threads)? {
             0 => default_worker_threads(),
             n => n as usize,
@@ -682,6 +699,9 @@ mod tests {
             (100, 1000)
         );
         assert_eq!(c.auto_compaction, AutoCompaction::Off);
+        assert_eq!(c.quota_backend_bytes, 0);
+        let c = parse(&["--quota-backend-bytes", "-1"], &[]);
+        assert_eq!(c.quota_backend_bytes, -1);
     }
 
     #[test]

@@ -134,6 +134,7 @@ pub async fn run(mut cfg: ServerConfig, face: &dyn ClientFace) -> anyhow::Result
         .await
         .context("cannot start consensus")?;
     consensus.start_auto_compaction(cfg.auto_compaction);
+    consensus.start_quota(cfg.quota_backend_bytes);
     let cluster: Arc<dyn Cluster> = consensus.clone();
     // The member registry (registry_publisher.rs): while this member leads,
     // it publishes the members under the discovery URL it was started with.

@@ -48,7 +48,6 @@ const fn u(
 /// `etcd --help` of 3.4.23), with etcd's default.
 pub const UNSUPPORTED: &[Unsupported] = &[
     u("initial-election-tick-advance", true, &["true"], "Whether to fast-forward initial election ticks on boot for faster election."),
-    u("quota-backend-bytes", false, &["0"], "Raise alarms when backend size exceeds the given quota (0 defaults to low space quota)."),
     u("backend-batch-interval", false, &[""], "BackendBatchInterval is the maximum time before commit the backend transaction."),
     u("backend-batch-limit", false, &["0"], "BackendBatchLimit is the maximum operations before commit the backend transaction."),
     u("max-txn-ops", false, &["128"], "Maximum number of operations permitted in a transaction."),

@@ -10,7 +10,8 @@
 //! - `read_index.rs`: linearizable (quorum) reads;
 //! - `membership.rs`: member changes with etcd's checks, publishing;
 //! - `leadership.rs`: leadership log lines; `expiry.rs`: the SYNC ticker;
-//! - `compactor.rs`: the leader's auto-compaction;
+//! - `compactor.rs`: the leader's auto-compaction; `quota.rs`: the
+//!   backend quota (the NOSPACE alarm);
 //! - `kv.rs`, `cluster.rs`, `v3.rs`: the contracts (v2 keys, cluster, v3
 //!   keyspace).
 
@@ -47,10 +48,12 @@ mod kv;
 mod leadership;
 mod membership;
 mod peer_server;
+mod quota;
 mod read_index;
 mod v3;
 
 pub use compactor::{AutoCompaction, AutoCompactionError, REVISION_INTERVAL};
+pub use quota::{effective_quota, DEFAULT_QUOTA_BYTES, MAX_QUOTA_BYTES};
 
 use batching::{propose_batches, PendingWrite, MAX_BATCH};
 use expiry::expire_keys;
@@ -365,6 +368,16 @@ impl Consensus {
             return;
         }
         let task = tokio::spawn(compactor::auto_compact(Arc::downgrade(self), mode));
+        self.tasks.lock().push(task);
+    }
+
+    /// Starts watching the backend quota (`--quota-backend-bytes`: 0 for
+    /// etcd's default, negative for none); stopped with the member.
+    pub fn start_quota(self: &Arc<Self>, quota_backend_bytes: i64) {
+        let Some(quota) = effective_quota(quota_backend_bytes) else {
+            return;
+        };
+        let task = tokio::spawn(quota::watch_quota(Arc::downgrade(self), quota));
         self.tasks.lock().push(task);
     }
 
