@@ -113,6 +113,17 @@ pub trait KeyspaceV3: Send + Sync + 'static {
     /// inside lease commands are stamped by the proposer: whatever the
     /// caller put there is replaced.
     async fn write(&self, cmd: mvcc::Command) -> Result<V3Answer<mvcc::Outcome>, ApiError>;
+    /// [`KeyspaceV3::write`] of a write named by `id` (0: none): applied
+    /// at most once however often it is sent, so a caller that does not
+    /// know whether an attempt reached consensus (a gateway whose member
+    /// died under it) may send it again.
+    async fn write_once(
+        &self,
+        cmd: mvcc::Command,
+        _id: crate::RequestId,
+    ) -> Result<V3Answer<mvcc::Outcome>, ApiError> {
+        self.write(cmd).await
+    }
     /// `Range`: linearizable unless `req.serializable`, which answers from
     /// this member's (or replica's) applied state.
     async fn range(

@@ -1,5 +1,7 @@
-//! `concord-gateway`: the stateless v2 HTTP face of a split cluster. It
-//! serves the whole etcd v2 API (the same router as `concord`) and keeps no
+//! `concord-gateway`: the stateless client face of a split cluster. It
+//! serves the whole etcd v2 API (the same router as `concord`) and, beside
+//! it on the same listeners, etcd's v3 gRPC API (concord-v3rpc over
+//! `GrpcKeyspace`, which calls the members' own v3 services), and keeps no
 //! keys: writes, reads, members and stats go to `concord-consensus`
 //! members, watches to `concord-watch` replicas, all over gRPC. Any number
 //! of gateways serve one cluster; each moves on from a member or replica
@@ -11,6 +13,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{CommandFactory, Parser};
+use concord_api::v3::KeyspaceV3;
 use concord_api::{Cluster, Kv, RaftStats, Watch};
 use concord_gateway::advertise::{reported_client_urls, AdvertisedClientUrls};
 use concord_gateway::read_replica::ReadReplica;
@@ -20,6 +23,7 @@ use concord_process::serve::Serving;
 use concord_process::{init_logging, listen_addr};
 use concord_rpc::cluster_grpc::{GrpcCluster, GrpcRaftStats};
 use concord_rpc::endpoints::Endpoints;
+use concord_rpc::keyspace_grpc::GrpcKeyspace;
 use concord_rpc::kv_grpc::GrpcKv;
 use concord_rpc::watch_grpc::GrpcWatch;
 use tracing::info;
@@ -118,6 +122,7 @@ fn main() -> ExitCode {
 /// replica follows them (a fixed list, or the member registry's).
 struct Attached {
     kv: Arc<dyn Kv>,
+    keyspace: Arc<dyn KeyspaceV3>,
     cluster: Arc<dyn Cluster>,
     stats: Arc<dyn RaftStats>,
     replica_endpoints: Endpoints,
@@ -134,6 +139,8 @@ async fn attach(flags: &MembersArgs) -> anyhow::Result<Attached> {
             let members = f.members();
             let urls = members.borrow().clone();
             Attached {
+                // The v3 keyspace over the members registered at start.
+                keyspace: Arc::new(GrpcKeyspace::new(Endpoints::new(&urls)?)),
                 kv: f.clone(),
                 cluster: f.clone(),
                 stats: f,
@@ -147,6 +154,11 @@ async fn attach(flags: &MembersArgs) -> anyhow::Result<Attached> {
             info!("attached to cluster {}", cluster.cluster_id());
             Attached {
                 stats: Arc::new(GrpcRaftStats::new(consensus.clone())),
+                // Its own channels: v3 watches and keep-alives are
+                // long-lived streams beside the v2 calls.
+                keyspace: Arc::new(GrpcKeyspace::new(Endpoints::new(
+                    &flags.consensus_endpoints,
+                )?)),
                 kv: Arc::new(GrpcKv::new(consensus)),
                 cluster: Arc::new(cluster),
                 // Its own channels: the replica's event stream does not
@@ -160,7 +172,7 @@ async fn attach(flags: &MembersArgs) -> anyhow::Result<Attached> {
 
 async fn run(flags: Flags) -> anyhow::Result<()> {
     info!(
-        "starting concord-gateway {} (etcd v2 API; consensus {:?}, watch {:?})",
+        "starting concord-gateway {} (etcd v2 and v3 APIs; consensus {:?}, watch {:?})",
         env!("CARGO_PKG_VERSION"),
         flags.members.consensus_endpoints,
         flags.watch_endpoints
@@ -175,6 +187,7 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
     }
     let Attached {
         kv,
+        keyspace,
         cluster,
         stats,
         replica_endpoints,
@@ -205,12 +218,14 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
         }
         _ => Arc::new(GrpcWatch::new(Endpoints::new(&flags.watch_endpoints)?)),
     };
-    let app = concord_gateway::router(GatewayState {
+    let v2 = concord_gateway::router(GatewayState {
         kv,
         watch,
-        cluster,
+        cluster: cluster.clone(),
         stats,
     });
+    let v3 = concord_v3rpc::routes(keyspace, cluster);
+    let app = concord_gateway::grpc_or_http(v3, v2);
 
     let mut serving = Serving::new();
     serving.http_all(listeners, &app);

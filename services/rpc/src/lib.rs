@@ -15,7 +15,10 @@
 //!   gateway serves to v3 clients and concordctl calls.
 //!
 //! [`codec`] converts between these messages and Concord's Rust types, in
-//! one place for every service and client; [`endpoints`] is how a client
+//! one place for every service and client, and [`etcd_codec`] between
+//! etcd's v3 messages and the v3 keyspace's types; [`keyspace_grpc`] is
+//! the v3 keyspace contract for a gateway, over the members' own v3
+//! services; [`endpoints`] is how a client
 //! of a tier picks a member and moves on from one that is gone;
 //! [`kv_grpc`] and [`cluster_grpc`] serve the `Kv` and `Cluster` traits on
 //! the wire and implement them for callers in other processes;
@@ -61,8 +64,10 @@ pub mod cluster_grpc;
 pub mod codec;
 pub mod endpoints;
 pub mod etcd;
+pub mod etcd_codec;
 pub mod events_grpc;
 pub mod health;
 pub mod keepalive;
+pub mod keyspace_grpc;
 pub mod kv_grpc;
 pub mod watch_grpc;

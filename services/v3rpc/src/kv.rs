@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use concord_api::v3::{mvcc, KeyspaceV3, V3Answer};
+use concord_api::RequestId;
 use concord_rpc::etcd::etcdserverpb as pb;
+use concord_rpc::keyspace_grpc::request_id_of;
 use tonic::{Request, Response, Status};
 
 use super::codec;
@@ -24,9 +26,15 @@ impl KvService {
         KvService { keyspace, limits }
     }
 
-    /// Sends a write through the keyspace and unpacks its answer.
-    async fn write(&self, cmd: mvcc::Command) -> Result<V3Answer<mvcc::Outcome>, Status> {
-        self.keyspace.write(cmd).await.map_err(status)
+    /// Sends a write through the keyspace, named by the request ID the
+    /// caller gave (a gateway's `concord-request-id`; 0: none, the
+    /// keyspace names it).
+    async fn write(
+        &self,
+        cmd: mvcc::Command,
+        id: RequestId,
+    ) -> Result<V3Answer<mvcc::Outcome>, Status> {
+        self.keyspace.write_once(cmd, id).await.map_err(status)
     }
 }
 
@@ -59,13 +67,14 @@ impl pb::kv_server::Kv for KvService {
         &self,
         request: Request<pb::PutRequest>,
     ) -> Result<Response<pb::PutResponse>, Status> {
+        let id = request_id_of(request.metadata());
         let req = request.into_inner();
         self.limits.check_received(&req)?;
         let size = prost::Message::encoded_len(&req);
         let req = codec::put_request(req);
         mvcc::validate_put(&req).map_err(status)?;
         self.limits.check_proposal(size)?;
-        let answer = self.write(mvcc::Command::Put(req)).await?;
+        let answer = self.write(mvcc::Command::Put(req), id).await?;
         match answer.result.map_err(status)? {
             mvcc::Outcome::Put(applied) => {
                 let revision = applied.response.header.revision;
@@ -81,13 +90,14 @@ impl pb::kv_server::Kv for KvService {
         &self,
         request: Request<pb::DeleteRangeRequest>,
     ) -> Result<Response<pb::DeleteRangeResponse>, Status> {
+        let id = request_id_of(request.metadata());
         let req = request.into_inner();
         self.limits.check_received(&req)?;
         let size = prost::Message::encoded_len(&req);
         let req = codec::delete_range_request(req);
         mvcc::validate_delete(&req).map_err(status)?;
         self.limits.check_proposal(size)?;
-        let answer = self.write(mvcc::Command::DeleteRange(req)).await?;
+        let answer = self.write(mvcc::Command::DeleteRange(req), id).await?;
         match answer.result.map_err(status)? {
             mvcc::Outcome::DeleteRange(applied) => {
                 let revision = applied.response.header.revision;
@@ -103,13 +113,14 @@ impl pb::kv_server::Kv for KvService {
         &self,
         request: Request<pb::TxnRequest>,
     ) -> Result<Response<pb::TxnResponse>, Status> {
+        let id = request_id_of(request.metadata());
         let req = request.into_inner();
         self.limits.check_received(&req)?;
         let size = prost::Message::encoded_len(&req);
         let req = codec::txn_request(req);
         mvcc::validate_txn(&req, self.limits.max_txn_ops).map_err(status)?;
         self.limits.check_proposal(size)?;
-        let answer = self.write(mvcc::Command::Txn(req)).await?;
+        let answer = self.write(mvcc::Command::Txn(req), id).await?;
         match answer.result.map_err(status)? {
             mvcc::Outcome::Txn(applied) => {
                 let revision = applied.response.header.revision;
@@ -125,12 +136,13 @@ impl pb::kv_server::Kv for KvService {
         &self,
         request: Request<pb::CompactionRequest>,
     ) -> Result<Response<pb::CompactionResponse>, Status> {
+        let id = request_id_of(request.metadata());
         let req = request.into_inner();
         let cmd = mvcc::Command::Compaction(mvcc::CompactionRequest {
             revision: req.revision,
             physical: req.physical,
         });
-        let answer = self.write(cmd).await?;
+        let answer = self.write(cmd, id).await?;
         match answer.result.map_err(status)? {
             mvcc::Outcome::Compaction(resp) => Ok(Response::new(pb::CompactionResponse {
                 header: Some(with_revision(answer.header, resp.header.revision)),

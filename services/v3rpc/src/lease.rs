@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use concord_api::v3::{mvcc, KeyspaceV3};
 use concord_rpc::etcd::etcdserverpb as pb;
+use concord_rpc::keyspace_grpc::request_id_of;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::Stream;
@@ -64,6 +65,7 @@ impl pb::lease_server::Lease for LeaseService {
         &self,
         request: Request<pb::LeaseGrantRequest>,
     ) -> Result<Response<pb::LeaseGrantResponse>, Status> {
+        let id = request_id_of(request.metadata());
         let req = request.into_inner();
         let cmd = mvcc::Command::LeaseGrant {
             request: mvcc::LeaseGrantRequest {
@@ -72,7 +74,7 @@ impl pb::lease_server::Lease for LeaseService {
             },
             now: 0,
         };
-        let answer = self.keyspace.write(cmd).await.map_err(status)?;
+        let answer = self.keyspace.write_once(cmd, id).await.map_err(status)?;
         match answer.result.map_err(status)? {
             mvcc::Outcome::LeaseGrant(resp) => {
                 let revision = resp.header.revision;
@@ -88,10 +90,11 @@ impl pb::lease_server::Lease for LeaseService {
         &self,
         request: Request<pb::LeaseRevokeRequest>,
     ) -> Result<Response<pb::LeaseRevokeResponse>, Status> {
+        let request_id = request_id_of(request.metadata());
         let id = request.into_inner().id;
         let answer = self
             .keyspace
-            .write(mvcc::Command::LeaseRevoke { id })
+            .write_once(mvcc::Command::LeaseRevoke { id }, request_id)
             .await
             .map_err(status)?;
         match answer.result.map_err(status)? {

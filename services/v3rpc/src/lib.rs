@@ -7,7 +7,7 @@
 //!
 //! One file per service, as etcd's `v3rpc` keeps them apart: [`kv`],
 //! [`watch`], [`lease`], [`cluster`], [`maintenance`], [`auth`]; the
-//! protobuf ⇄ keyspace conversions in [`codec`], etcd's errors in
+//! protobuf ⇄ keyspace conversions in [`codec`] (concord-rpc's), etcd's errors in
 //! [`error`], the response header in [`header`]. [`routes`] mounts them
 //! all as one axum router, to be served on a member's (or a gateway's)
 //! client URLs over h2c, and on concord-consensus's contract listener for
@@ -20,13 +20,16 @@
 
 pub mod auth;
 pub mod cluster;
-pub mod codec;
 pub mod error;
 pub mod header;
 pub mod kv;
 pub mod lease;
 pub mod maintenance;
 pub mod watch;
+
+/// The protobuf ⇄ keyspace conversions, in concord-rpc so that a
+/// gateway's client of the members' v3 services shares them.
+pub use concord_rpc::etcd_codec as codec;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -114,6 +117,19 @@ pub fn routes_with(
     cluster: Arc<dyn Cluster>,
     options: V3Options,
 ) -> Router {
+    services(keyspace, cluster, options)
+        .add_service(concord_rpc::health::service())
+        .into_axum_router()
+}
+
+/// Every v3 service without `grpc.health.v1`, for a gRPC server that
+/// serves other contracts and its health beside them (concord-consensus's
+/// contract listener).
+pub fn services(
+    keyspace: Arc<dyn KeyspaceV3>,
+    cluster: Arc<dyn Cluster>,
+    options: V3Options,
+) -> tonic::service::Routes {
     let limits = Limits {
         max_request_bytes: options.max_request_bytes,
         max_txn_ops: options.max_txn_ops,
@@ -148,6 +164,4 @@ pub fn routes_with(
         .add_service(cluster_svc)
         .add_service(maintenance)
         .add_service(auth)
-        .add_service(concord_rpc::health::service())
-        .into_axum_router()
 }

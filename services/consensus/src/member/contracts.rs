@@ -1,11 +1,14 @@
 //! `concord-consensus`'s face: on its client URLs, the KV, cluster and
 //! committed-events gRPC contracts (`proto/`) for `concord-gateway` and
-//! `concord-watch`, its committed events kept in an [`EventLog`] for the
+//! `concord-watch`, and etcd's own v3 services (`rpc.proto`, concord-v3rpc
+//! over the member's keyspace, exactly as the all-in-one serves them) for
+//! the gateways' v3 API, its committed events kept in an [`EventLog`] for the
 //! watch tier to follow; with `--event-bus-url`, while this member leads,
 //! the events published on the bus too.
 
 use std::sync::Arc;
 
+use concord_api::v3::KeyspaceV3;
 use concord_api::{Cluster, EventSink, EventSource, Kv, RaftStats};
 use concord_process::serve::Serving;
 use concord_rpc::cluster_grpc::{ClusterService, RaftStatsService};
@@ -44,7 +47,7 @@ impl ClientFace for Contracts {
     }
 
     fn api(&self) -> &'static str {
-        "gRPC KV, cluster and events contracts"
+        "gRPC KV, cluster, events and etcd v3 contracts"
     }
 
     fn sink(&self) -> Arc<dyn EventSink> {
@@ -63,7 +66,10 @@ impl ClientFace for Contracts {
         let stats: Arc<dyn RaftStats> = member.clone();
         for l in listeners {
             let events: Arc<dyn EventSource> = self.log.clone();
+            let keyspace: Arc<dyn KeyspaceV3> = member.clone();
+            let v3 = concord_v3rpc::services(keyspace, cluster.clone(), Default::default());
             let grpc = concord_rpc::keepalive::server()
+                .add_routes(v3)
                 .add_service(KvService::server(kv.clone()))
                 .add_service(ClusterService::server(cluster.clone()))
                 .add_service(RaftStatsService::server(stats.clone()))

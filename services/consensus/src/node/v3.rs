@@ -49,9 +49,19 @@ impl Consensus {
 #[async_trait]
 impl KeyspaceV3 for Consensus {
     async fn write(&self, cmd: mvcc::Command) -> Result<V3Answer<mvcc::Outcome>, ApiError> {
-        let (res, raft) = self
-            .propose(Write::V3(cmd), self.request_ids.next())
-            .await?;
+        // Named here, where the write enters the cluster (as a v2 write).
+        KeyspaceV3::write_once(self, cmd, self.request_ids.next()).await
+    }
+
+    /// The request-ID machinery of v2 writes: a write already applied
+    /// under `id` is answered with its first result, not applied again.
+    async fn write_once(
+        &self,
+        cmd: mvcc::Command,
+        id: RequestId,
+    ) -> Result<V3Answer<mvcc::Outcome>, ApiError> {
+        let id = if id == 0 { self.request_ids.next() } else { id };
+        let (res, raft) = self.propose(Write::V3(cmd), id).await?;
         // As for v2 writes: answered once committed; local reads wait for
         // the local apply (`caught_up`).
         self.answered_index.fetch_max(raft.index, Ordering::AcqRel);

@@ -1,0 +1,273 @@
+//! The etcd v3 API through the split's gateways: etcdctl 3.4
+//! (`ETCDCTL_API=3`) against `concord-gateway`s, which serve etcd's v3
+//! services over the members' own (concord-consensus serves them on its
+//! contract listener). Put, get, del, txn, watch, lease and member list
+//! through a gateway; two gateways serve the same keyspace; writes through a
+//! gateway while the leader member is killed -9 all answer, each applied
+//! once (the gateway sends a write again with its request ID).
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use concord_tests::split::{serial, Split, TIMEOUT};
+use concord_tests::{output_bounded, which};
+
+/// How long one etcdctl run may take (a write held through an election
+/// included).
+const RUN_LIMIT: Duration = Duration::from_secs(30);
+
+fn etcdctl_command(port: u16, args: &[&str]) -> Option<Command> {
+    let etcdctl = which("etcdctl")?;
+    let mut cmd = Command::new(etcdctl);
+    cmd.env("ETCDCTL_API", "3")
+        .env_remove("ETCDCTL_ENDPOINTS")
+        .arg(format!("--endpoints=http://127.0.0.1:{port}"))
+        .arg("--command-timeout=20s")
+        .args(args);
+    Some(cmd)
+}
+
+/// etcdctl's stdout for `args` through the gateway on `port`; panics with
+/// its stderr if it fails.
+fn etcdctl(port: u16, args: &[&str]) -> String {
+    let cmd = etcdctl_command(port, args).expect("etcdctl");
+    let out = output_bounded(cmd, RUN_LIMIT);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "etcdctl {args:?} failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// `etcdctl txn` with `script` on its stdin.
+fn etcdctl_txn(port: u16, script: &str) -> String {
+    let mut cmd = etcdctl_command(port, &["txn"]).expect("etcdctl");
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("etcdctl runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "etcdctl txn failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// A running `etcdctl watch`, its output lines as they come.
+struct Watching {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Watching {
+    fn start(port: u16, args: &[&str]) -> Watching {
+        let mut cmd = etcdctl_command(port, args).expect("etcdctl");
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("etcdctl runs");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Watching { child, lines }
+    }
+
+    /// The next `n` lines (panics if they do not come in time).
+    fn next(&self, n: usize) -> Vec<String> {
+        (0..n)
+            .map(|_| {
+                self.lines
+                    .recv_timeout(TIMEOUT)
+                    .expect("the watch printed nothing in time")
+            })
+            .collect()
+    }
+}
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `"revision":N` of etcdctl's JSON output.
+fn json_number(text: &str, key: &str) -> i64 {
+    let v: serde_json::Value = serde_json::from_str(text.trim()).expect("etcdctl's JSON");
+    let found = match key {
+        "revision" => &v["header"]["revision"],
+        "version" => &v["kvs"][0]["version"],
+        "count" => &v["count"],
+        _ => unreachable!("{key}"),
+    };
+    found.as_i64().unwrap_or(0)
+}
+
+#[test]
+fn etcdctl_v3_through_the_split_gateways() {
+    if which("etcdctl").is_none() {
+        eprintln!("skipped: etcdctl (etcd 3.4) is not installed");
+        return;
+    }
+    let _one = serial();
+    let s = Split::start();
+    let (g1, g2) = (s.gateway_ports[0], s.gateway_ports[1]);
+
+    // Put through one gateway, read through the other.
+    assert_eq!(etcdctl(g1, &["put", "foo", "bar"]), "OK\n");
+    assert_eq!(etcdctl(g2, &["get", "foo"]), "foo\nbar\n");
+    assert_eq!(etcdctl(g2, &["put", "foo2", "baz"]), "OK\n");
+    assert_eq!(
+        etcdctl(g1, &["get", "foo", "--prefix"]),
+        "foo\nbar\nfoo2\nbaz\n"
+    );
+    assert_eq!(
+        etcdctl(g1, &["get", "foo", "--prefix", "--consistency=s"]),
+        "foo\nbar\nfoo2\nbaz\n"
+    );
+    assert_eq!(etcdctl(g2, &["del", "foo2"]), "1\n");
+    assert_eq!(etcdctl(g1, &["get", "foo2"]), "");
+
+    // A txn: compare, then the success branch.
+    let txn = etcdctl_txn(
+        g2,
+        "value(\"foo\") = \"bar\"\n\nput foo qux\n\nput nope x\n\n",
+    );
+    assert_eq!(txn, "SUCCESS\n\nOK\n");
+    assert_eq!(etcdctl(g1, &["get", "foo", "--print-value-only"]), "qux\n");
+
+    // Watch through g2 from a past revision (history), then a live change
+    // written through g1.
+    let rev = json_number(&etcdctl(g1, &["get", "foo", "-w", "json"]), "revision");
+    let w = Watching::start(g2, &["watch", "foo", &format!("--rev={rev}")]);
+    assert_eq!(w.next(3), ["PUT", "foo", "qux"]);
+    assert_eq!(etcdctl(g1, &["put", "foo", "live"]), "OK\n");
+    assert_eq!(w.next(3), ["PUT", "foo", "live"]);
+    drop(w);
+
+    // A lease: granted through g1, a key attached through g2, revoked.
+    let granted = etcdctl(g1, &["lease", "grant", "60"]);
+    let id = granted
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_else(|| panic!("lease grant printed {granted:?}"))
+        .to_string();
+    assert_eq!(granted, format!("lease {id} granted with TTL(60s)\n"));
+    assert_eq!(
+        etcdctl(g2, &["put", "leased", "v", &format!("--lease={id}")]),
+        "OK\n"
+    );
+    let ttl = etcdctl(g1, &["lease", "timetolive", &id, "--keys"]);
+    assert!(
+        ttl.starts_with(&format!("lease {id} granted with TTL(60s), remaining(")),
+        "{ttl}"
+    );
+    assert!(ttl.ends_with("attached keys([leased])\n"), "{ttl}");
+    let kept = etcdctl(g2, &["lease", "keep-alive", "--once", &id]);
+    assert!(
+        kept.starts_with(&format!("lease {id} keepalived with TTL(")),
+        "{kept}"
+    );
+    assert_eq!(
+        etcdctl(g1, &["lease", "list"]),
+        format!("found 1 leases\n{id}\n")
+    );
+    assert_eq!(
+        etcdctl(g2, &["lease", "revoke", &id]),
+        format!("lease {id} revoked\n")
+    );
+    assert_eq!(etcdctl(g1, &["get", "leased"]), "");
+
+    // The members, as etcd lists them.
+    let members = etcdctl(g2, &["member", "list"]);
+    assert_eq!(members.lines().count(), 3, "{members}");
+    for name in ["c1", "c2", "c3"] {
+        assert!(
+            members
+                .lines()
+                .any(|l| l.contains(&format!(", started, {name}, "))),
+            "{members}"
+        );
+    }
+}
+
+#[test]
+fn v3_writes_through_a_gateway_survive_the_leader_kill_applied_once() {
+    if which("etcdctl").is_none() {
+        eprintln!("skipped: etcdctl (etcd 3.4) is not installed");
+        return;
+    }
+    let _one = serial();
+    let mut s = Split::start();
+    let g1 = s.gateway_ports[0];
+    assert_eq!(etcdctl(g1, &["put", "k-warm", "v"]), "OK\n");
+
+    // Writes one after the other through g1; the leader is killed once the
+    // third is answered, while the next ones are being sent.
+    const WRITES: usize = 12;
+    let (acked, answers) = mpsc::channel();
+    let writer = std::thread::spawn(move || {
+        for i in 0..WRITES {
+            let out = etcdctl(g1, &["put", &format!("k{i:02}"), &format!("v{i}")]);
+            acked.send((i, out)).unwrap();
+        }
+    });
+    for _ in 0..3 {
+        let (i, out) = answers.recv_timeout(TIMEOUT).expect("a write answered");
+        assert_eq!(out, "OK\n", "write {i}");
+    }
+    let leader = s.leader().expect("no leader logged");
+    s.kill9(&leader);
+    for _ in 3..WRITES {
+        let (i, out) = answers
+            .recv_timeout(RUN_LIMIT)
+            .unwrap_or_else(|_| panic!("a write went unanswered:\n{}", s.logs()));
+        assert_eq!(out, "OK\n", "write {i}");
+    }
+    writer.join().unwrap();
+
+    // Each applied once: version 1, and one revision per write.
+    let g2 = s.gateway_ports[1];
+    for i in 0..WRITES {
+        let got = etcdctl(g2, &["get", &format!("k{i:02}"), "-w", "json"]);
+        assert_eq!(json_number(&got, "version"), 1, "k{i:02}: {got}");
+    }
+    let all = etcdctl(g2, &["get", "k", "--prefix", "-w", "json"]);
+    assert_eq!(json_number(&all, "count"), WRITES as i64 + 1, "{all}");
+    let warm = json_number(&etcdctl(g2, &["get", "k-warm", "-w", "json"]), "revision");
+    let first = etcdctl(g2, &["get", "k00", "-w", "json"]);
+    let last = etcdctl(g2, &["get", &format!("k{:02}", WRITES - 1), "-w", "json"]);
+    let mod_rev = |t: &str| {
+        let v: serde_json::Value = serde_json::from_str(t.trim()).unwrap();
+        v["kvs"][0]["mod_revision"].as_i64().unwrap()
+    };
+    assert_eq!(
+        mod_rev(&last) - mod_rev(&first),
+        WRITES as i64 - 1,
+        "a write applied twice or lost:\n{first}\n{last}"
+    );
+    assert_eq!(warm, mod_rev(&last), "{warm}");
+}
