@@ -57,7 +57,8 @@ pub enum Error {
     /// `ErrGRPCFutureRev`.
     #[error("etcdserver: mvcc: required revision is a future revision")]
     FutureRev,
-    /// `ErrGRPCNoSpace`: not raised by this crate; here for the quota.
+    /// `ErrGRPCNoSpace`: a write that would grow the keyspace while a
+    /// NOSPACE alarm is active (`alarm.rs`).
     #[error("etcdserver: mvcc: database space exceeded")]
     NoSpace,
     /// `ErrGRPCLeaseNotFound`.
