@@ -459,6 +459,48 @@ pub fn lease_leases_response_from_pb(r: pb::LeaseLeasesResponse) -> mvcc::LeaseL
     }
 }
 
+/// An `Alarm` request, to a member's `Maintenance` service.
+pub fn alarm_request_to_pb(r: mvcc::AlarmRequest) -> pb::AlarmRequest {
+    use pb::alarm_request::AlarmAction;
+    pb::AlarmRequest {
+        action: match r.action {
+            mvcc::AlarmAction::Get => AlarmAction::Get,
+            mvcc::AlarmAction::Activate => AlarmAction::Activate,
+            mvcc::AlarmAction::Deactivate => AlarmAction::Deactivate,
+        } as i32,
+        member_id: r.member_id,
+        alarm: alarm_type_to_pb(r.alarm) as i32,
+    }
+}
+
+fn alarm_type_to_pb(t: mvcc::AlarmType) -> pb::AlarmType {
+    match t {
+        mvcc::AlarmType::None => pb::AlarmType::None,
+        mvcc::AlarmType::NoSpace => pb::AlarmType::Nospace,
+        mvcc::AlarmType::Corrupt => pb::AlarmType::Corrupt,
+    }
+}
+
+/// A member's `Alarm` answer (an alarm type etcd's protos do not define is
+/// none).
+pub fn alarm_response_from_pb(r: pb::AlarmResponse) -> mvcc::AlarmResponse {
+    mvcc::AlarmResponse {
+        header: header_from_pb(r.header),
+        alarms: r
+            .alarms
+            .into_iter()
+            .map(|a| mvcc::Alarm {
+                member_id: a.member_id,
+                alarm: match pb::AlarmType::try_from(a.alarm) {
+                    Ok(pb::AlarmType::Nospace) => mvcc::AlarmType::NoSpace,
+                    Ok(pb::AlarmType::Corrupt) => mvcc::AlarmType::Corrupt,
+                    _ => mvcc::AlarmType::None,
+                },
+            })
+            .collect(),
+    }
+}
+
 /// The keyspace's error whose text (etcd's, which clients match) a member
 /// answered with, if it is one.
 pub fn keyspace_error_from_text(text: &str) -> Option<mvcc::Error> {

@@ -153,7 +153,8 @@ impl GrpcKeyspace {
         remember(&self.last_header, h);
     }
 
-    /// A read (no effect): sent to the member in use, and to the next ones
+    /// A call without effect (or none but the first one's when sent again):
+    /// sent to the member in use, and to the next ones
     /// while none can be reached, up to [`CALL_TIMEOUT`].
     async fn read<P, T, F, Fut>(
         &self,
@@ -455,6 +456,22 @@ impl KeyspaceV3 for GrpcKeyspace {
                     .await
             },
             |r: pb::LeaseLeasesResponse| (r.header, codec::lease_leases_response_from_pb(r)),
+        )
+        .await
+    }
+
+    /// The member's `Maintenance.Alarm` (a replicated write there when it
+    /// raises or disarms; listing changes nothing, so it is sent again
+    /// freely, and so are the others: raising or disarming twice is as
+    /// once).
+    async fn alarm(
+        &self,
+        request: mvcc::AlarmRequest,
+    ) -> Result<V3Answer<mvcc::AlarmResponse>, ApiError> {
+        let req = codec::alarm_request_to_pb(request);
+        self.read(
+            |ch| async move { MaintenanceClient::new(ch).alarm(req).await },
+            |r: pb::AlarmResponse| (r.header, codec::alarm_response_from_pb(r)),
         )
         .await
     }
