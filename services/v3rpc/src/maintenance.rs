@@ -2,13 +2,14 @@
 //! `Alarm`, `HashKV`, `Hash`, `Defragment`, `MoveLeader` and the `Snapshot`
 //! stream.
 //!
-//! Where Concord differs by nature: there are no alarms to list (no
-//! `--quota-backend-bytes` yet) and none can be raised by hand; `Hash` is
+//! Alarms are the keyspace's (raised by the quota or by hand, replicated
+//! through the raft log, as etcd's alarm store). Where Concord differs by
+//! nature: `Hash` is
 //! the keyspace's checksum (etcd hashes its bolt file, whose bytes Concord
 //! does not have), equal on members that applied the same log; defragmenting
 //! has nothing to do; leadership cannot be moved to another member (the
 //! raft library has no transfer), answered with etcd's "not capable"; the
-//! snapshot is the keyspace in Concord's own format, streamed as etcd
+//! snapshot is the keyspace as a bolt database file, streamed as etcd
 //! streams its database (32 KiB chunks, then the SHA-256 of the whole),
 //! padded to whole 512-byte sectors as etcdctl expects of a bolt file.
 
@@ -25,6 +26,17 @@ use tonic::{Request, Response, Status};
 
 use super::error::{status, V3Error};
 use super::header::{header, with_revision};
+
+/// An alarm type of the protocol as the keyspace names it.
+fn alarm_type(t: i32) -> Result<concord_api::v3::mvcc::AlarmType, Status> {
+    use concord_api::v3::mvcc::AlarmType;
+    Ok(match pb::AlarmType::try_from(t) {
+        Ok(pb::AlarmType::None) => AlarmType::None,
+        Ok(pb::AlarmType::Nospace) => AlarmType::NoSpace,
+        Ok(pb::AlarmType::Corrupt) => AlarmType::Corrupt,
+        Err(_) => return Err(Status::invalid_argument("unknown alarm type")),
+    })
+}
 
 /// etcd's `snapshotSendBufferSize`.
 pub const SNAPSHOT_CHUNK_BYTES: usize = 32 * 1024;
@@ -83,21 +95,46 @@ impl pb::maintenance_server::Maintenance for MaintenanceService {
         &self,
         request: Request<pb::AlarmRequest>,
     ) -> Result<Response<pb::AlarmResponse>, Status> {
+        use concord_api::v3::mvcc;
         use pb::alarm_request::AlarmAction;
         let req = request.into_inner();
-        match AlarmAction::try_from(req.action) {
-            // Nothing raised, nothing to list or disarm; etcd's answer
-            // carries no header.
-            Ok(AlarmAction::Get) | Ok(AlarmAction::Deactivate) => {
-                Ok(Response::new(pb::AlarmResponse {
-                    header: None,
-                    alarms: Vec::new(),
-                }))
-            }
-            _ => Err(status(V3Error::Unsupported(
-                "concord: raising an alarm by hand is not supported",
-            ))),
+        let action = match AlarmAction::try_from(req.action) {
+            Ok(AlarmAction::Get) => mvcc::AlarmAction::Get,
+            Ok(AlarmAction::Activate) => mvcc::AlarmAction::Activate,
+            Ok(AlarmAction::Deactivate) => mvcc::AlarmAction::Deactivate,
+            Err(_) => return Err(Status::invalid_argument("unknown alarm action")),
+        };
+        let alarm = alarm_type(req.alarm)?;
+        // etcd 3.4 stops on raising "no alarm" (its backend refuses the
+        // empty key); refused here instead.
+        if action == mvcc::AlarmAction::Activate && alarm == mvcc::AlarmType::None {
+            return Err(Status::invalid_argument("alarm type NONE cannot be raised"));
         }
+        let answer = self
+            .keyspace
+            .alarm(mvcc::AlarmRequest {
+                action,
+                member_id: req.member_id,
+                alarm,
+            })
+            .await
+            .map_err(status)?;
+        let alarms = answer.result.map_err(status)?.alarms;
+        // etcd's answer carries no header.
+        Ok(Response::new(pb::AlarmResponse {
+            header: None,
+            alarms: alarms
+                .into_iter()
+                .map(|a| pb::AlarmMember {
+                    member_id: a.member_id,
+                    alarm: match a.alarm {
+                        mvcc::AlarmType::None => pb::AlarmType::None,
+                        mvcc::AlarmType::NoSpace => pb::AlarmType::Nospace,
+                        mvcc::AlarmType::Corrupt => pb::AlarmType::Corrupt,
+                    } as i32,
+                })
+                .collect(),
+        }))
     }
 
     async fn status(

@@ -39,10 +39,23 @@ impl Consensus {
         })
     }
 
-    /// Bytes the keyspace takes serialised: what a snapshot of it holds
-    /// (etcd's `dbSize` is its bolt file's).
+    /// Bytes the keyspace takes serialised (kept as it changes, so cheap):
+    /// what the quota is checked against (etcd's `dbSize` is its bolt
+    /// file's).
     fn v3_size(&self) -> i64 {
-        bincode::serialized_size(&*self.shared.keyspace.read()).map_or(0, |n| n as i64)
+        self.shared.keyspace.read().size() as i64
+    }
+
+    /// The active alarms as etcd's `Status.errors` words them (Go's text
+    /// form of an `AlarmMember`).
+    fn v3_alarm_texts(&self) -> Vec<String> {
+        self.shared
+            .keyspace
+            .read()
+            .alarms()
+            .iter()
+            .map(|a| format!("memberID:{} alarm:{} ", a.member_id, a.alarm.name()))
+            .collect()
     }
 }
 
@@ -122,7 +135,7 @@ impl KeyspaceV3 for Consensus {
             raft_index: last_log.max(committed),
             raft_term: term,
             raft_applied_index: self.shared.applied_index(),
-            errors: Vec::new(),
+            errors: self.v3_alarm_texts(),
             is_learner: false,
         })
     }
