@@ -194,10 +194,7 @@ fn unsupported_etcd_flags_are_refused_as_flag_env_and_config_file() {
             "--listen-metrics-urls=http://127.0.0.1:2381",
             "--listen-metrics-urls",
         ),
-        (
-            "--auto-compaction-retention=1",
-            "--auto-compaction-retention",
-        ),
+        ("--enable-pprof", "--enable-pprof"),
         ("--proxy=on", "--proxy"),
         ("--logger=zap", "--logger"),
     ] {
