@@ -1,18 +1,20 @@
 //! Serving until stopped, in one copy for every HTTP face of Concord (the
 //! gateway's and the all-in-one's v2 API, the proxy a member becomes): an
 //! axum router on each listener, HTTP/1.1 and HTTP/2 over cleartext with
-//! prior knowledge (h2c) on the same one (hyper-util's auto builder, which
-//! `axum::serve` uses with axum's `http2` feature), so that gRPC can share
-//! the client URLs with the v2 API. Servers of other kinds (tonic's) stop
+//! prior knowledge (h2c) on the same one, told apart by a connection's
+//! first bytes, so that gRPC can share the client URLs with the v2 API. Servers of other kinds (tonic's) stop
 //! with the same signal ([`Serving::stopped`]).
 
 use std::future::Future;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
-
 use axum::Router;
-use tokio::net::TcpListener;
+use hyper::server::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -39,20 +41,8 @@ impl Serving {
     /// Serves `app` on `listener` (HTTP/1.1 and h2c) until [`Self::stop`].
     pub fn http(&mut self, listener: TcpListener, app: Router) {
         let stopped = self.stopped();
-        // TCP_NODELAY: HTTP/2 writes a gRPC answer as several frames, and
-        // without it the last one waits for the client's delayed ACK
-        // (measured: a v3 Range at 1 client took 44 ms instead of 0.3 ms).
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!("cannot set TCP_NODELAY: {e}");
-            }
-        });
-        self.tasks.push(tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(stopped)
-                .await
-                .map_err(anyhow::Error::from)
-        }));
+        self.tasks
+            .push(tokio::spawn(accept_until(listener, app, stopped)));
     }
 
     /// Serves `app` on each of `listeners`.
@@ -86,6 +76,80 @@ impl Serving {
         for task in self.tasks {
             let _ = tokio::time::timeout(grace, task).await;
         }
+    }
+}
+
+/// HTTP/2's client preface: a connection that starts with it speaks h2c
+/// with prior knowledge (gRPC), any other speaks HTTP/1.1.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Accepts until `stopped`, then lets the connections finish what they
+/// serve (HTTP/1.1 closes after the answer in flight, HTTP/2 sends GOAWAY).
+/// axum's own `serve` would do (its auto builder reads the preface into a
+/// rewinding reader and serves HTTP/1.1 with upgrades); a plain HTTP/1.1
+/// connection served directly answered ~15 % more v2 GETs at 256 clients
+/// on the single worker thread (BENCHMARKS.md, issue 19).
+async fn accept_until(
+    listener: TcpListener,
+    app: Router,
+    stopped: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(stopped);
+    loop {
+        let tcp = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => tcp,
+                Err(e) => {
+                    // Out of file descriptors and the like: the listener
+                    // stays, as axum's does, after a pause.
+                    tracing::warn!("accepting a connection failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut stopped => break,
+        };
+        // TCP_NODELAY: HTTP/2 writes a gRPC answer as several frames, and
+        // without it the last one waits for the client's delayed ACK
+        // (measured: a v3 Range at 1 client took 44 ms instead of 0.3 ms).
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("cannot set TCP_NODELAY: {e}");
+        }
+        tokio::spawn(serve_connection(tcp, app.clone(), graceful.watcher()));
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// Serves one connection in the protocol its first bytes show.
+async fn serve_connection(tcp: TcpStream, app: Router, watcher: Watcher) {
+    let mut first = [0u8; H2_PREFACE.len()];
+    let seen = match tcp.peek(&mut first).await {
+        Ok(0) | Err(_) => return,
+        Ok(n) => &first[..n],
+    };
+    let service = TowerToHyperService::new(app);
+    let io = TokioIo::new(tcp);
+    let served: Result<(), Box<dyn std::error::Error + Send + Sync>> =
+        if !H2_PREFACE.starts_with(seen) {
+            watcher
+                .watch(http1::Builder::new().serve_connection(io, service))
+                .await
+                .map_err(Into::into)
+        } else if seen.len() == H2_PREFACE.len() {
+            watcher
+                .watch(http2::Builder::new(TokioExecutor::new()).serve_connection(io, service))
+                .await
+                .map_err(Into::into)
+        } else {
+            // The preface arrived in pieces: the auto builder reads it whole.
+            let builder = auto::Builder::new(TokioExecutor::new());
+            watcher.watch(builder.serve_connection(io, service)).await
+        };
+    if let Err(e) = served {
+        tracing::debug!("connection ended: {e}");
     }
 }
 
