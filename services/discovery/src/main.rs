@@ -11,6 +11,7 @@ use clap::{CommandFactory, Parser};
 use concord_discovery::registry::Registry;
 use concord_discovery::service;
 use concord_process::args::{LogArgs, ProcessArgs};
+use concord_process::serve::Serving;
 use concord_process::{init_logging, listen_addr, shutdown_signal};
 use concord_store::go;
 use tokio::net::TcpListener;
@@ -115,6 +116,11 @@ fn token_ttl(s: &str) -> Result<Duration, String> {
         .map_err(|_| bad())
 }
 
+/// How long requests in flight may finish after a stop signal: the keys
+/// API's long-poll watches (`?wait=true`) never finish on their own and
+/// are cut then.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
 async fn run(s: Flags) -> anyhow::Result<()> {
     let ttl = token_ttl(&s.token_ttl)
         .map_err(|e| anyhow::anyhow!("--token-ttl {:?}: {e}", s.token_ttl))?;
@@ -154,12 +160,11 @@ async fn run(s: Flags) -> anyhow::Result<()> {
     let expiry = tokio::spawn(expire_tokens(registry.clone(), ttl));
     let app = service::router(registry, &s.process.name, &advertise_url);
     info!("listening for discovery requests on {listen_url}, discovery URLs advertise {advertise_url}");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            shutdown_signal().await;
-            info!("received a stop signal, shutting down");
-        })
-        .await?;
+    let mut serving = Serving::new();
+    serving.http(listener, app);
+    shutdown_signal().await;
+    info!("received a stop signal, shutting down");
+    serving.stop(STOP_GRACE).await;
     expiry.abort();
     info!("concord-discovery stopped");
     Ok(())
