@@ -4,6 +4,7 @@
 //! contracts on top of raft. One concern per file:
 //!
 //! - `data_dir.rs`: what a data dir must hold before raft starts on it;
+//! - `startup.rs`: raft's settings, bootstrapping, the peer servers;
 //! - `identity.rs`: who this member is (IDs, written once);
 //! - `batching.rs`: group commit of writes, forwarded in batches;
 //! - `forward.rs`: getting a request to the leader through elections;
@@ -50,6 +51,7 @@ mod membership;
 mod peer_server;
 mod quota;
 mod read_index;
+mod startup;
 mod v3;
 
 pub use compactor::{AutoCompaction, AutoCompactionError, REVISION_INTERVAL};
@@ -60,6 +62,7 @@ use expiry::expire_keys;
 use forward::Forwarded;
 use leadership::watch_leadership;
 use read_index::{read_index_rounds, ReadIndexWaiter};
+use startup::{bootstrap, keep_own_vote_uncommitted, raft_config, serve_peers};
 
 use identity::{join_identity, load_or_create_identity, save_identity, Identity};
 use membership::{probe_removed, publish_attributes};
@@ -220,93 +223,17 @@ impl Consensus {
             &log_state,
             snapshot,
         )?;
-        // openraft restores a member whose stored vote is a committed vote
-        // for itself as leader at once, without asking anyone: a restarted
-        // ex-leader would claim a term the cluster has left (two leaders in
-        // /v2/stats/self) and, if it was removed meanwhile, never learn it.
-        // Kept as an uncommitted vote (the same term, the same choice, so
-        // no second vote in that term), it starts as a follower and leads
-        // again only through an election.
-        if let Some(v) = vote
-            .filter(|v| v.is_committed() && v.leader_id().voted_for() == Some(identity.member_id))
-        {
-            log.save_vote(&Vote::new(v.leader_id().term, identity.member_id))
-                .await
-                .map_err(storage_err)?;
-        }
+        keep_own_vote_uncommitted(&mut log, vote, identity.member_id)
+            .await
+            .map_err(storage_err)?;
         let net = NetContext::new(shared.clone(), Arc::new(PeerStats::default()));
-        let config = Config {
-            cluster_name: hex(identity.cluster_id),
-            heartbeat_interval: cfg.heartbeat_interval_ms,
-            // openraft 0.9 lets a follower that knows a leader stand for
-            // election only after the leader lease (`election_timeout_max`)
-            // plus its random timeout in [min, max). With [0.4, 0.7)
-            // election timeouts, the lease (voters ignore candidates while
-            // they hear from a leader) is 7 heartbeats by default and a
-            // follower stands 1.1-1.4 election timeouts after the leader's
-            // last message, within etcd's 1-2 (with [0.5, 1) it stood at
-            // 1.5-2 and writes resumed 1.66-2.11 s after a leader kill;
-            // with [1, 2), 3-4).
-            election_timeout_min: (cfg.election_timeout_ms * 2 / 5)
-                .max(cfg.heartbeat_interval_ms + 1),
-            election_timeout_max: (cfg.election_timeout_ms * 7 / 10)
-                .max(cfg.heartbeat_interval_ms + 2),
-            install_snapshot_timeout: (cfg.election_timeout_ms * 10).max(10_000),
-            snapshot_policy: SnapshotPolicy::LogsSinceLast(cfg.snapshot_count.max(1)),
-            // Like etcd's 5000 catch-up entries kept after a snapshot.
-            max_in_snapshot_log_to_keep: 5000.min(cfg.snapshot_count),
-            max_payload_entries: 4096,
-            ..Default::default()
-        };
-        let config = Arc::new(
-            config
-                .validate()
-                .map_err(|e| ConsensusError::Raft(e.to_string()))?,
-        );
+        let config = raft_config(&cfg, identity.cluster_id)?;
         let network = PeerNetwork { ctx: net.clone() };
         let log_handle = log.clone();
         let raft = Raft::new(identity.member_id, config, network, log, sm)
             .await
             .map_err(|e| ConsensusError::Raft(e.to_string()))?;
-        // Asked of raft, not of the identity file: a crash between writing
-        // the identity and initializing must not leave a member that never
-        // bootstraps. A joining member has no initial members: the leader
-        // brings it the log.
-        let initialized = raft
-            .is_initialized()
-            .await
-            .map_err(|e| ConsensusError::Raft(e.to_string()))?;
-        if !initialized && !identity.initial_members.is_empty() {
-            info!(
-                "bootstrapping cluster {} with {} member(s)",
-                hex(identity.cluster_id),
-                identity.initial_members.len()
-            );
-            raft.initialize(identity.initial_members.clone())
-                .await
-                .map_err(|e| ConsensusError::Raft(e.to_string()))?;
-        }
-        // Recorded once raft has state (at bootstrap, or on the first
-        // restart of a member that joined and received the log).
-        let mut identity = identity;
-        if !identity.has_raft_state && (initialized || !identity.initial_members.is_empty()) {
-            identity.has_raft_state = true;
-            save_identity(&identity, &identity_path)?;
-        }
-        // A lone voter restarted on its data dir need not wait an election
-        // timeout to lead again (etcd advances its election ticks likewise).
-        let voters: Vec<u64> = raft
-            .metrics()
-            .borrow()
-            .membership_config
-            .membership()
-            .voter_ids()
-            .collect();
-        if initialized && voters == [identity.member_id] {
-            if let Err(e) = raft.trigger().elect().await {
-                warn!("could not start an election at once: {e}");
-            }
-        }
+        let identity = bootstrap(&raft, identity, &identity_path).await?;
         let (proposals, queue) = mpsc::channel(MAX_BATCH * 4);
         let (read_index_waiters, read_queue) = mpsc::channel(MAX_BATCH * 4);
         let node = Arc::new(Consensus {
@@ -330,24 +257,7 @@ impl Consensus {
             published: std::sync::atomic::AtomicBool::new(false),
         });
         let weak = Arc::downgrade(&node);
-        let mut tasks = Vec::new();
-        for listener in peer_listeners {
-            let service = PeerServer::new(PeerService { node: weak.clone() })
-                .max_decoding_message_size(MAX_MESSAGE_BYTES)
-                .max_encoding_message_size(MAX_MESSAGE_BYTES);
-            // Without TCP_NODELAY small answers wait for delayed ACKs (40 ms).
-            let incoming =
-                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-            tasks.push(tokio::spawn(async move {
-                let served = concord_rpc::keepalive::server()
-                    .add_service(service)
-                    .serve_with_incoming(incoming)
-                    .await;
-                if let Err(e) = served {
-                    error!("peer server stopped: {e}");
-                }
-            }));
-        }
+        let mut tasks = serve_peers(&weak, peer_listeners);
         tasks.push(tokio::spawn(propose_batches(weak.clone(), queue)));
         tasks.push(tokio::spawn(read_index_rounds(weak.clone(), read_queue)));
         tasks.push(tokio::spawn(watch_leadership(
