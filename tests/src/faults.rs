@@ -19,6 +19,9 @@
 //! must be linearizable), and a final quorum read of every key through every
 //! client port must give the value of a write that could be the last one
 //! (no acknowledged write lost).
+//!
+//! With [`Workloads::v3`], etcd's v3 API is driven too, beside the v2
+//! clients and under the same faults ([`crate::faults_v3`]).
 
 use std::collections::BTreeMap;
 use std::io::ErrorKind;
@@ -131,6 +134,7 @@ fn perform(port: u16, key: &str, call: &Call, timeout: Duration) -> (Ret, Outcom
             format!("value={}", form_encode(new)).as_bytes(),
             timeout,
         ),
+        Call::Delete => unreachable!("the v2 clients do not delete"),
     };
     match r {
         Err(SendError::NotSent(e)) => (Ret::Unknown, Outcome::NotSent, e.to_string()),
@@ -476,17 +480,17 @@ fn final_reads(d: &dyn Deployment, start: Instant) -> Vec<Op> {
 }
 
 /// The checker's teeth on this very history: a read after everything that
-/// returns an acknowledged value of the first key that cannot be its last
-/// must be rejected (a proof, not the step budget running out).
-fn planted_stale_read_is_found(history: &[Op]) {
-    let key = key_name(0);
+/// returns an acknowledged value of `key` that cannot be its last must be
+/// rejected (a proof, not the step budget running out).
+pub(crate) fn planted_stale_read_is_found(history: &[Op], key: &str) {
+    let key = key.to_string();
     let possible = linearizability::possible_final_values(history, &key);
     let stale = history
         .iter()
         .filter(|o| o.key == key && o.ret == Ret::Ok)
         .filter_map(|o| match &o.call {
             Call::Write(v) | Call::Cas { new: v, .. } => Some(v.clone()),
-            Call::Read => None,
+            Call::Read | Call::Delete => None,
         })
         .find(|v| !possible.contains(&Some(v.clone())));
     let Some(stale) = stale else {
@@ -567,12 +571,28 @@ pub trait Deployment {
     fn log_tails(&self, n: usize) -> String;
 }
 
+/// Which clients a fault run drives besides the v2 ones.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Workloads {
+    /// etcd's v3 API ([`crate::faults_v3`]) on the same client URLs.
+    pub v3: bool,
+}
+
 /// Plays the faults on `d` under load, prints the figures and checks the
 /// history (panics if it is not linearizable or lost a write).
 pub fn run_faults(d: &mut dyn Deployment, label: &str) {
+    run_faults_with(d, label, Workloads::default());
+}
+
+/// [`run_faults`] with the clients of `workloads` too; every history is
+/// checked (and every figure printed) before the first failure panics.
+pub fn run_faults_with(d: &mut dyn Deployment, label: &str, workloads: Workloads) {
     let n = d.members();
     let start = Instant::now();
     let ports = d.client_ports();
+    let v3 = workloads
+        .v3
+        .then(|| crate::faults_v3::Load::start(ports.clone(), start));
     let stop = Arc::new(AtomicBool::new(false));
     let stop_guard = StopClients(stop.clone());
     let clients: Vec<_> = (0..CLIENTS)
@@ -694,6 +714,7 @@ pub fn run_faults(d: &mut dyn Deployment, label: &str) {
         .flat_map(|h| h.join().expect("probe thread"))
         .collect();
     let finals = final_reads(d, start);
+    let v3 = v3.map(crate::faults_v3::Load::finish);
 
     // --- figures -------------------------------------------------------
     let total = records.len();
@@ -816,7 +837,7 @@ pub fn run_faults(d: &mut dyn Deployment, label: &str) {
     let verdict = linearizability::check(&history);
     let linearizable = if verdict.is_ok() { "yes" } else { "NO" };
     if verdict.is_ok() {
-        planted_stale_read_is_found(&history);
+        planted_stale_read_is_found(&history, &key_name(0));
     }
     eprintln!(
         "  linearizable: {linearizable} ({} ops in the history, {} keys, checked in {:.2} s); acknowledged writes lost: {}",
@@ -847,6 +868,16 @@ pub fn run_faults(d: &mut dyn Deployment, label: &str) {
             d.log_tails(40)
         );
     }
+    // The v3 clients' figures and checks, before any failure is raised.
+    let acks: Vec<u64> = probes
+        .iter()
+        .filter(|r| r.op.ret == Ret::Ok)
+        .map(|r| r.op.complete)
+        .collect();
+    let v3_verdict = v3.map_or(Ok(()), |f| f.report(label, &acks));
+    if v3_verdict.is_err() {
+        eprintln!("{}", d.log_tails(40));
+    }
     assert!(
         lost.is_empty(),
         "{label}: acknowledged writes lost:\n{}",
@@ -854,5 +885,8 @@ pub fn run_faults(d: &mut dyn Deployment, label: &str) {
     );
     if let Err(v) = verdict {
         panic!("{label}: the history is not linearizable:\n{v}");
+    }
+    if let Err(e) = v3_verdict {
+        panic!("{label}, v3 clients:\n{e}");
     }
 }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 pub mod cluster;
 pub mod faults;
+pub mod faults_v3;
 pub mod linearizability;
 pub mod split;
 

@@ -23,7 +23,14 @@
 //!
 //! A failed compare-and-swap is an observation: errorCode 100 (key not
 //! found) says the key was absent when it was applied, errorCode 101
-//! (compare failed) that it held another value.
+//! (compare failed) that it held another value; a v3 txn refused with a
+//! range in its failure branch ([`Ret::CasFailedSaw`]) says which value.
+//!
+//! The same model serves etcd's v3 API (`crate::faults_v3`): a Range is a
+//! read, a Put a write, a Txn comparing the value (or the mod_revision of a
+//! value, as every value is written once) then putting is a
+//! compare-and-swap, and a DeleteRange of the key, a lease's revoke or its
+//! expiry is a [`Call::Delete`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -37,6 +44,8 @@ pub enum Call {
     Write(String),
     /// `PUT ?prevValue=expect value=new`.
     Cas { expect: String, new: String },
+    /// The key removed (v3: DeleteRange; a lease revoked or expired).
+    Delete,
 }
 
 /// Why a compare-and-swap was refused.
@@ -57,6 +66,9 @@ pub enum Ret {
     Ok,
     /// A compare-and-swap was refused (it changed nothing).
     CasFailed(CasFailure),
+    /// A compare-and-swap was refused, and read the key's value where it
+    /// applied (`None`: absent): a v3 txn whose failure branch is a range.
+    CasFailedSaw(Option<String>),
     /// The outcome is unknown: it may have taken effect or not.
     Unknown,
 }
@@ -79,11 +91,13 @@ impl fmt::Display for Op {
             Call::Read => "read".to_string(),
             Call::Write(v) => format!("write {v:?}"),
             Call::Cas { expect, new } => format!("cas {expect:?} -> {new:?}"),
+            Call::Delete => "delete".to_string(),
         };
         let ret = match &self.ret {
             Ret::Value(v) => format!("{v:?}"),
             Ret::Ok => "ok".into(),
             Ret::CasFailed(why) => format!("{why:?}"),
+            Ret::CasFailedSaw(v) => format!("refused, saw {v:?}"),
             Ret::Unknown => "unknown".into(),
         };
         let end = match self.ret {
@@ -177,8 +191,11 @@ pub fn check_key(ops: &[Op]) -> Result<(), Box<Violation>> {
         let fits = matches!(
             (&op.call, &op.ret),
             (Call::Read, Ret::Value(_))
-                | (Call::Write(_), Ret::Ok | Ret::Unknown)
-                | (Call::Cas { .. }, Ret::Ok | Ret::CasFailed(_) | Ret::Unknown)
+                | (Call::Write(_) | Call::Delete, Ret::Ok | Ret::Unknown)
+                | (
+                    Call::Cas { .. },
+                    Ret::Ok | Ret::CasFailed(_) | Ret::CasFailedSaw(_) | Ret::Unknown
+                )
         );
         assert!(fits, "check_key: {op} is not an answer to its call");
         assert!(
@@ -190,16 +207,17 @@ pub fn check_key(ops: &[Op]) -> Result<(), Box<Violation>> {
 }
 
 /// The values `key` may hold once every op of `history` has ended: the
-/// value of each write or successful compare-and-swap (acknowledged or of
-/// unknown outcome) that no acknowledged one followed in real time, and
-/// `None` (absent) if nothing was acknowledged. A final quorum read outside
-/// this set lost an acknowledged write.
+/// value of each write, successful compare-and-swap or delete (`None`)
+/// (acknowledged or of unknown outcome) that no acknowledged one followed
+/// in real time, and `None` (absent) if nothing was acknowledged. A final
+/// quorum read outside this set lost an acknowledged write.
 pub fn possible_final_values(history: &[Op], key: &str) -> Vec<Option<String>> {
-    let writes: Vec<(&Op, &String)> = history
+    let writes: Vec<(&Op, Option<&String>)> = history
         .iter()
         .filter(|op| op.key == key && matches!(op.ret, Ret::Ok | Ret::Unknown))
         .filter_map(|op| match &op.call {
-            Call::Write(v) | Call::Cas { new: v, .. } => Some((op, v)),
+            Call::Write(v) | Call::Cas { new: v, .. } => Some((op, Some(v))),
+            Call::Delete => Some((op, None)),
             Call::Read => None,
         })
         .collect();
@@ -214,8 +232,9 @@ pub fn possible_final_values(history: &[Op], key: &str) -> Vec<Option<String>> {
     }
     for (op, v) in &writes {
         let superseded = op.ret == Ret::Ok && acked.iter().any(|later| later.invoke > op.complete);
-        if !superseded && !values.contains(&Some(v.to_string())) {
-            values.push(Some(v.to_string()));
+        let v = v.cloned();
+        if !superseded && !values.contains(&v) {
+            values.push(v);
         }
     }
     values
@@ -233,6 +252,9 @@ enum Step {
     CasNotFound,
     CasMismatch(Value),
     CasUnknown(Value, Value),
+    /// Refused: the key held the second value, not the first.
+    CasSaw(Value, Value),
+    Delete,
 }
 
 impl Step {
@@ -247,6 +269,8 @@ impl Step {
             Step::CasNotFound => (state == 0).then_some(state),
             Step::CasMismatch(expect) => (state != 0 && state != expect).then_some(state),
             Step::CasUnknown(expect, new) => Some(if state == expect { new } else { state }),
+            Step::CasSaw(expect, seen) => (state == seen && seen != expect).then_some(state),
+            Step::Delete => Some(0),
         }
     }
 }
@@ -296,8 +320,8 @@ enum Phase {
 /// - ops of known outcome are tried before those of unknown outcome;
 /// - an unknown op is not placed where it changes nothing (a write of the
 ///   current value, a compare-and-swap that does not match);
-/// - an unknown write is not placed right after another unknown op (the
-///   write alone reaches the same value with fewer ops placed);
+/// - an unknown write or delete is not placed right after another unknown
+///   op (it alone reaches the same value with fewer ops placed);
 /// - a state `(known ops placed, value, unknown ops placed)` is skipped if a
 ///   state with the same known ops and value and a subset of its unknown ops
 ///   was explored and failed (leaving the extra unknown ops out does at
@@ -344,9 +368,12 @@ impl<'a> Search<'a> {
                         Ret::Ok => Step::CasOk(e, n),
                         Ret::CasFailed(CasFailure::NotFound) => Step::CasNotFound,
                         Ret::CasFailed(CasFailure::Mismatch) => Step::CasMismatch(e),
+                        Ret::CasFailedSaw(None) => Step::CasSaw(e, 0),
+                        Ret::CasFailedSaw(Some(v)) => Step::CasSaw(e, intern(v)),
                         _ => Step::CasUnknown(e, n),
                     }
                 }
+                (Call::Delete, _) => Step::Delete,
                 _ => unreachable!("checked by check_key"),
             })
             .collect();
@@ -447,7 +474,7 @@ impl<'a> Search<'a> {
                     Phase::Known => !is_unknown,
                     Phase::Unknown => {
                         is_unknown
-                            && !(matches!(self.steps[i], Step::Write(_))
+                            && !(matches!(self.steps[i], Step::Write(_) | Step::Delete)
                                 && stack.last().is_some_and(|f| self.unknown[f.op]))
                     }
                 };
@@ -805,6 +832,67 @@ mod tests {
     }
 
     #[test]
+    fn deletes_and_swaps_that_saw_a_value() {
+        let gone = Call::Delete;
+        // A delete makes the key absent; a read after it sees nothing.
+        let h = [
+            op(0, 0, 1, w("a"), Ret::Ok),
+            op(1, 2, 3, gone.clone(), Ret::Ok),
+            op(2, 4, 5, Call::Read, ABSENT),
+        ];
+        check(&h).unwrap();
+        // Rejected: the value seen again after an acknowledged delete.
+        let h = [
+            op(0, 0, 1, w("a"), Ret::Ok),
+            op(1, 2, 3, gone.clone(), Ret::Ok),
+            op(2, 4, 5, Call::Read, val("a")),
+        ];
+        assert!(check(&h).is_err());
+        // A lease's expiry: a delete of unknown outcome from its deadline.
+        // Before it, the key must be there; after the first read that
+        // misses it, it never comes back.
+        let h = [
+            op(0, 0, 1, w("a"), Ret::Ok),
+            op(9, 10, 0, gone.clone(), Ret::Unknown),
+            op(1, 2, 3, Call::Read, val("a")),
+            op(1, 11, 12, Call::Read, val("a")),
+            op(1, 13, 14, Call::Read, ABSENT),
+        ];
+        check(&h).unwrap();
+        let early = [
+            op(0, 0, 1, w("a"), Ret::Ok),
+            op(9, 10, 0, gone.clone(), Ret::Unknown),
+            op(1, 2, 3, Call::Read, ABSENT),
+        ];
+        assert!(check(&early).is_err(), "gone before its deadline");
+        let back = [
+            op(0, 0, 1, w("a"), Ret::Ok),
+            op(9, 10, 0, gone, Ret::Unknown),
+            op(1, 11, 12, Call::Read, ABSENT),
+            op(1, 13, 14, Call::Read, val("a")),
+        ];
+        assert!(check(&back).is_err(), "seen again after it expired");
+        // A refused txn saw the value: it must be the one there, and not
+        // the expected one.
+        let saw = |v: Option<&str>| Ret::CasFailedSaw(v.map(str::to_string));
+        let h = [
+            op(0, 0, 1, w("a"), Ret::Ok),
+            op(1, 2, 3, cas("x", "b"), saw(Some("a"))),
+        ];
+        check(&h).unwrap();
+        let h = [
+            op(0, 0, 1, w("a"), Ret::Ok),
+            op(1, 2, 3, cas("x", "b"), saw(None)),
+        ];
+        assert!(check(&h).is_err());
+        let h = [
+            op(0, 0, 1, w("a"), Ret::Ok),
+            op(1, 2, 3, cas("a", "b"), saw(Some("a"))),
+        ];
+        assert!(check(&h).is_err());
+    }
+
+    #[test]
     fn keys_are_checked_independently() {
         let mut a = op(0, 0, 1, w("a"), Ret::Ok);
         a.key = "k1".into();
@@ -884,6 +972,10 @@ mod tests {
                     Some(_) => Ret::CasFailed(CasFailure::Mismatch),
                     None => Ret::CasFailed(CasFailure::NotFound),
                 },
+                Call::Delete => {
+                    state = None;
+                    Ret::Ok
+                }
             };
             let ret = if lost { Ret::Unknown } else { ret };
             history.push(op(client, invoke, complete, call, ret));
@@ -981,6 +1073,7 @@ mod tests {
         match (&o.call, &o.ret) {
             (Call::Read, Ret::Value(v)) => (v == state).then(|| state.clone()),
             (Call::Write(v), _) => Some(Some(v.clone())),
+            (Call::Delete, _) => Some(None),
             (Call::Cas { expect, new }, ret) => {
                 let matches = state.as_deref() == Some(expect.as_str());
                 match ret {
@@ -989,6 +1082,7 @@ mod tests {
                     Ret::CasFailed(CasFailure::Mismatch) => {
                         (state.is_some() && !matches).then(|| state.clone())
                     }
+                    Ret::CasFailedSaw(seen) => (seen == state && !matches).then(|| state.clone()),
                     _ => Some(if matches {
                         Some(new.clone())
                     } else {
@@ -1049,13 +1143,14 @@ mod tests {
                     let effect = invoke + rng.below(4);
                     let complete = effect + rng.below(4);
                     let v = vals[rng.below(3) as usize].to_string();
-                    let call = match rng.below(3) {
+                    let call = match rng.below(4) {
                         0 => Call::Read,
                         1 => Call::Write(v),
-                        _ => Call::Cas {
+                        2 => Call::Cas {
                             expect: vals[rng.below(3) as usize].into(),
                             new: v,
                         },
+                        _ => Call::Delete,
                     };
                     let unknown = rng.below(3) == 0;
                     let happens = !unknown || rng.below(2) == 0;
@@ -1068,6 +1163,8 @@ mod tests {
             let mut h = Vec::new();
             for (_, c, call, invoke, complete, unknown, happens) in planned {
                 let mut ret = Ret::Unknown;
+                // A refused swap says the value it saw (v3) half of the time.
+                let saw = rng.below(2) == 0;
                 if happens {
                     let probe = |r: Ret| {
                         model(&op(c, invoke, complete, call.clone(), r.clone()), &state)
@@ -1076,11 +1173,13 @@ mod tests {
                     let outcomes = [
                         Ret::Value(state.clone()),
                         Ret::Ok,
+                        Ret::CasFailedSaw(state.clone()),
                         Ret::CasFailed(CasFailure::NotFound),
                         Ret::CasFailed(CasFailure::Mismatch),
                     ];
                     let (r, next) = outcomes
                         .into_iter()
+                        .filter(|r| saw || !matches!(r, Ret::CasFailedSaw(_)))
                         .filter(|r| !(call == Call::Read) == !matches!(r, Ret::Value(_)))
                         .find_map(probe)
                         .expect("some outcome fits");
@@ -1100,11 +1199,15 @@ mod tests {
                         3 => None,
                         k => Some(vals[k as usize].into()),
                     }),
-                    Call::Write(_) => Ret::Ok,
-                    Call::Cas { .. } => match rng.below(3) {
+                    Call::Write(_) | Call::Delete => Ret::Ok,
+                    Call::Cas { .. } => match rng.below(4) {
                         0 => Ret::Ok,
                         1 => Ret::CasFailed(CasFailure::NotFound),
-                        _ => Ret::CasFailed(CasFailure::Mismatch),
+                        2 => Ret::CasFailed(CasFailure::Mismatch),
+                        _ => Ret::CasFailedSaw(match rng.below(4) {
+                            3 => None,
+                            k => Some(vals[k as usize].into()),
+                        }),
                     },
                 };
             }

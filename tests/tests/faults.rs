@@ -5,12 +5,18 @@
 //! loses its client port too, as a host that stops answering; then a
 //! gateway and the watch replica are killed). The partition step needs
 //! root and iptables (skipped with a message otherwise).
+//!
+//! Each run drives etcd's v3 API too (`concord_tests::faults_v3`: Range,
+//! Put, Txn compare-and-swap, DeleteRange, leases), beside the v2 clients,
+//! through the same members or gateways: the same faults cost no more time.
 
 use std::thread;
 use std::time::{Duration, Instant};
 
 use concord_tests::cluster::{Cluster, Flavor, Options};
-use concord_tests::faults::{partition_supported, run_faults, Cut, Deployment, Partition};
+use concord_tests::faults::{
+    partition_supported, run_faults_with, Cut, Deployment, Partition, Workloads,
+};
 use concord_tests::split::{serial, Split, SplitOptions};
 use concord_tests::READY_TIMEOUT;
 
@@ -45,7 +51,7 @@ fn faults_on(flavor: Flavor) {
         cluster: c,
         gids: partition.map(|()| gid_base),
     };
-    run_faults(&mut d, label);
+    run_faults_with(&mut d, label, Workloads { v3: true });
 }
 
 /// The fault suite through two gateways of the split deployment (three
@@ -68,7 +74,7 @@ fn faults_split() {
         split: s,
         gids: partition.map(|()| gid_base),
     };
-    run_faults(&mut d, "concord split (2 gateways)");
+    run_faults_with(&mut d, "concord split (2 gateways)", Workloads { v3: true });
 }
 
 /// The fault tests one at a time: each loads both cores.
