@@ -1,0 +1,53 @@
+//! etcdctl's v3 commands, one file per group: `kv.rs` (get, put, del),
+//! `txn.rs`, `watch.rs`, `lease.rs`, `member.rs`, `endpoint.rs`,
+//! `maintenance.rs` (compaction, defrag, alarm), `snapshot.rs`, and
+//! `version` here.
+
+mod endpoint;
+mod kv;
+mod lease;
+mod maintenance;
+mod member;
+mod snapshot;
+mod txn;
+mod watch;
+
+use crate::v3::cli::usage::{API_VERSION, VERSION};
+use crate::v3::cli::Parsed;
+use crate::v3::exit::Outcome;
+
+/// Runs the parsed command (the parser only yields runnable ones).
+pub fn run(p: Parsed) -> Outcome {
+    let names: Vec<&str> = p.path[1..].iter().map(|c| c.name).collect();
+    match names.as_slice() {
+        ["get"] => kv::get(p),
+        ["put"] => kv::put(p),
+        ["del"] => kv::del(p),
+        ["txn"] => txn::run(p),
+        ["watch"] => watch::run(p),
+        ["compaction"] => maintenance::compaction(p),
+        ["defrag"] => maintenance::defrag(p),
+        ["alarm", "list"] => maintenance::alarm_list(p),
+        ["alarm", "disarm"] => maintenance::alarm_disarm(p),
+        ["endpoint", "health"] => endpoint::health(p),
+        ["endpoint", "status"] => endpoint::status(p),
+        ["endpoint", "hashkv"] => endpoint::hashkv(p),
+        ["lease", "grant"] => lease::grant(p),
+        ["lease", "revoke"] => lease::revoke(p),
+        ["lease", "timetolive"] => lease::time_to_live(p),
+        ["lease", "list"] => lease::list(p),
+        ["lease", "keep-alive"] => lease::keep_alive(p),
+        ["member", "add"] => member::add(p),
+        ["member", "remove"] => member::remove(p),
+        ["member", "update"] => member::update(p),
+        ["member", "list"] => member::list(p),
+        ["member", "promote"] => member::promote(p),
+        ["snapshot", "save"] => snapshot::save(p),
+        ["version"] => {
+            println!("etcdctl version: {VERSION}");
+            println!("API version: {API_VERSION}");
+            Ok(())
+        }
+        other => unreachable!("command {other:?} is in the table but not here"),
+    }
+}
