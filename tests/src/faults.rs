@@ -714,7 +714,16 @@ pub fn run_faults_with(d: &mut dyn Deployment, label: &str, workloads: Workloads
         .flat_map(|h| h.join().expect("probe thread"))
         .collect();
     let finals = final_reads(d, start);
+    // What the v3 clients add to the run's time: their last leases gone,
+    // their final reads.
+    let finishing = Instant::now();
     let v3 = v3.map(crate::faults_v3::Load::finish);
+    if v3.is_some() {
+        eprintln!(
+            "v3 clients on {label} stopped, last leases gone and final reads done in {:.1} s",
+            finishing.elapsed().as_secs_f64()
+        );
+    }
 
     // --- figures -------------------------------------------------------
     let total = records.len();
