@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use concord_store::go;
 
-use super::spec::{Command, Flag, Kind, HELP, ROOT};
+use super::spec::{Command, Flag, Kind, ETCDCTL_ORDER, HELP, ROOT};
 
 /// A command line, parsed: the command path from the root, its
 /// positional arguments and the flags set on it.
@@ -59,7 +59,11 @@ pub fn parse(argv: &[String]) -> Result<Parsed, Stop> {
     let cmd = *path.last().expect("root");
     if path.len() == 1 {
         let flags = flags_of(&path);
-        if let Some(first) = strip_flags(&args, &flags).first() {
+        let words = strip_flags(&args, &flags);
+        if let Some(first) = words.first() {
+            if is_help(first) {
+                return Err(Stop::Help(help_path(&words[1..])));
+            }
             return Err(Stop::UnknownCommand(format!(
                 "unknown command {} for \"etcdctl\"{}",
                 go::quote(first),
@@ -113,15 +117,45 @@ fn flags_of(path: &[&'static Command]) -> Vec<&'static Flag> {
     flags
 }
 
-/// A subcommand by exact name, else by a unique prefix.
+/// A subcommand by exact name, else by a prefix unique among etcdctl's
+/// commands (at the root, those concordctl lacks count too).
 fn find_sub(cmd: &'static Command, name: &str) -> Option<&'static Command> {
     if let Some(c) = cmd.subs.iter().find(|c| c.name == name) {
         return Some(c);
     }
-    let mut matches = cmd.subs.iter().filter(|c| c.name.starts_with(name));
+    let names = sub_names(cmd);
+    let mut matches = names.iter().filter(|n| n.starts_with(name));
     match (matches.next(), matches.next()) {
-        (Some(c), None) => Some(c),
+        (Some(n), None) => cmd.subs.iter().find(|c| c.name == *n),
         _ => None,
+    }
+}
+
+/// Whether `word` names cobra's `help` command (a unique prefix will do).
+fn is_help(word: &str) -> bool {
+    let mut matches = ETCDCTL_ORDER.iter().filter(|n| n.starts_with(word));
+    matches!((matches.next(), matches.next()), (Some(&"help"), None))
+}
+
+/// `help <command...>`: the command named, as far as the words name one.
+fn help_path(words: &[String]) -> Vec<&'static Command> {
+    let mut path: Vec<&'static Command> = vec![&ROOT];
+    for w in words {
+        let cmd = *path.last().expect("root");
+        match cmd.subs.iter().find(|c| c.name == w.as_str()) {
+            Some(sub) => path.push(sub),
+            None => break,
+        }
+    }
+    path
+}
+
+/// A command's subcommand names as etcdctl has them.
+fn sub_names(cmd: &'static Command) -> Vec<&'static str> {
+    if std::ptr::eq(cmd, &ROOT) {
+        ETCDCTL_ORDER.to_vec()
+    } else {
+        cmd.subs.iter().map(|c| c.name).collect()
     }
 }
 
@@ -163,13 +197,13 @@ fn strip_flags(args: &[String], flags: &[&'static Flag]) -> Vec<String> {
 
 /// cobra's "Did you mean this?" list: subcommands within Levenshtein
 /// distance 2 of what was typed, or that it is a prefix of.
-fn suggestions(cmd: &Command, typed: &str) -> String {
+fn suggestions(cmd: &'static Command, typed: &str) -> String {
     let lower = typed.to_lowercase();
-    let found: Vec<&str> = cmd
-        .subs
-        .iter()
-        .filter(|c| levenshtein(&lower, c.name) <= 2 || c.name.starts_with(&lower))
-        .map(|c| c.name)
+    let found: Vec<&str> = sub_names(cmd)
+        .into_iter()
+        // cobra does not offer its `help` command.
+        .filter(|n| *n != "help")
+        .filter(|n| levenshtein(&lower, n) <= 2 || n.starts_with(&lower))
         .collect();
     if found.is_empty() {
         return String::new();

@@ -499,6 +499,37 @@ The items in the lists are ID, Status, Name, Peer Addrs, Client Addrs, Is Learne
     ),
 ];
 
+/// etcdctl's root commands in the order it adds them, with those
+/// concordctl lacks: a prefix names a command only if it is unique among
+/// all of them, and cobra suggests them in this order. Typed in full, a
+/// missing one is an unknown command.
+pub const ETCDCTL_ORDER: &[&str] = &[
+    "get",
+    "put",
+    "del",
+    "txn",
+    "compaction",
+    "alarm",
+    "defrag",
+    "endpoint",
+    "move-leader",
+    "watch",
+    "version",
+    "lease",
+    "member",
+    "snapshot",
+    "make-mirror",
+    "migrate",
+    "lock",
+    "elect",
+    "auth",
+    "user",
+    "role",
+    "check",
+    "completion",
+    "help",
+];
+
 /// The root command, `etcdctl`.
 pub const ROOT: Command = Command {
     name: "etcdctl",

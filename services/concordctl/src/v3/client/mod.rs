@@ -47,6 +47,9 @@ pub struct Client {
     cfg: Config,
     /// clientv3's resolver group: `endpoint://client-<uuid>`.
     group: String,
+    /// A client of one named member dials it directly (grpc-go's
+    /// `passthrough` target), and says why its last dial failed.
+    passthrough: bool,
     channel: RefCell<Option<Channel>>,
 }
 
@@ -55,6 +58,7 @@ impl Client {
         Client {
             cfg,
             group: format!("endpoint://client-{}", log::uuid4()),
+            passthrough: false,
             channel: RefCell::new(None),
         }
     }
@@ -69,6 +73,7 @@ impl Client {
                 ..self.cfg.clone()
             },
             group: self.group.clone(),
+            passthrough: true,
             channel: RefCell::new(None),
         }
     }
@@ -76,6 +81,9 @@ impl Client {
     /// grpc-go's target, as the warnings name it.
     fn target(&self) -> String {
         let first = self.cfg.endpoints.first().map(String::as_str).unwrap_or("");
+        if self.passthrough {
+            return format!("passthrough:///{}", host(first));
+        }
         format!("{}/{}", self.group, host(first))
     }
 
@@ -86,6 +94,7 @@ impl Client {
         if let Some(c) = self.channel.borrow().as_ref() {
             return Ok(c.clone());
         }
+        let mut last_error = None;
         loop {
             for ep in &self.cfg.endpoints {
                 let Ok(endpoint) = Endpoint::from_shared(url(ep)) else {
@@ -104,18 +113,25 @@ impl Client {
                     },
                     None => attempt.await,
                 };
-                if let Ok(c) = outcome {
-                    *self.channel.borrow_mut() = Some(c.clone());
-                    return Ok(c);
+                match outcome {
+                    Ok(c) => {
+                        *self.channel.borrow_mut() = Some(c.clone());
+                        return Ok(c);
+                    }
+                    Err(e) => last_error = Some(dial_error(host(ep), &e)),
                 }
             }
             if deadline.is_some_and(|d| Instant::now() + Duration::from_millis(100) >= d) {
                 if let Some(d) = deadline {
                     tokio::time::sleep_until(d.into()).await;
                 }
-                return Err(Status::deadline_exceeded(
-                    "latest balancer error: all SubConns are in TransientFailure",
-                ));
+                let why = match (&last_error, self.passthrough) {
+                    (Some(e), true) => format!(
+                        "latest balancer error: connection error: desc = \"transport: Error while dialing {e}\""
+                    ),
+                    _ => "latest balancer error: all SubConns are in TransientFailure".to_string(),
+                };
+                return Err(Status::deadline_exceeded(why));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -189,6 +205,23 @@ impl Client {
             deadline_passed: deadline.is_some_and(|d| Instant::now() >= d),
         })
     }
+}
+
+/// Go's words for a failed dial: `dial tcp <addr>: connect: <why>`.
+fn dial_error(addr: &str, e: &tonic::transport::Error) -> String {
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            let why = match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
+                std::io::ErrorKind::TimedOut => "i/o timeout".to_string(),
+                _ => io.to_string(),
+            };
+            return format!("dial tcp {addr}: connect: {why}");
+        }
+        source = s.source();
+    }
+    format!("dial tcp {addr}: {e}")
 }
 
 /// clientv3's `isSafeRetry`: read-only calls on `Unavailable` that is not

@@ -148,7 +148,7 @@ pub fn grant(w: Writer, r: &LeaseGrantResponse) -> Outcome {
         Writer::Simple { .. } => out(simple::grant(r)),
         Writer::Json => out(json::line(json::grant(r))),
         Writer::Fields => out(fields::grant(r)),
-        Writer::Protobuf => protobuf::not_a_message("clientv3.LeaseGrantResponse"),
+        Writer::Protobuf => protobuf::print_header(r.header.as_ref()),
         Writer::Table => unsupported(w),
     }
 }
@@ -168,7 +168,7 @@ pub fn keep_alive(w: Writer, r: &LeaseKeepAliveResponse) -> Outcome {
         Writer::Simple { .. } => out(simple::keep_alive(r)),
         Writer::Json => out(json::line(json::keep_alive(r))),
         Writer::Fields => out(fields::keep_alive(r)),
-        Writer::Protobuf => protobuf::not_a_message("clientv3.LeaseKeepAliveResponse"),
+        Writer::Protobuf => protobuf::print_header(r.header.as_ref()),
         Writer::Table => unsupported(w),
     }
 }
@@ -178,7 +178,7 @@ pub fn time_to_live(w: Writer, r: &LeaseTimeToLiveResponse, keys: bool) -> Outco
         Writer::Simple { .. } => out(simple::time_to_live(r, keys)),
         Writer::Json => out(json::line(json::time_to_live(r))),
         Writer::Fields => out(fields::time_to_live(r)),
-        Writer::Protobuf => protobuf::not_a_message("*clientv3.LeaseTimeToLiveResponse"),
+        Writer::Protobuf => protobuf::print_header(r.header.as_ref()),
         Writer::Table => unsupported(w),
     }
 }
@@ -188,7 +188,7 @@ pub fn leases(w: Writer, r: &LeaseLeasesResponse) -> Outcome {
         Writer::Simple { .. } => out(simple::leases(r)),
         Writer::Json => out(json::line(json::leases(r))),
         Writer::Fields => out(fields::leases(r)),
-        Writer::Protobuf => protobuf::not_a_message("*clientv3.LeaseLeasesResponse"),
+        Writer::Protobuf => protobuf::print_header(r.header.as_ref()),
         Writer::Table => unsupported(w),
     }
 }

@@ -1,10 +1,11 @@
 //! The `protobuf` writer (`printer_protobuf.go`): the response's protobuf
 //! encoding, raw on stdout. etcdctl hands it clientv3's lease structs,
-//! which are no protobuf messages, and fails on them.
+//! which embed the response header and so marshal as the header alone;
+//! and the revoke response by value, which Go cannot marshal.
 
 use std::io::Write;
 
-use concord_rpc::etcd::etcdserverpb::WatchResponse;
+use concord_rpc::etcd::etcdserverpb::{ResponseHeader, WatchResponse};
 use prost::Message;
 
 use crate::v3::exit::{Fail, Outcome, EXIT_BAD_FEATURE};
@@ -28,6 +29,11 @@ pub fn print_watch(r: &WatchResponse) -> Outcome {
         ..Default::default()
     };
     print(&wr)
+}
+
+/// A clientv3 lease struct: its embedded header's encoding.
+pub fn print_header(h: Option<&ResponseHeader>) -> Outcome {
+    print(&h.copied().unwrap_or_default())
 }
 
 /// etcdctl's `marshal unsupported for type <T>`; Go's `%v` of the value
