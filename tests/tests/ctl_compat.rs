@@ -304,6 +304,7 @@ fn exec_watch_runs_the_command_per_change() {
     // Watching from the index before the writes replays them from the
     // history, so there is no race with the watch being registered.
     let mut child = Command::new(concordctl_bin())
+        .env("ETCDCTL_API", "2")
         .args([
             "--endpoints",
             &format!("http://127.0.0.1:{}", server.client_port),
