@@ -7,12 +7,15 @@
 //!   `concord-consensus` members, `concord-watch`, `concord-gateway`s behind
 //!   the haproxy front), its front published on a free 127.0.0.1 port
 //!   (`CONCORD_FRONT_ADDR`) under a project name of its own. `etcdctl member
-//!   list` inside node1 shows 3 members; put and get through the front; the
+//!   list` inside node1 shows 3 members; put and get through the front;
+//!   `ETCDCTL_API=3 etcdctl put foo bar` and `get foo` inside node1 (v3,
+//!   through the front, as etcd's walkthrough), and etcdctl 3.4 through the
+//!   front from the host; the
 //!   leader is removed with `etcdctl member remove` and another is elected;
 //!   the removed member, started again on its old volume, exits with etcd's
 //!   "permanently removed"; after `etcdctl member add` and `docker volume
 //!   rm` it rejoins as a new member and has the data; 3 gateways serve the
-//!   same key; the front answers every request while a gateway is killed
+//!   same key, v2 and v3; the front answers every request while a gateway is killed
 //!   and while the gateways are scaled back to 1; node3 is killed and writes
 //!   through the front go on; `docker compose down -v` leaves no container,
 //!   network or volume.
@@ -245,6 +248,15 @@ impl Project {
     /// `etcdctl ARGS` inside a service's container: (exit ok, stdout+stderr).
     fn etcdctl(&self, service: &str, args: &[&str]) -> (bool, String) {
         let mut full = vec!["exec", "-T", service, "etcdctl"];
+        full.extend_from_slice(args);
+        let out = self.try_compose(&full);
+        (out.status.success(), text(&out.stdout) + &text(&out.stderr))
+    }
+
+    /// `ETCDCTL_API=3 etcdctl ARGS` inside a service's container (the
+    /// images say `ETCDCTL_API=2`, as etcd 3.3's behaved).
+    fn etcdctl_v3(&self, service: &str, args: &[&str]) -> (bool, String) {
+        let mut full = vec!["exec", "-T", "-e", "ETCDCTL_API=3", service, "etcdctl"];
         full.extend_from_slice(args);
         let out = self.try_compose(&full);
         (out.status.success(), text(&out.stdout) + &text(&out.stderr))
@@ -559,6 +571,33 @@ fn compose_cluster() {
         Some("hello containers")
     );
 
+    step("the walkthrough's v3 commands inside node1, and etcdctl 3.4 through the front");
+    assert_eq!(
+        p.etcdctl_v3("node1", &["put", "foo", "bar"]),
+        (true, "OK\n".to_string())
+    );
+    assert_eq!(
+        p.etcdctl_v3("node1", &["get", "foo"]),
+        (true, "foo\nbar\n".to_string())
+    );
+    // The v2 keyspace is another: the v3 put is not at /v2/keys/foo.
+    assert_eq!(get_value(front, "foo"), None);
+    if let Some(etcdctl) = concord_tests::which("etcdctl") {
+        let out = run(
+            Command::new(&etcdctl)
+                .env("ETCDCTL_API", "3")
+                .env_remove("ETCDCTL_ENDPOINTS")
+                .args(["--endpoints", &format!("127.0.0.1:{front}"), "get", "foo"]),
+            DOCKER_TIMEOUT,
+        );
+        assert_eq!(
+            (text(&out.stdout), out.status.success()),
+            ("foo\nbar\n".to_string(), true),
+            "etcdctl 3.4 through the front: {}",
+            text(&out.stderr)
+        );
+    }
+
     step("the leader removed with etcdctl member remove");
     let leader = members.iter().find(|m| m.leader).unwrap().clone();
     let other = members.iter().find(|m| !m.leader).unwrap().name.clone();
@@ -710,6 +749,29 @@ fn compose_cluster() {
             text(&out.stdout).trim(),
             "hello containers",
             "gateway {g}: {}",
+            text(&out.stderr)
+        );
+    }
+    // And the v3 keyspace through each gateway's own client URL (the
+    // image's ETCDCTL_ENDPOINTS).
+    for g in &gateways {
+        let out = run(
+            Command::new("docker").args([
+                "exec",
+                "-e",
+                "ETCDCTL_API=3",
+                g,
+                "etcdctl",
+                "get",
+                "foo",
+                "--print-value-only",
+            ]),
+            DOCKER_TIMEOUT,
+        );
+        assert_eq!(
+            text(&out.stdout),
+            "bar\n",
+            "v3 get through gateway {g}: {}",
             text(&out.stderr)
         );
     }
