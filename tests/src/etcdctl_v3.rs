@@ -80,6 +80,9 @@ pub const SCRIPT: &[Step] = &[
     // The history of foo from revision 2, with the previous values; the
     // watch runs until it is killed.
     Step(&["watch", "--rev", "2", "foo", "--prev-kv"], "", 3000),
+    // The same as JSON: a history answer's header carries the current
+    // revision, not the events'.
+    Step(&["watch", "--rev", "2", "foo", "-w", "json"], "", 3000),
     Step(&["put", "", "x"], "", 0),
     Step(&["compaction", "3"], "", 0),
     Step(&["get", "foo", "--rev", "2"], "", 0),

@@ -77,8 +77,10 @@ pub struct V3WatchSpec {
 pub enum V3WatchItem {
     /// The changes of one or more whole revisions, oldest first; each event
     /// carries its `prev_kv` where etcd's watch would give one (the service
-    /// drops it unless the watcher asked for it). `revision` is the last
-    /// revision covered (the response header's).
+    /// drops it unless the watcher asked for it). `revision` is the
+    /// response header's: the write's own for a watcher in step with the
+    /// writes, the keyspace's current one for changes read from the history
+    /// (as etcd's synced and unsynced watchers answer).
     Events {
         revision: i64,
         events: Vec<mvcc::Event>,

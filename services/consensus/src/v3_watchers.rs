@@ -219,8 +219,10 @@ impl V3Watchers {
                 }
                 History::Events(events) => {
                     let last = events.last().map_or(w.next_rev, |e| e.kv.mod_revision);
+                    // etcd's unsynced watchers answer with the store's
+                    // current revision in the header, not the events' own.
                     match w.tx.try_send(V3WatchItem::Events {
-                        revision: last,
+                        revision: keyspace.revision(),
                         events,
                     }) {
                         Ok(()) => w.next_rev = last + 1,
