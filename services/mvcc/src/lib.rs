@@ -30,6 +30,8 @@
 //! - [`command`]: the replicated writes;
 //! - [`snapshot`]: serde for the whole keyspace;
 //! - [`bbolt`]: the keyspace as a bbolt file, etcd's snapshot format;
+//! - [`replicate`]: a read replica kept at another keyspace's latest
+//!   revision from its watch events (a split gateway's serializable reads);
 //! - [`hash`]: `HashKV`'s checksum of the history;
 //! - [`alarm`]: alarms (NOSPACE) and the writes they refuse;
 //! - [`size`]: the keyspace's size, kept as it changes (for the quota);
@@ -43,6 +45,7 @@ pub mod hash;
 pub mod key_index;
 pub mod lease;
 pub mod range;
+pub mod replicate;
 pub mod size;
 pub mod snapshot;
 pub mod store;
@@ -55,6 +58,7 @@ pub use command::{Command, Outcome};
 pub use error::{Error, GrpcCode, Result};
 pub use lease::{Lease, Leases, MAX_LEASE_TTL};
 pub use range::KeySpan;
+pub use replicate::{Replica, ReplicationError};
 pub use store::{validate_delete, validate_put, validate_range, Applied, Config, Keyspace};
 pub use txn::validate_txn;
 pub use types::*;
