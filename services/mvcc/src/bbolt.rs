@@ -298,12 +298,12 @@ fn meta_page(id: u64, root: u64, freelist: u64, high_water: u64, txid: u64) -> V
     page
 }
 
-/// The keyspace as a bbolt file image; `consistent_index` is the raft
-/// index of the last entry applied to it (etcd's `consistent_index`).
-pub fn write(ks: &Keyspace, consistent_index: u64) -> Result<Vec<u8>, BboltError> {
-    let own = bincode::serialize(ks).map_err(|e| BboltError::Encode(e.to_string()))?;
-
-    let mut revisions: Vec<Item> = Vec::with_capacity(ks.log.len());
+/// etcd's key bucket: one row per change held (back to the last
+/// compaction), keyed by its revision (`revToBytes`, with a `t` after a
+/// tombstone's), the `mvccpb.KeyValue` as value (a tombstone's holds the
+/// key alone), in bolt's key order.
+pub fn key_bucket_rows(ks: &Keyspace) -> Vec<(Revision, Vec<u8>, Vec<u8>)> {
+    let mut rows = Vec::with_capacity(ks.log.len());
     for (key, history) in &ks.keys {
         for entry in history.entries() {
             let mut rev = rev_bytes(entry.rev);
@@ -317,10 +317,23 @@ pub fn write(ks: &Keyspace, consistent_index: u64) -> Result<Vec<u8>, BboltError
                     })
                 }
             };
-            revisions.push(kv_item(rev, value));
+            rows.push((entry.rev, rev, value));
         }
     }
-    revisions.sort_by(|a, b| a.key.cmp(&b.key));
+    // The revision's bytes sort as the revision: big-endian main, then sub.
+    rows.sort_unstable_by_key(|row| row.0);
+    rows
+}
+
+/// The keyspace as a bbolt file image; `consistent_index` is the raft
+/// index of the last entry applied to it (etcd's `consistent_index`).
+pub fn write(ks: &Keyspace, consistent_index: u64) -> Result<Vec<u8>, BboltError> {
+    let own = bincode::serialize(ks).map_err(|e| BboltError::Encode(e.to_string()))?;
+
+    let revisions: Vec<Item> = key_bucket_rows(ks)
+        .into_iter()
+        .map(|(_, key, value)| kv_item(key, value))
+        .collect();
 
     let mut leases: Vec<Item> = ks
         .leases

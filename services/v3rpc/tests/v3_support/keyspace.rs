@@ -189,14 +189,7 @@ impl KeyspaceV3 for LocalKeyspace {
 
     async fn hash_kv(&self, revision: i64) -> Result<V3Answer<V3HashKv>, ApiError> {
         Ok(self.answer(|ks| {
-            // etcd's checks on the revision hashed.
-            if revision > ks.revision() {
-                return Err(mvcc::Error::FutureRev);
-            }
-            if revision > 0 && revision < ks.compact_revision() {
-                return Err(mvcc::Error::Compacted);
-            }
-            let (hash, compact_revision) = ks.hash_kv(revision);
+            let (hash, compact_revision) = ks.hash_kv(revision)?;
             Ok(V3HashKv {
                 hash,
                 compact_revision,
