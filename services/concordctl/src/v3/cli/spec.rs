@@ -490,12 +490,64 @@ The items in the lists are ID, Status, Name, Peer Addrs, Client Addrs, Is Learne
         "snapshot",
         "snapshot <subcommand>",
         "Manages etcd node snapshots",
-        &[leaf(
-            "save",
-            "save <filename>",
-            "Stores an etcd node backend snapshot to a given file",
-            &[],
-        )],
+        &[
+            leaf(
+                "save",
+                "save <filename>",
+                "Stores an etcd node backend snapshot to a given file",
+                &[],
+            ),
+            leaf(
+                "restore",
+                "restore <filename> [options]",
+                "Restores an etcd member snapshot to an etcd directory",
+                &[
+                    flag("data-dir", Str, "", "Path to the data directory"),
+                    flag(
+                        "wal-dir",
+                        Str,
+                        "",
+                        "Path to the WAL directory (use --data-dir if none given)",
+                    ),
+                    flag(
+                        "initial-cluster",
+                        Str,
+                        "default=http://localhost:2380",
+                        "Initial cluster configuration for restore bootstrap",
+                    ),
+                    flag(
+                        "initial-cluster-token",
+                        Str,
+                        "etcd-cluster",
+                        "Initial cluster token for the etcd cluster during restore bootstrap",
+                    ),
+                    flag(
+                        "initial-advertise-peer-urls",
+                        Str,
+                        "http://localhost:2380",
+                        "List of this member's peer URLs to advertise to the rest of the cluster",
+                    ),
+                    flag("name", Str, "default", "Human-readable name for this member"),
+                    flag(
+                        "skip-hash-check",
+                        Bool,
+                        "false",
+                        "Ignore snapshot integrity hash value (required if copied from data directory)",
+                    ),
+                ],
+            ),
+            Command {
+                long: "When --write-out is set to simple, this command prints out comma-separated status lists for each endpoint.
+The items in the lists are hash, revision, total keys, total size.
+",
+                ..leaf(
+                    "status",
+                    "status <filename>",
+                    "Gets backend snapshot status of a given file",
+                    &[],
+                )
+            },
+        ],
     ),
 ];
 

@@ -1,7 +1,7 @@
 //! etcdctl's v3 commands, one file per group: `kv.rs` (get, put, del),
 //! `txn.rs`, `watch.rs`, `lease.rs`, `member.rs`, `endpoint.rs`,
-//! `maintenance.rs` (compaction, defrag, alarm), `snapshot.rs`, and
-//! `version` here.
+//! `maintenance.rs` (compaction, defrag, alarm), `snapshot.rs` (save),
+//! `snapshot_status.rs`, `snapshot_restore.rs`, and `version` here.
 
 mod endpoint;
 mod kv;
@@ -9,12 +9,16 @@ mod lease;
 mod maintenance;
 mod member;
 mod snapshot;
+mod snapshot_restore;
+mod snapshot_status;
 mod txn;
 mod watch;
 
 use crate::v3::cli::usage::{API_VERSION, VERSION};
 use crate::v3::cli::Parsed;
 use crate::v3::exit::Outcome;
+
+use snapshot::os_error as go_os_error;
 
 /// Runs the parsed command (the parser only yields runnable ones).
 pub fn run(p: Parsed) -> Outcome {
@@ -43,6 +47,8 @@ pub fn run(p: Parsed) -> Outcome {
         ["member", "list"] => member::list(p),
         ["member", "promote"] => member::promote(p),
         ["snapshot", "save"] => snapshot::save(p),
+        ["snapshot", "status"] => snapshot_status::status(p),
+        ["snapshot", "restore"] => snapshot_restore::restore(p),
         ["version"] => {
             println!("etcdctl version: {VERSION}");
             println!("API version: {API_VERSION}");

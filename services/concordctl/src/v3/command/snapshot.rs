@@ -161,7 +161,7 @@ fn fetch(
 }
 
 /// Go's wording of an OS error (`no such file or directory`).
-fn os_error(e: &std::io::Error) -> String {
+pub(super) fn os_error(e: &std::io::Error) -> String {
     let text = e.to_string();
     let text = text.split(" (os error").next().unwrap_or(&text);
     let mut chars = text.chars();

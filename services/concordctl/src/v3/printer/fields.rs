@@ -215,3 +215,10 @@ pub fn alarm(r: &AlarmResponse) -> String {
     }
     out
 }
+
+pub fn db_status(s: &super::DbStatus) -> String {
+    format!(
+        "\"Hash\" : {}\n\"Revision\" : {}\n\"Keys\" : {}\n\"Size\" : {}\n",
+        s.hash, s.revision, s.total_key, s.total_size
+    )
+}

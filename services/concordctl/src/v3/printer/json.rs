@@ -353,6 +353,14 @@ pub fn endpoint_hashkv(rows: &[EpHashKv]) -> String {
     })
 }
 
+/// `snapshot.Status` as `encoding/json` writes it.
+pub fn db_status(s: &super::DbStatus) -> String {
+    format!(
+        "{{\"hash\":{},\"revision\":{},\"totalKey\":{},\"totalSize\":{}}}",
+        s.hash, s.revision, s.total_key, s.total_size
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

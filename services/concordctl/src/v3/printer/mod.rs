@@ -88,6 +88,15 @@ pub struct EpHashKv {
     pub resp: HashKvResponse,
 }
 
+/// `snapshot status`'s result (clientv3's `snapshot.Status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DbStatus {
+    pub hash: u32,
+    pub revision: i64,
+    pub total_key: i64,
+    pub total_size: i64,
+}
+
 fn out(text: String) -> Outcome {
     print!("{text}");
     Ok(())
@@ -297,5 +306,15 @@ pub fn alarm(w: Writer, r: &AlarmResponse) -> Outcome {
         Writer::Fields => out(fields::alarm(r)),
         Writer::Protobuf => protobuf::print(r),
         Writer::Table => unsupported(w),
+    }
+}
+
+pub fn db_status(w: Writer, s: &DbStatus) -> Outcome {
+    match w {
+        Writer::Simple { .. } => out(simple::db_status(s)),
+        Writer::Json => out(json::line(json::db_status(s))),
+        Writer::Fields => out(fields::db_status(s)),
+        Writer::Table => out(table::db_status(s)),
+        Writer::Protobuf => unsupported(w),
     }
 }

@@ -203,3 +203,14 @@ pub fn endpoint_hashkv(rows: &[EpHashKv]) -> String {
         .map(|h| format!("{}, {}\n", h.ep, h.resp.hash))
         .collect()
 }
+
+/// `DBStatus`: `hash, revision, total keys, total size`.
+pub fn db_status(s: &super::DbStatus) -> String {
+    format!(
+        "{:x}, {}, {}, {}\n",
+        s.hash,
+        s.revision,
+        s.total_key,
+        crate::v3::go_text::humanize_bytes(s.total_size.max(0) as u64)
+    )
+}

@@ -107,6 +107,19 @@ pub fn endpoint_hashkv(rows: &[EpHashKv]) -> String {
     render(&["endpoint", "hash"], &rows)
 }
 
+/// `makeDBStatusTable`.
+pub fn db_status(s: &super::DbStatus) -> String {
+    render(
+        &["hash", "revision", "total keys", "total size"],
+        &[vec![
+            format!("{:x}", s.hash),
+            s.revision.to_string(),
+            s.total_key.to_string(),
+            humanize_bytes(s.total_size.max(0) as u64),
+        ]],
+    )
+}
+
 /// tablewriter's `Render` with `SetAlignment(ALIGN_RIGHT)`. Its automatic
 /// wrapping (of cells over 30 characters, at spaces) is not needed by
 /// any table etcdctl prints from these rows in practice, and is left out.
