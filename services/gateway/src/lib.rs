@@ -16,7 +16,8 @@
 //! - [`error`]: the one place where errors become etcd's JSON;
 //! - [`stats`]: etcd's presentation of a member's raft statistics;
 //! - the gateway process around the router: [`read_replica`] (its copy of
-//!   the store for plain GETs), [`registry_follower`] (its members and watch
+//!   the store for plain GETs), [`keyspace_replica`] (its copy of the v3
+//!   keyspace for serializable ranges), [`registry_follower`] (its members and watch
 //!   replicas taken from the member registry), and the `concord-gateway`
 //!   binary (`main.rs`).
 //! - [`advertise`]: the client URLs a gateway reports for the members.
@@ -32,6 +33,7 @@ pub mod base;
 pub mod error;
 mod grpc_or_http;
 pub mod keys;
+pub mod keyspace_replica;
 pub mod members;
 pub mod params;
 pub mod read_replica;

@@ -16,6 +16,7 @@ use clap::{CommandFactory, Parser};
 use concord_api::v3::KeyspaceV3;
 use concord_api::{Cluster, Kv, RaftStats, Watch};
 use concord_gateway::advertise::{reported_client_urls, AdvertisedClientUrls};
+use concord_gateway::keyspace_replica::KeyspaceReplica;
 use concord_gateway::read_replica::ReadReplica;
 use concord_gateway::GatewayState;
 use concord_process::args::{LogArgs, MembersArgs, ProcessArgs};
@@ -67,9 +68,11 @@ struct Flags {
     /// in the member registry by `concord-watch --discovery` are used).
     #[arg(long, value_delimiter = ',')]
     watch_endpoints: Vec<String>,
-    /// Keep a read replica of the store in the gateway (loaded from a
-    /// member, then fed its committed events) and answer plain GETs from
-    /// it; false sends every GET to the member.
+    /// Keep read replicas in the gateway, each loaded from a member, then
+    /// fed its committed changes: of the v2 store, answering plain GETs,
+    /// and of the v3 keyspace, answering serializable ranges
+    /// (`etcdctl get --consistency=s`) at the latest revision; false sends
+    /// every read to the members.
     #[arg(long, default_value = "true", action = clap::ArgAction::Set)]
     read_replica: bool,
     #[command(flatten)]
@@ -210,6 +213,14 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
         ReadReplica::start(kv, replica_endpoints, members)
     } else {
         kv
+    };
+    // Beside the v2 replica, with the same switch: the v3 keyspace for
+    // serializable ranges, loaded and followed through the gateway's own
+    // v3 client of the members.
+    let keyspace: Arc<dyn KeyspaceV3> = if flags.read_replica {
+        KeyspaceReplica::start(keyspace)
+    } else {
+        keyspace
     };
     let watch: Arc<dyn Watch> = match &flags.members.discovery {
         // The replicas announced in the member registry.

@@ -1,0 +1,294 @@
+//! A gateway's v3 read replica: a copy of the members' v3 keyspace at its
+//! latest revision, kept current from a watch of the whole keyspace, that
+//! answers serializable `Range`s without a gRPC round trip.
+//!
+//! etcd answers a serializable range (`RangeRequest.serializable`,
+//! `etcdctl get --consistency=s`) from whichever member gets it, without
+//! asking the leader, so the answer may lag the leader's; a gateway's
+//! replica is one more such copy. [`KeyspaceReplica`] wraps the gateway's
+//! keyspace over the members (`GrpcKeyspace`) and sends it everything
+//! else: writes, linearizable ranges, ranges at an older revision, leases,
+//! watches, maintenance.
+//!
+//! Start: the members' keyspace as `Maintenance.Snapshot` streams it
+//! (restored with [`mvcc::Keyspace::from_bbolt`], its history compacted
+//! away at once, [`mvcc::Replica`]), then the members' watch of every key
+//! ("\0" to "\0") from the revision after it, applied revision by
+//! revision (`GrpcKeyspace` resumes the watch on the next member with no
+//! gap and no duplicate when one goes away). A revision that does not fit,
+//! a compacted answer (the members no longer hold the revisions the replica
+//! needs) or a watch that ends makes it load the keyspace again; until it
+//! is loaded, serializable ranges go to the members.
+//!
+//! Read-your-writes through one gateway holds as with the v2 replica: a
+//! range waits until the replica has applied the newest revision this
+//! gateway saw a member answer with (its writes among them), up to
+//! [`CATCH_UP_WAIT`], and goes to the members when it does not get there.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use concord_api::v3::{
+    mvcc, KeyspaceV3, V3Answer, V3HashKv, V3Header, V3Status, V3WatchItem, V3WatchSpec, V3Watcher,
+};
+use concord_api::{ApiError, RequestId};
+use parking_lot::RwLock;
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+/// How long a serializable range waits for the replica to reach the
+/// newest revision the gateway saw before it asks the members instead.
+const CATCH_UP_WAIT: Duration = Duration::from_secs(1);
+/// Pause before loading the keyspace again after a failure.
+const RELOAD_PAUSE: Duration = Duration::from_millis(500);
+
+/// Why the replica stopped following and loads the keyspace again.
+#[derive(Debug, thiserror::Error)]
+enum Resync {
+    #[error("cannot load the keyspace: {0}")]
+    Load(#[from] ApiError),
+    #[error("the keyspace snapshot does not restore: {0}")]
+    Restore(#[from] mvcc::bbolt::BboltError),
+    #[error("{0}")]
+    Apply(#[from] mvcc::ReplicationError),
+    #[error("the members no longer hold the revisions after {revision} (compacted at {compact_revision})")]
+    Compacted {
+        revision: i64,
+        compact_revision: i64,
+    },
+    #[error("the members' watch ended")]
+    WatchEnded,
+}
+
+/// What the follower task and the reads share.
+struct Shared {
+    /// None while (re)loading: serializable ranges go to the members.
+    replica: RwLock<Option<mvcc::Replica>>,
+    /// The revision applied (0 while loading), for ranges waiting on
+    /// their floor.
+    applied: watch::Sender<i64>,
+}
+
+impl Shared {
+    fn drop_replica(&self) {
+        *self.replica.write() = None;
+        self.applied.send_replace(0);
+    }
+}
+
+/// A `KeyspaceV3` answering serializable ranges at the latest revision from
+/// its replica and everything else from `inner` (the gateway's
+/// `GrpcKeyspace`).
+pub struct KeyspaceReplica {
+    inner: Arc<dyn KeyspaceV3>,
+    shared: Arc<Shared>,
+    follower: tokio::task::AbortHandle,
+}
+
+impl Drop for KeyspaceReplica {
+    fn drop(&mut self) {
+        self.follower.abort();
+    }
+}
+
+impl KeyspaceReplica {
+    /// Starts loading and following `inner`'s keyspace in the background.
+    pub fn start(inner: Arc<dyn KeyspaceV3>) -> Arc<KeyspaceReplica> {
+        let shared = Arc::new(Shared {
+            replica: RwLock::new(None),
+            applied: watch::channel(0).0,
+        });
+        let follower = tokio::spawn(follow(inner.clone(), shared.clone())).abort_handle();
+        Arc::new(KeyspaceReplica {
+            inner,
+            shared,
+            follower,
+        })
+    }
+
+    /// The revision the replica has applied (None while loading).
+    pub fn revision(&self) -> Option<i64> {
+        self.shared
+            .replica
+            .read()
+            .as_ref()
+            .map(mvcc::Replica::revision)
+    }
+
+    /// A range from the replica once it holds `floor`; None if it cannot
+    /// answer (not loaded, the members' ids not known yet, another
+    /// revision asked for, or behind for longer than [`CATCH_UP_WAIT`]).
+    async fn local_range(&self, req: &mvcc::RangeRequest) -> Option<V3Answer<mvcc::RangeResponse>> {
+        let newest = self.inner.header();
+        // The answer's ids and term are a member's: none answered yet.
+        if newest.cluster_id == 0 {
+            return None;
+        }
+        let floor = newest.revision;
+        if *self.shared.applied.borrow() < floor {
+            let mut rx = self.shared.applied.subscribe();
+            tokio::time::timeout(CATCH_UP_WAIT, rx.wait_for(|r| *r >= floor))
+                .await
+                .ok()?
+                .ok()?;
+        }
+        let guard = self.shared.replica.read();
+        let replica = guard.as_ref().filter(|r| r.revision() >= floor)?;
+        let revision = replica.revision();
+        // An older revision is read where its history is kept; a later
+        // one may be there already.
+        if req.revision > 0 && req.revision != revision {
+            return None;
+        }
+        let result = replica.range(req);
+        drop(guard);
+        Some(V3Answer {
+            header: V3Header { revision, ..newest },
+            result,
+        })
+    }
+}
+
+/// Loads the keyspace, follows its changes, and starts over whenever they
+/// do not fit or stop coming; for ever.
+async fn follow(inner: Arc<dyn KeyspaceV3>, shared: Arc<Shared>) {
+    let mut failing = false;
+    loop {
+        let err = match load_and_follow(inner.as_ref(), &shared).await {
+            Ok(never) => match never {},
+            Err(e) => e,
+        };
+        shared.drop_replica();
+        match &err {
+            // Expected while the members are down: said once, then quiet
+            // until a load succeeds.
+            Resync::Load(_) if failing => {}
+            Resync::Load(_) => {
+                failing = true;
+                warn!("v3 read replica: {err}; serializable ranges go to the members meanwhile");
+            }
+            _ => {
+                failing = false;
+                warn!("v3 read replica: {err}; loading the keyspace again");
+            }
+        }
+        tokio::time::sleep(RELOAD_PAUSE).await;
+    }
+}
+
+/// One load of the keyspace and the watch after it, until something does
+/// not fit.
+async fn load_and_follow(
+    inner: &dyn KeyspaceV3,
+    shared: &Shared,
+) -> Result<std::convert::Infallible, Resync> {
+    let blob = inner.snapshot().await?;
+    let replica = mvcc::Replica::new(mvcc::Keyspace::from_bbolt(&blob)?);
+    let mut revision = replica.revision();
+    let keys = replica.key_count();
+    let mut watcher = inner
+        .watch(V3WatchSpec {
+            key: b"\0".to_vec(),
+            range_end: b"\0".to_vec(),
+            start_revision: revision + 1,
+        })
+        .await?;
+    *shared.replica.write() = Some(replica);
+    shared.applied.send_replace(revision);
+    info!(
+        "v3 read replica: loaded {keys} keys at revision {revision} ({} bytes), following its changes",
+        blob.len()
+    );
+    drop(blob);
+    loop {
+        match watcher.items.recv().await {
+            Some(V3WatchItem::Events { events, .. }) => {
+                let mut guard = shared.replica.write();
+                let Some(replica) = guard.as_mut() else {
+                    return Err(Resync::WatchEnded);
+                };
+                // One call per revision: a response may carry several.
+                for changes in events.chunk_by(|a, b| a.kv.mod_revision == b.kv.mod_revision) {
+                    replica.apply(changes[0].kv.mod_revision, changes)?;
+                }
+                revision = replica.revision();
+                drop(guard);
+                shared.applied.send_replace(revision);
+            }
+            Some(V3WatchItem::Progress { .. }) => {}
+            Some(V3WatchItem::Compacted { compact_revision }) => {
+                return Err(Resync::Compacted {
+                    revision,
+                    compact_revision,
+                })
+            }
+            None => return Err(Resync::WatchEnded),
+        }
+    }
+}
+
+#[async_trait]
+impl KeyspaceV3 for KeyspaceReplica {
+    async fn write(&self, cmd: mvcc::Command) -> Result<V3Answer<mvcc::Outcome>, ApiError> {
+        self.inner.write(cmd).await
+    }
+
+    async fn write_once(
+        &self,
+        cmd: mvcc::Command,
+        id: RequestId,
+    ) -> Result<V3Answer<mvcc::Outcome>, ApiError> {
+        self.inner.write_once(cmd, id).await
+    }
+
+    async fn range(
+        &self,
+        req: mvcc::RangeRequest,
+    ) -> Result<V3Answer<mvcc::RangeResponse>, ApiError> {
+        if req.serializable {
+            if let Some(answer) = self.local_range(&req).await {
+                return Ok(answer);
+            }
+        }
+        self.inner.range(req).await
+    }
+
+    async fn lease_time_to_live(
+        &self,
+        req: mvcc::LeaseTimeToLiveRequest,
+    ) -> Result<V3Answer<mvcc::LeaseTimeToLiveResponse>, ApiError> {
+        self.inner.lease_time_to_live(req).await
+    }
+
+    async fn lease_leases(&self) -> Result<V3Answer<mvcc::LeaseLeasesResponse>, ApiError> {
+        self.inner.lease_leases().await
+    }
+
+    async fn watch(&self, spec: V3WatchSpec) -> Result<V3Watcher, ApiError> {
+        self.inner.watch(spec).await
+    }
+
+    async fn status(&self) -> Result<V3Status, ApiError> {
+        self.inner.status().await
+    }
+
+    async fn hash_kv(&self, revision: i64) -> Result<V3Answer<V3HashKv>, ApiError> {
+        self.inner.hash_kv(revision).await
+    }
+
+    async fn snapshot(&self) -> Result<Vec<u8>, ApiError> {
+        self.inner.snapshot().await
+    }
+
+    fn header(&self) -> V3Header {
+        self.inner.header()
+    }
+
+    async fn alarm(
+        &self,
+        request: mvcc::AlarmRequest,
+    ) -> Result<V3Answer<mvcc::AlarmResponse>, ApiError> {
+        self.inner.alarm(request).await
+    }
+}
