@@ -292,3 +292,254 @@ impl KeyspaceV3 for KeyspaceReplica {
         self.inner.alarm(request).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Instant;
+
+    use concord_api::v3::V3WatchControl;
+    use tokio::sync::mpsc;
+
+    /// A member's keyspace in process (the contract as the member serves
+    /// it: real `concord-mvcc`, its snapshot a real bolt file, watchers fed
+    /// the history then each write), counting the ranges it answers.
+    #[derive(Default)]
+    struct Member {
+        ks: parking_lot::Mutex<mvcc::Keyspace>,
+        watchers: parking_lot::Mutex<Vec<mpsc::Sender<V3WatchItem>>>,
+        ranges: AtomicUsize,
+    }
+
+    struct NoProgress;
+    impl V3WatchControl for NoProgress {
+        fn request_progress(&self) {}
+    }
+
+    impl Member {
+        fn header_at(revision: i64) -> V3Header {
+            V3Header {
+                cluster_id: 7,
+                member_id: 8,
+                revision,
+                raft_term: 9,
+            }
+        }
+
+        async fn put(&self, key: &str, value: &str) {
+            let cmd = mvcc::Command::Put(mvcc::PutRequest {
+                key: key.into(),
+                value: value.into(),
+                ..Default::default()
+            });
+            self.write(cmd).await.unwrap().result.unwrap();
+        }
+
+        /// Sends every watcher `item` (as a member would send a
+        /// cancellation or a broken revision) and forgets them.
+        async fn end_watches_with(&self, item: V3WatchItem) {
+            let watchers = std::mem::take(&mut *self.watchers.lock());
+            for w in watchers {
+                let _ = w.send(item.clone()).await;
+            }
+        }
+    }
+
+    fn unused<T>() -> Result<T, ApiError> {
+        Err(ApiError::Internal("not part of these tests".into()))
+    }
+
+    #[async_trait]
+    impl KeyspaceV3 for Member {
+        async fn write(&self, cmd: mvcc::Command) -> Result<V3Answer<mvcc::Outcome>, ApiError> {
+            // The watchers as of this write, taken under the keyspace's
+            // lock: one registered after it has the write in its history.
+            let (outcome, revision, watchers) = {
+                let mut ks = self.ks.lock();
+                let outcome = ks.apply(&cmd);
+                (outcome, ks.revision(), self.watchers.lock().clone())
+            };
+            let events = match &outcome {
+                Ok(mvcc::Outcome::Put(a)) => a.events.clone(),
+                Ok(mvcc::Outcome::DeleteRange(a)) => a.events.clone(),
+                Ok(mvcc::Outcome::Txn(a)) => a.events.clone(),
+                _ => Vec::new(),
+            };
+            if !events.is_empty() {
+                for w in watchers {
+                    let item = V3WatchItem::Events {
+                        revision,
+                        events: events.clone(),
+                    };
+                    let _ = w.send(item).await;
+                }
+            }
+            Ok(V3Answer {
+                header: Member::header_at(revision),
+                result: outcome,
+            })
+        }
+
+        async fn range(
+            &self,
+            req: mvcc::RangeRequest,
+        ) -> Result<V3Answer<mvcc::RangeResponse>, ApiError> {
+            self.ranges.fetch_add(1, Ordering::SeqCst);
+            let ks = self.ks.lock();
+            Ok(V3Answer {
+                header: Member::header_at(ks.revision()),
+                result: ks.range(&req),
+            })
+        }
+
+        async fn lease_time_to_live(
+            &self,
+            _req: mvcc::LeaseTimeToLiveRequest,
+        ) -> Result<V3Answer<mvcc::LeaseTimeToLiveResponse>, ApiError> {
+            unused()
+        }
+
+        async fn lease_leases(&self) -> Result<V3Answer<mvcc::LeaseLeasesResponse>, ApiError> {
+            unused()
+        }
+
+        async fn watch(&self, spec: V3WatchSpec) -> Result<V3Watcher, ApiError> {
+            let (tx, rx) = mpsc::channel(1024);
+            // The history and the registration under one lock: no change
+            // between them is missed.
+            let ks = self.ks.lock();
+            match ks.events_since(&spec.key, &spec.range_end, spec.start_revision, 0) {
+                mvcc::History::Events(events) if events.is_empty() => {}
+                mvcc::History::Events(events) => {
+                    let revision = ks.revision();
+                    tx.try_send(V3WatchItem::Events { revision, events })
+                        .unwrap();
+                }
+                mvcc::History::Compacted { compact_revision } => {
+                    tx.try_send(V3WatchItem::Compacted { compact_revision })
+                        .unwrap();
+                }
+            }
+            self.watchers.lock().push(tx);
+            Ok(V3Watcher {
+                items: rx,
+                control: Box::new(NoProgress),
+            })
+        }
+
+        async fn status(&self) -> Result<V3Status, ApiError> {
+            unused()
+        }
+
+        async fn hash_kv(&self, _revision: i64) -> Result<V3Answer<V3HashKv>, ApiError> {
+            unused()
+        }
+
+        async fn snapshot(&self) -> Result<Vec<u8>, ApiError> {
+            mvcc::bbolt::write(&self.ks.lock(), 1).map_err(|e| ApiError::Internal(e.to_string()))
+        }
+
+        fn header(&self) -> V3Header {
+            Member::header_at(self.ks.lock().revision())
+        }
+    }
+
+    fn get(key: &str, serializable: bool, revision: i64) -> mvcc::RangeRequest {
+        mvcc::RangeRequest {
+            key: key.into(),
+            serializable,
+            revision,
+            ..Default::default()
+        }
+    }
+
+    async fn loaded_at(replica: &KeyspaceReplica, revision: i64) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while replica.revision() != Some(revision) {
+            assert!(
+                Instant::now() < deadline,
+                "the replica is at {:?}, not {revision}",
+                replica.revision()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn serializable_ranges_are_answered_here_the_rest_by_the_members() {
+        let member = Arc::new(Member::default());
+        member.put("a", "1").await;
+        member.put("a", "2").await;
+        let replica = KeyspaceReplica::start(member.clone());
+        loaded_at(&replica, 3).await;
+
+        // Followed: a write's change is read here, as the member reads it.
+        member.put("b", "x").await;
+        let local = replica.range(get("b", true, 0)).await.unwrap();
+        assert_eq!(member.ranges.load(Ordering::SeqCst), 0);
+        let remote = member.range(get("b", false, 0)).await.unwrap();
+        assert_eq!(local.result, remote.result);
+        assert_eq!(local.header, remote.header);
+        assert_eq!(local.header.revision, 4);
+        assert_eq!(
+            replica.range(get("", true, 0)).await.unwrap().result,
+            Err(mvcc::Error::EmptyKey)
+        );
+        let before = member.ranges.load(Ordering::SeqCst);
+
+        // Linearizable, or at an older revision: the member's.
+        replica.range(get("a", false, 0)).await.unwrap();
+        let old = replica.range(get("a", true, 2)).await.unwrap();
+        assert_eq!(old.result.unwrap().kvs[0].value, b"1");
+        assert_eq!(member.ranges.load(Ordering::SeqCst), before + 2);
+        // At the replica's own revision: here.
+        replica.range(get("a", true, 4)).await.unwrap();
+        assert_eq!(member.ranges.load(Ordering::SeqCst), before + 2);
+    }
+
+    #[tokio::test]
+    async fn loads_again_after_a_compacted_answer_or_a_change_that_does_not_fit() {
+        let member = Arc::new(Member::default());
+        member.put("a", "1").await;
+        let replica = KeyspaceReplica::start(member.clone());
+        loaded_at(&replica, 2).await;
+
+        // The members no longer hold what the replica needs: it loads the
+        // keyspace again, meanwhile the members answer.
+        member
+            .end_watches_with(V3WatchItem::Compacted {
+                compact_revision: 5,
+            })
+            .await;
+        member.put("a", "2").await;
+        loaded_at(&replica, 3).await;
+        let got = replica.range(get("a", true, 0)).await.unwrap();
+        assert_eq!(got.result.unwrap().kvs[0].value, b"2");
+
+        // A revision out of place (one skipped).
+        let skipped = mvcc::Event {
+            kind: mvcc::EventType::Put,
+            kv: mvcc::KeyValue {
+                key: b"z".to_vec(),
+                create_revision: 9,
+                mod_revision: 9,
+                version: 1,
+                ..Default::default()
+            },
+            prev_kv: None,
+        };
+        member
+            .end_watches_with(V3WatchItem::Events {
+                revision: 9,
+                events: vec![skipped],
+            })
+            .await;
+        member.put("c", "3").await;
+        loaded_at(&replica, 4).await;
+        let ranges = member.ranges.load(Ordering::SeqCst);
+        let got = replica.range(get("z", true, 0)).await.unwrap();
+        assert_eq!(got.result.unwrap().count, 0);
+        assert_eq!(member.ranges.load(Ordering::SeqCst), ranges);
+    }
+}
