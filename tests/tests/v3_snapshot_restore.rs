@@ -440,3 +440,41 @@ fn three_members_restored_from_one_file_form_one_cluster() {
         assert_eq!(got["kvs"][0]["mod_revision"], 8, "member on {}", m.client);
     }
 }
+
+#[test]
+fn restore_refuses_the_flags_etcdctl_refuses_in_its_words() {
+    let Some(etcdctl) = which("etcdctl") else {
+        eprintln!("skipped: etcdctl (etcd 3.4) is not installed");
+        return;
+    };
+    let ctl = concordctl_bin();
+    let dir = tempfile::tempdir().unwrap();
+    // The flags are checked before the file is read: no file needed.
+    for flags in [
+        &["--name", "x"][..],
+        &["--initial-cluster", "foo"],
+        &["--initial-cluster", "default=http://localhost"],
+        &["--initial-cluster", "default=http://localhost:2380/x"],
+        &["--initial-advertise-peer-urls", "foo"],
+        &[
+            "--initial-cluster",
+            "a=http://127.0.0.1:1,b=http://127.0.0.1:1",
+            "--name",
+            "a",
+            "--initial-advertise-peer-urls",
+            "http://127.0.0.1:1",
+        ],
+        &[],
+    ] {
+        let mut args = vec!["snapshot", "restore", "nofile", "--data-dir", "d"];
+        args.extend_from_slice(flags);
+        let want = run_in(&etcdctl, dir.path(), &args);
+        let got = run_in(&ctl, dir.path(), &args);
+        assert_eq!(
+            (got.code, got.stdout, mask_ts(&got.stderr)),
+            (want.code, want.stdout, mask_ts(&want.stderr)),
+            "{flags:?}"
+        );
+        assert!(!dir.path().join("d").exists(), "{flags:?}");
+    }
+}

@@ -5,6 +5,8 @@
 
 mod cli;
 mod client;
+
+pub(crate) use client::new_urls;
 mod command;
 mod exit;
 mod flags;

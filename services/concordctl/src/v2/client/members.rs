@@ -23,8 +23,9 @@ pub struct Member {
     pub client_urls: Vec<String>,
 }
 
-/// etcd's `types.NewURLs`: validated and sorted peer URLs.
-fn new_urls(strs: &[&str]) -> Result<Vec<String>, String> {
+/// etcd's `types.NewURLs`: validated and sorted peer URLs (also what
+/// v3's `snapshot restore` checks its URLs with).
+pub(crate) fn new_urls(strs: &[&str]) -> Result<Vec<String>, String> {
     if strs.is_empty() {
         return Err("no valid URLs given".into());
     }

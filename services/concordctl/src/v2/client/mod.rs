@@ -26,6 +26,8 @@ mod health;
 mod keys;
 mod members;
 
+pub(crate) use members::new_urls;
+
 use std::time::{Duration, Instant};
 
 use crate::http::{parse_url, Url};

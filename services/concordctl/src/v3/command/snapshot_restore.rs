@@ -12,7 +12,6 @@
 use std::path::PathBuf;
 
 use concord_consensus::ids::hex;
-use concord_consensus::member::config::parse_initial_cluster;
 use concord_consensus::node::{RestoreConfig, RestorePlan};
 
 use crate::v3::cli::Parsed;
@@ -27,8 +26,21 @@ pub fn restore(p: Parsed) -> Outcome {
             "snapshot restore requires exactly one argument",
         ));
     };
-    let initial_cluster = parse_initial_cluster(&p.string("initial-cluster"))
-        .map_err(|e| Fail::new(EXIT_BAD_ARGS, e.to_string()))?;
+    let peer_urls: Vec<String> = p
+        .string("initial-advertise-peer-urls")
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    let initial_cluster = urls_map(&p.string("initial-cluster"));
+    // etcd's `types.NewURLs`, the advertised URLs first, as `Restore`.
+    let urls = |list: &[String]| {
+        let refs: Vec<&str> = list.iter().map(String::as_str).collect();
+        crate::v2::new_urls(&refs).map_err(|e| Fail::new(EXIT_ERROR, e))
+    };
+    urls(&peer_urls)?;
+    for (_, list) in &initial_cluster {
+        urls(list)?;
+    }
     if !p.string("wal-dir").is_empty() {
         return Err(Fail::new(
             EXIT_BAD_FEATURE,
@@ -46,11 +58,7 @@ pub fn restore(p: Parsed) -> Outcome {
         data_dir: PathBuf::from(&data_dir),
         initial_cluster,
         initial_cluster_token: p.string("initial-cluster-token"),
-        initial_advertise_peer_urls: p
-            .string("initial-advertise-peer-urls")
-            .split(',')
-            .map(str::to_string)
-            .collect(),
+        initial_advertise_peer_urls: peer_urls,
         skip_hash_check: p.bool("skip-hash-check"),
     };
     let fail = |e: concord_consensus::node::RestoreError| Fail::new(EXIT_ERROR, e.to_string());
@@ -97,4 +105,19 @@ pub fn restore(p: Parsed) -> Outcome {
         &fields,
     );
     Ok(())
+}
+
+/// etcd's `types.NewURLsMap`: `name=url` pairs joined by commas, read as
+/// a query string (a pair without `=` is a name with an empty URL, which
+/// the URL check then refuses as etcd does), each name's URLs in order.
+fn urls_map(s: &str) -> Vec<(String, Vec<String>)> {
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for pair in s.split(',').filter(|p| !p.is_empty()) {
+        let (name, url) = pair.split_once('=').unwrap_or((pair, ""));
+        match out.iter_mut().find(|(n, _)| n == name) {
+            Some((_, urls)) => urls.push(url.to_string()),
+            None => out.push((name.to_string(), vec![url.to_string()])),
+        }
+    }
+    out
 }
