@@ -4,7 +4,9 @@
 //! contract listener). Put, get, del, txn, watch, lease and member list
 //! through a gateway; two gateways serve the same keyspace; writes through a
 //! gateway while the leader member is killed -9 all answer, each applied
-//! once (the gateway sends a write again with its request ID).
+//! once (the gateway sends a write again with its request ID); a
+//! serializable get answered by the gateway's v3 read replica, with the
+//! latest value, while every member is stopped (SIGSTOP).
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
