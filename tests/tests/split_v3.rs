@@ -400,3 +400,59 @@ fn serializable_ranges_are_answered_by_the_gateways_replica() {
     assert_eq!(etcdctl(g1, &["put", "rr/a", "after"]), "OK\n");
     serializable_until(g1, "rr/a", "after");
 }
+
+/// The Maintenance service through the gateways, each answer the members'
+/// own: status, HashKV (etcd's hash for the same writes, so the members
+/// behind both gateways hold etcd's history), alarms, defragment, a
+/// snapshot `etcdctl snapshot status` reads, and a compaction HashKV sees.
+#[test]
+fn maintenance_through_the_gateways() {
+    if which("etcdctl").is_none() {
+        eprintln!("skipped: etcdctl (etcd 3.4) is not installed");
+        return;
+    }
+    let _one = serial();
+    let s = Split::start();
+    let (g1, g2) = (s.gateway_ports[0], s.gateway_ports[1]);
+    assert_eq!(etcdctl(g1, &["put", "a", "1"]), "OK\n");
+    assert_eq!(etcdctl(g2, &["put", "b", "2"]), "OK\n");
+
+    let json = |text: &str| -> serde_json::Value {
+        serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e}: {text}"))
+    };
+    let status = json(&etcdctl(g1, &["endpoint", "status", "-w", "json"]));
+    let st = &status[0]["Status"];
+    assert_eq!(st["version"], "3.4.23", "{status}");
+    assert_eq!(st["header"]["revision"], 3, "{status}");
+    assert_ne!(st["leader"].as_u64().unwrap_or(0), 0, "{status}");
+    assert!(st["raftIndex"].as_u64().unwrap_or(0) > 0, "{status}");
+
+    // etcd 3.4.23 prints this hash after `put a 1`, `put b 2`.
+    const ETCD_HASH: u64 = 1827592406;
+    for g in [g1, g2] {
+        let h = json(&etcdctl(g, &["endpoint", "hashkv", "-w", "json"]));
+        assert_eq!(h[0]["HashKV"]["hash"], ETCD_HASH, "{h}");
+        assert_eq!(h[0]["HashKV"]["compact_revision"], -1, "{h}");
+    }
+
+    assert_eq!(etcdctl(g2, &["alarm", "list"]), "");
+    assert_eq!(
+        etcdctl(g1, &["defrag"]),
+        format!("Finished defragmenting etcd member[http://127.0.0.1:{g1}]\n")
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.db");
+    let file = file.to_str().unwrap();
+    assert_eq!(
+        etcdctl(g2, &["snapshot", "save", file]),
+        format!("Snapshot saved at {file}\n")
+    );
+    let snap = json(&etcdctl(g1, &["snapshot", "status", file, "-w", "json"]));
+    assert_eq!(snap["revision"], 3, "{snap}");
+
+    assert_eq!(etcdctl(g1, &["compaction", "3"]), "compacted revision 3\n");
+    let h = json(&etcdctl(g2, &["endpoint", "hashkv", "-w", "json"]));
+    assert_eq!(h[0]["HashKV"]["hash"], ETCD_HASH, "{h}");
+    assert_eq!(h[0]["HashKV"]["compact_revision"], 3, "{h}");
+}
