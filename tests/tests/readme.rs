@@ -81,10 +81,11 @@ const SKIP_MARKER: &str = "<!-- readme-test: skip";
 
 /// The ports the README (and `scripts/split-local`) uses; each is
 /// replaced by a free one.
-const README_PORTS: [u16; 16] = [
+const README_PORTS: [u16; 18] = [
     2379, 2380, 2479, 2480, 2579, 2580, // the quick start, the cluster, the split's members
     2382, 12379, 12380, 22379, 22380, 32379, 32380, // discovery
     2679, 2680, 2779, // the split's gateways and watch
+    2879, 2880, // the member restored from a snapshot
 ];
 
 /// The files of the checkout the blocks use.
@@ -105,6 +106,7 @@ enum Role {
     WalkThrough,
     Ctl,
     V3,
+    Restore,
     Cluster,
     Discovery,
     DiscoveryTiers,
@@ -119,6 +121,7 @@ impl Role {
             ("A walk through the v2 API", 0) => Role::WalkThrough,
             ("concordctl", 0) => Role::Ctl,
             ("The v3 API (etcdctl)", 0) => Role::V3,
+            ("The v3 API (etcdctl)", 1) => Role::Restore,
             ("A three-member cluster", 0) => Role::Cluster,
             ("Discovery", 0) => Role::Discovery,
             ("Discovery", 1) => Role::DiscoveryTiers,
@@ -130,6 +133,7 @@ impl Role {
     fn deadline(self) -> Duration {
         match self {
             Role::QuickStart | Role::WalkThrough | Role::Ctl | Role::V3 => SHORT_BLOCK,
+            // A member started, waited for and stopped.
             _ => CLUSTER_BLOCK,
         }
     }
@@ -868,6 +872,36 @@ fn check_v3(out: &str, learned: &Learned, client: u16, peer: u16) {
     assert_eq!(v2["cause"], "/greeting", "{out}");
 }
 
+/// The backup block: the snapshot saved, its status table, then the v3
+/// block's key read back from a new member restored from it (a new
+/// cluster, the same revisions).
+fn check_restore(out: &str, learned: &Learned) {
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 7, "the restore block's output\n{out}");
+    assert_eq!(lines[0], "Snapshot saved at backup.db", "{out}");
+    assert_eq!(
+        lines[2], "|   HASH   | REVISION | TOTAL KEYS | TOTAL SIZE |",
+        "{out}"
+    );
+    let row: Vec<&str> = lines[4].split('|').map(str::trim).collect();
+    assert_eq!(
+        row[2], "2",
+        "the snapshot is at the v3 block's revision\n{out}"
+    );
+    let got: Value = serde_json::from_str(lines[6]).expect("get -w json prints JSON");
+    let kv = &got["kvs"][0];
+    // "greeting" = "hello", written at revision 2 by the v3 block.
+    assert_eq!(kv["key"], "Z3JlZXRpbmc=", "{out}");
+    assert_eq!(kv["value"], "aGVsbG8=", "{out}");
+    assert_eq!(kv["create_revision"], 2, "{out}");
+    assert_eq!(got["header"]["revision"], 2, "{out}");
+    assert_ne!(
+        got["header"]["member_id"].as_u64(),
+        u64::from_str_radix(&learned.member_id, 16).ok(),
+        "the restored member is a new one\n{out}"
+    );
+}
+
 fn check_cluster(a: &[Value], ports: &HashMap<u16, u16>) {
     let url = |p: u16| format!("http://127.0.0.1:{}", ports[&p]);
     assert_eq!(
@@ -1125,6 +1159,7 @@ fn readme_blocks_work_when_pasted_in_order() {
             Role::WalkThrough,
             Role::Ctl,
             Role::V3,
+            Role::Restore,
             Role::Cluster,
             Role::Discovery,
             Role::DiscoveryTiers,
@@ -1220,6 +1255,9 @@ fn readme_blocks_work_when_pasted_in_order() {
     let pasted = paste(&mut shell, &blocks[3]);
     check_v3(&pasted.out, &learned, client, peer);
 
+    let pasted = paste(&mut shell, &blocks[4]);
+    check_restore(&pasted.out, &learned);
+
     // "First stop the quick-start server (Ctrl-C in its terminal)".
     server.kill(libc_sig::INT);
     let status = server.finish(STOP, cwd);
@@ -1230,13 +1268,13 @@ fn readme_blocks_work_when_pasted_in_order() {
     );
     drop(server);
 
-    let pasted = paste(&mut shell, &blocks[4]);
+    let pasted = paste(&mut shell, &blocks[5]);
     check_cluster(&json_values(&pasted.out, &shell.run, cwd), &ports);
 
-    let pasted = paste(&mut shell, &blocks[5]);
+    let pasted = paste(&mut shell, &blocks[6]);
     check_discovery(&json_values(&pasted.out, &shell.run, cwd), &ports);
 
-    let pasted = paste(&mut shell, &blocks[6]);
+    let pasted = paste(&mut shell, &blocks[7]);
     check_tiers(&pasted.out);
 
     let pasted = paste(&mut shell, &blocks[7]);

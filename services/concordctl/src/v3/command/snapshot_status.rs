@@ -82,33 +82,10 @@ pub fn db_status(data: &[u8]) -> Result<DbStatus, BboltError> {
     })
 }
 
-/// CRC-32C (Castagnoli, reflected), continuing from `crc` as Go's
-/// `hash/crc32` digest does over successive writes.
+/// CRC-32C (Castagnoli), continuing from `crc` as Go's `hash/crc32`
+/// digest does over successive writes.
 fn crc32c(crc: u32, bytes: &[u8]) -> u32 {
-    const TABLE: [u32; 256] = {
-        let mut table = [0u32; 256];
-        let mut i = 0;
-        while i < 256 {
-            let mut c = i as u32;
-            let mut k = 0;
-            while k < 8 {
-                c = if c & 1 != 0 {
-                    (c >> 1) ^ 0x82F6_3B78
-                } else {
-                    c >> 1
-                };
-                k += 1;
-            }
-            table[i] = c;
-            i += 1;
-        }
-        table
-    };
-    let mut c = !crc;
-    for &b in bytes {
-        c = TABLE[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8);
-    }
-    !c
+    crc32c::crc32c_append(crc, bytes)
 }
 
 #[cfg(test)]
