@@ -456,3 +456,187 @@ fn maintenance_through_the_gateways() {
     assert_eq!(h[0]["HashKV"]["hash"], ETCD_HASH, "{h}");
     assert_eq!(h[0]["HashKV"]["compact_revision"], 3, "{h}");
 }
+
+/// `etcdctl watch -i` through the gateway on `port`: the commands in
+/// `script` on its stdin, one a line, the stdin kept open; its output lines
+/// as they come.
+fn interactive_watch(port: u16, script: &str) -> (Child, mpsc::Receiver<String>) {
+    let mut cmd = etcdctl_command(port, &["watch", "-i"]).expect("etcdctl");
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("etcdctl runs");
+    child
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    (child, lines)
+}
+
+/// v3 watches go through the watch tier (`concord-watch`), not the
+/// members: a watch through g1 stalls while every watch replica is stopped
+/// (SIGSTOP; the members still take writes) and gets the change once they
+/// go on; with one replica killed -9 (then the other), it resumes on the
+/// other replica from the next revision, each change once and in order; a
+/// watch from before a replica's window (one started after the writes) is
+/// relayed to the members, who give the whole history; a watch from a
+/// revision the members compacted gets etcd's compacted cancel even while
+/// the replica's window holds that revision; a progress request (`watch
+/// -i`, `progress`) answers the revision of the last change delivered.
+#[test]
+fn v3_watches_are_served_by_the_watch_tier() {
+    if which("etcdctl").is_none() {
+        eprintln!("skipped: etcdctl (etcd 3.4) is not installed");
+        return;
+    }
+    let _one = serial();
+    let mut s = Split::start();
+    let g1 = s.gateway_ports[0];
+    let first = json_number(
+        &etcdctl(g1, &["put", "wt/a", "1", "-w", "json"]),
+        "revision",
+    );
+
+    let w = Watching::start(g1, &["watch", "wt/", "--prefix"]);
+    // Until the watch is created, a put may come before it: put until
+    // one is seen.
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    loop {
+        assert_eq!(etcdctl(g1, &["put", "wt/sync", "x"]), "OK\n");
+        if w.lines.recv_timeout(Duration::from_secs(1)).is_ok() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the watch never started"
+        );
+    }
+    // The rest of the sync put(s).
+    while w.lines.recv_timeout(Duration::from_millis(500)).is_ok() {}
+
+    // Every watch replica stopped: the write is taken, the watch stalls.
+    for r in ["w1", "w2"] {
+        s.signal(r, "-STOP");
+    }
+    assert_eq!(etcdctl(g1, &["put", "wt/a", "2"]), "OK\n");
+    let stalled = w.lines.recv_timeout(Duration::from_secs(2));
+    for r in ["w1", "w2"] {
+        s.signal(r, "-CONT");
+    }
+    assert!(
+        stalled.is_err(),
+        "the watch went on with every watch replica stopped: {stalled:?}"
+    );
+    assert_eq!(w.next(3), ["PUT", "wt/a", "2"]);
+
+    // g1 lists w1 first: killed, the watch resumes on w2; w1 back and w2
+    // killed, on w1. Each change once, in order, none lost.
+    s.kill9("w1");
+    for v in ["3", "4"] {
+        assert_eq!(etcdctl(g1, &["put", "wt/a", v]), "OK\n");
+        assert_eq!(w.next(3), ["PUT", "wt/a", v], "{}", s.logs());
+    }
+    s.respawn("w1");
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while s.logs().matches("following the members' keyspace").count() < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "w1 never followed the members:\n{}",
+            s.logs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    s.kill9("w2");
+    for v in ["5", "6"] {
+        assert_eq!(etcdctl(g1, &["put", "wt/a", v]), "OK\n");
+        assert_eq!(w.next(3), ["PUT", "wt/a", v], "{}", s.logs());
+    }
+    assert_eq!(etcdctl(g1, &["put", "wt/end", "x"]), "OK\n");
+    assert_eq!(w.next(3), ["PUT", "wt/end", "x"], "a change came twice");
+    drop(w);
+
+    // From the first write: older than w1's window (it started after
+    // it), so the members answer, with every change since.
+    let old = Watching::start(g1, &["watch", "wt/a", &format!("--rev={first}")]);
+    for v in ["1", "2", "3", "4", "5", "6"] {
+        assert_eq!(old.next(3), ["PUT", "wt/a", v], "{}", s.logs());
+    }
+    drop(old);
+
+    // A compaction inside w1's window: the members' answer, etcd's cancel.
+    let r7 = json_number(
+        &etcdctl(g1, &["put", "wt/b", "7", "-w", "json"]),
+        "revision",
+    );
+    assert_eq!(etcdctl(g1, &["put", "wt/b", "8"]), "OK\n");
+    assert_eq!(
+        etcdctl(g1, &["compaction", &(r7 + 1).to_string()]),
+        format!("compacted revision {}\n", r7 + 1)
+    );
+    let cmd = etcdctl_command(g1, &["watch", "wt/b", &format!("--rev={r7}")]).unwrap();
+    let out = output_bounded(cmd, RUN_LIMIT);
+    assert_eq!(out.status.code(), Some(5), "{out:?}\n{}", s.logs());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "watch was canceled (etcdserver: mvcc: required revision has been compacted)\n\
+         Error: watch is canceled by the server\n"
+    );
+    // From the compaction on, the window answers.
+    let kept = Watching::start(g1, &["watch", "wt/b", &format!("--rev={}", r7 + 1)]);
+    assert_eq!(kept.next(3), ["PUT", "wt/b", "8"]);
+    drop(kept);
+
+    // Progress: after the change delivered, at its revision.
+    let (mut child, lines) = interactive_watch(g1, "watch wt/c\n");
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    let mut seen = Vec::new();
+    let mut last = 0;
+    while seen.len() < 3 {
+        if seen.is_empty() {
+            last = json_number(
+                &etcdctl(g1, &["put", "wt/c", "9", "-w", "json"]),
+                "revision",
+            );
+        }
+        if let Ok(l) = lines.recv_timeout(Duration::from_secs(1)) {
+            seen.push(l);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the watch never started"
+        );
+    }
+    assert_eq!(seen[..3], ["PUT", "wt/c", "9"]);
+    // Any further sync puts delivered first.
+    while let Ok(l) = lines.recv_timeout(Duration::from_millis(500)) {
+        assert!(["PUT", "wt/c", "9"].contains(&l.as_str()), "{l}");
+    }
+    let current = json_number(&etcdctl(g1, &["get", "wt/c", "-w", "json"]), "revision");
+    assert!(current >= last);
+    child
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(b"progress\n")
+        .unwrap();
+    assert_eq!(
+        lines.recv_timeout(TIMEOUT).ok(),
+        Some(format!("progress notify: {current}"))
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -3,7 +3,8 @@
 //! it on the same listeners, etcd's v3 gRPC API (concord-v3rpc over
 //! `GrpcKeyspace`, which calls the members' own v3 services), and keeps no
 //! keys: writes, reads, members and stats go to `concord-consensus`
-//! members, watches to `concord-watch` replicas, all over gRPC. Any number
+//! members, watches (v2 and v3) to `concord-watch` replicas, all over
+//! gRPC. Any number
 //! of gateways serve one cluster; each moves on from a member or replica
 //! that dies without a restart.
 
@@ -28,6 +29,8 @@ use concord_rpc::keyspace_grpc::GrpcKeyspace;
 use concord_rpc::kv_grpc::GrpcKv;
 use concord_rpc::watch_grpc::GrpcWatch;
 use tracing::info;
+
+mod v3_watch;
 
 /// How long the gateway looks for a consensus member at start-up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -221,6 +224,13 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
         KeyspaceReplica::start(keyspace)
     } else {
         keyspace
+    };
+    // v3 watches through the watch tier, as the v2 ones.
+    let keyspace: Arc<dyn KeyspaceV3> = match &flags.members.discovery {
+        Some(url) if flags.watch_endpoints.is_empty() => {
+            v3_watch::WatchTier::followed(keyspace, url, CONNECT_TIMEOUT).await?
+        }
+        _ => v3_watch::WatchTier::fixed(keyspace, &flags.watch_endpoints)?,
     };
     let watch: Arc<dyn Watch> = match &flags.members.discovery {
         // The replicas announced in the member registry.

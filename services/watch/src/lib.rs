@@ -23,11 +23,18 @@
 //! events through NATS JetStream instead (published by the leader, gaps
 //! filled over gRPC). The same follower keeps a gateway's read replica
 //! (`concord-gateway`'s `read_replica`).
+//!
+//! For v3, [`v3_watchers`] is etcd's `watchableStore` over a keyspace
+//! history (the member's keyspace, or the tier's window), and [`v3_tier`]
+//! the tier's: a window of the members' recent revisions, followed with
+//! one whole-keyspace watch, that the binary serves etcd's `Watch` from.
 
 pub mod bus;
 mod event_log;
 pub mod follower;
 mod hub;
+pub mod v3_tier;
+pub mod v3_watchers;
 
 pub use event_log::{EventLog, EVENT_LOG_CAPACITY, SUBSCRIBER_BUFFER};
 pub use hub::{WatchHub, HISTORY_CAPACITY, WATCHER_BUFFER};

@@ -6,6 +6,11 @@
 //! are given (--consensus-endpoints) or taken from the member registry of
 //! the discovery URL the cluster was bootstrapped with (--discovery),
 //! followed without a restart.
+//!
+//! Beside it, on the same listener, etcd's v3 `Watch` service
+//! (concord-v3rpc's) for the gateways' v3 watches, served from a window of
+//! the members' recent revisions ([`concord_watch::v3_tier`]); what the
+//! window does not hold is relayed to the members.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,8 +21,11 @@ use concord_discovery_client::members::member_urls;
 use concord_process::args::{LogArgs, MembersArgs, ProcessArgs};
 use concord_process::{init_logging, listen_addr, shutdown_signal};
 use concord_rpc::endpoints::Endpoints;
+use concord_rpc::etcd::etcdserverpb::watch_server::WatchServer;
+use concord_rpc::keyspace_grpc::GrpcKeyspace;
 use concord_rpc::watch_grpc::WatchService;
 use concord_watch::follower::{self, GrpcFollower};
+use concord_watch::v3_tier::{self, V3Tier};
 use concord_watch::WatchHub;
 use tonic::transport::server::TcpIncoming;
 use tracing::{info, warn};
@@ -37,8 +45,8 @@ const REGISTRY_TIMEOUT: Duration = Duration::from_secs(60);
 #[command(
     name = "concord-watch",
     version,
-    about = "Concord's watch fan-out: serves v2 watches (long polls, streams, waitIndex) to the \
-             gateways over gRPC, fed by the consensus members' committed events. \
+    about = "Concord's watch fan-out: serves v2 watches (long polls, streams, waitIndex) and etcd's \
+             v3 Watch to the gateways over gRPC, fed by the consensus members' committed events. \
              Settings: defaults < --config-file (YAML, keys as the flags; see config/concord-watch.yaml) \
              < CONCORD_* environment < flags."
 )]
@@ -119,6 +127,12 @@ async fn main() -> anyhow::Result<()> {
     };
     let endpoints =
         Endpoints::new(&urls).map_err(|e| anyhow::anyhow!("consensus endpoints: {e}"))?;
+    // v3: its own channels to the members registered at start (as a
+    // gateway's v3 keyspace), one whole-keyspace watch feeding the window.
+    let v3 = V3Tier::new(Arc::new(GrpcKeyspace::new(
+        Endpoints::new(&urls).map_err(|e| anyhow::anyhow!("consensus endpoints: {e}"))?,
+    )));
+    let v3_follower = tokio::spawn(v3_tier::follow_members(v3.clone()));
 
     let hub = Arc::new(WatchHub::new(0));
     // Watches are refused (Unavailable, so gateways use another replica)
@@ -159,6 +173,17 @@ async fn main() -> anyhow::Result<()> {
     let service = WatchService::new(hub)
         .with_readiness(ready_rx)
         .into_server();
+    let limits = concord_v3rpc::Limits {
+        max_request_bytes: concord_v3rpc::MAX_REQUEST_BYTES,
+        max_txn_ops: concord_v3rpc::MAX_TXN_OPS,
+    };
+    let v3_watch = WatchServer::new(concord_v3rpc::watch::WatchService::new(
+        v3,
+        limits,
+        concord_v3rpc::PROGRESS_NOTIFY_INTERVAL,
+    ))
+    .max_decoding_message_size(limits.max_received())
+    .max_encoding_message_size(usize::MAX);
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let mut server = tokio::spawn(
         concord_rpc::keepalive::server()
@@ -170,6 +195,7 @@ async fn main() -> anyhow::Result<()> {
             // a window well above hyper's 1 MiB.
             .initial_connection_window_size(Some(CONNECTION_WINDOW))
             .add_service(service)
+            .add_service(v3_watch)
             .add_service(concord_rpc::health::service())
             .serve_with_incoming_shutdown(incoming, async {
                 let _ = stopping_rx.await;
@@ -179,11 +205,13 @@ async fn main() -> anyhow::Result<()> {
         _ = shutdown_signal() => info!("received a stop signal, shutting down"),
         r = &mut server => {
             follower.abort();
+            v3_follower.abort();
             r??;
             bail!("the watch server stopped");
         }
     }
     follower.abort();
+    v3_follower.abort();
     if let (Some(task), Some(url)) = (announcer, &flags.members.discovery) {
         task.abort();
         if let Err(e) = concord_discovery_client::members::withdraw_watch(url, "", &advertise).await
