@@ -5,8 +5,9 @@
 //! restore` (lines and errors as etcdctl's), and a `concord` started on
 //! the restored data dir as a new cluster holding the same keys, with the
 //! same revisions, the lease and the next revision for the next write.
-//! Also: the status of a snapshot saved from etcd 3.4 itself, and three
-//! members restored from one file forming one cluster.
+//! Also: a snapshot saved from etcd 3.4 itself (its status, and restored
+//! into a concord holding etcd's keys and revisions), and three members
+//! restored from one file forming one cluster.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -265,7 +266,7 @@ fn a_concord_snapshot_is_saved_read_and_restored_into_a_new_cluster() {
 }
 
 #[test]
-fn the_status_of_an_etcd_snapshot_is_etcdctls() {
+fn an_etcd_snapshot_is_read_and_restored_as_etcdctl_does() {
     let Some(etcdctl) = which("etcdctl") else {
         eprintln!("skipped: etcdctl (etcd 3.4) is not installed");
         return;
@@ -276,7 +277,7 @@ fn the_status_of_an_etcd_snapshot_is_etcdctls() {
         eprintln!("skipped: etcd 3.4 is not installed");
         return;
     };
-    write_keys(&ctl, etcd.client_port);
+    let lease = write_keys(&ctl, etcd.client_port);
     let file = dir.path().join("etcd.db");
     ok(
         &etcdctl,
@@ -306,23 +307,64 @@ fn the_status_of_an_etcd_snapshot_is_etcdctls() {
         let got = run_in(&ctl, Path::new("."), &args);
         assert_eq!(got, want, "{args:?}");
     }
-    // Concord restores only its own snapshots: an etcd file is refused,
-    // and nothing is left behind.
-    let out = dir.path().join("from-etcd");
-    let r = run_in(
-        &ctl,
-        Path::new("."),
-        &[
-            "snapshot",
-            "restore",
-            file.to_str().unwrap(),
-            "--data-dir",
-            out.to_str().unwrap(),
-        ],
+    // An etcd file restores too (etcd's data moved to Concord, as
+    // `etcdctl snapshot restore` would into a new etcd): the lines etcdctl
+    // prints for it, then a concord on the restored dir holding the keys
+    // with etcd's revisions, the lease with its key, and the next revision
+    // for the next write.
+    let before = all_keys(&ctl, etcd.client_port);
+    let (client, peer) = (free_port(), free_port());
+    let cluster = format!("r=http://127.0.0.1:{peer}");
+    let restore = |bin: &Path, cwd: &Path| {
+        run_in(
+            bin,
+            cwd,
+            &[
+                "snapshot",
+                "restore",
+                file.to_str().unwrap(),
+                "--name",
+                "r",
+                "--data-dir",
+                "restored",
+                "--initial-cluster",
+                &cluster,
+                "--initial-advertise-peer-urls",
+                &format!("http://127.0.0.1:{peer}"),
+            ],
+        )
+    };
+    let (ours, theirs) = (dir.path().join("concordctl"), dir.path().join("etcdctl"));
+    std::fs::create_dir(&ours).unwrap();
+    std::fs::create_dir(&theirs).unwrap();
+    let (got, want) = (restore(&ctl, &ours), restore(&etcdctl, &theirs));
+    assert_eq!(
+        (got.code, got.stdout.as_str(), mask_ts(&got.stderr)),
+        (want.code, want.stdout.as_str(), mask_ts(&want.stderr)),
+        "snapshot restore of etcd's file: concordctl, then etcdctl"
     );
-    assert_eq!(r.code, 1, "{r:?}");
-    assert!(r.stderr.contains("no \"concord\" bucket"), "{r:?}");
-    assert!(!out.exists());
+    drop(etcd);
+    let restored = Server::restart_concord("r", &ours.join("restored"), client, peer);
+    let after = all_keys(&ctl, restored.client_port);
+    assert_eq!(after["kvs"], before["kvs"]);
+    assert_eq!(after["count"], before["count"]);
+    assert_eq!(after["header"]["revision"], before["header"]["revision"]);
+    let ttl = ok(
+        &ctl,
+        restored.client_port,
+        &["lease", "timetolive", &lease, "--keys"],
+    );
+    assert!(
+        ttl.starts_with(&format!("lease {lease} granted with TTL(600s), remaining(")),
+        "{ttl}"
+    );
+    assert!(ttl.ends_with("attached keys([leased])\n"), "{ttl}");
+    let put = json(&ok(
+        &ctl,
+        restored.client_port,
+        &["put", "new", "1", "-w", "json"],
+    ));
+    assert_eq!(put["header"]["revision"], 8);
 }
 
 /// A concord member started with a cluster's flags, killed when dropped.

@@ -587,11 +587,16 @@ impl<'a> Reader<'a> {
 }
 
 impl Keyspace {
-    /// Restores a keyspace from a snapshot file written by [`write`] (as
-    /// `etcdctl snapshot save` stores it; the sha256 etcd appends may stay):
-    /// from its `concord` bucket.
+    /// Restores a keyspace from a snapshot file (as `etcdctl snapshot save`
+    /// stores it; the sha256 etcd appends may stay): one written by
+    /// [`write`] from its `concord` bucket, one saved from etcd (no such
+    /// bucket) from etcd's own ([`Keyspace::from_etcd_backend`]).
     pub fn from_bbolt(bytes: &[u8]) -> Result<Keyspace, BboltError> {
-        let own = Reader::new(bytes)?.get(CONCORD_BUCKET, CONCORD_KEY)?;
+        let db = Reader::new(bytes)?;
+        if !db.buckets()?.contains(&CONCORD_BUCKET) {
+            return Keyspace::from_etcd_backend(bytes);
+        }
+        let own = db.get(CONCORD_BUCKET, CONCORD_KEY)?;
         bincode::deserialize(own).map_err(|e| BboltError::Decode(e.to_string()))
     }
 }

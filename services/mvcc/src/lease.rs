@@ -140,6 +140,20 @@ impl Leases {
         due.into_iter().map(|(_, id)| id).collect()
     }
 
+    /// A lease read back from a backend file: no keys yet, and no expiry
+    /// until a leader promotes it.
+    pub(crate) fn restore(&mut self, id: i64, ttl: i64) {
+        self.by_id.insert(
+            id,
+            Lease {
+                id,
+                ttl,
+                expiry: i64::MAX,
+                keys: BTreeSet::new(),
+            },
+        );
+    }
+
     pub(crate) fn attach(&mut self, id: i64, key: &[u8]) {
         if let Some(lease) = self.by_id.get_mut(&id) {
             lease.keys.insert(key.to_vec());

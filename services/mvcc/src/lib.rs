@@ -41,6 +41,7 @@ pub mod alarm;
 pub mod bbolt;
 pub mod command;
 pub mod error;
+pub mod etcd_backend;
 pub mod hash;
 pub mod key_index;
 pub mod lease;

@@ -242,8 +242,11 @@ fn snapshot_status(file: &Path) -> (i64, i64, i64) {
     )
 }
 
+/// A fresh directory of its own: tests run in parallel in one process.
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("concord-bbolt-{name}-{}", std::process::id()));
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("concord-bbolt-{name}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -420,4 +423,91 @@ fn key_bucket_and_status_as_etcds_snapshot_after_the_same_writes() {
             .sum()
     };
     assert_eq!(our_total - beside_key(&or), their_total - beside_key(&tr));
+}
+
+/// A file saved from etcd 3.4.23 restores as the keyspace etcd held: the
+/// same keys, revisions, versions and leases, the same compaction, and the
+/// same HashKV as etcd printed for it.
+#[test]
+fn an_etcd_snapshot_restores_as_etcds_keyspace() {
+    if !have("etcd") || !have("etcdctl") {
+        eprintln!("skipped: etcd or etcdctl not on PATH");
+        return;
+    }
+    let etcd = Etcd::start();
+    etcd.must(&["put", "a", "1"]); // 2
+    etcd.must(&["put", "b", "2"]); // 3
+    etcd.must(&["put", "a", "3"]); // 4
+    etcd.must(&["del", "b"]); // 5
+    let (_, granted) = etcd.ctl(&["lease", "grant", "600"]);
+    let lease = i64::from_str_radix(granted.split_whitespace().nth(1).unwrap(), 16).unwrap();
+    etcd.must(&["put", "c", "with lease", &format!("--lease={lease:x}")]); // 6
+    etcd.must(&["put", "b", "again"]); // 7
+    etcd.must(&["put", "d", "gone"]); // 8
+    etcd.must(&["del", "d"]); // 9
+    etcd.must(&["compaction", "--physical", "4"]);
+    let (_, hashkv) = etcd.ctl(&["endpoint", "hashkv", "-w", "json"]);
+    let hashkv: serde_json::Value = serde_json::from_str(hashkv.trim()).unwrap();
+    let file = etcd.dir.join("etcd.db");
+    etcd.must(&["snapshot", "save", file.to_str().unwrap()]);
+
+    let restored = Keyspace::from_bbolt(&std::fs::read(&file).unwrap()).unwrap();
+    // The same writes here, the lease with etcd's id.
+    let mut ks = Keyspace::default();
+    put(&mut ks, "a", "1");
+    put(&mut ks, "b", "2");
+    put(&mut ks, "a", "3");
+    ks.delete_range(&del_req("b", "")).unwrap();
+    ks.lease_grant(
+        &LeaseGrantRequest {
+            ttl: 600,
+            id: lease,
+        },
+        0,
+    )
+    .unwrap();
+    ks.put(&PutRequest {
+        lease,
+        ..put_req("c", "with lease")
+    })
+    .unwrap();
+    put(&mut ks, "b", "again");
+    put(&mut ks, "d", "gone");
+    ks.delete_range(&del_req("d", "")).unwrap();
+    ks.compact(&CompactionRequest {
+        revision: 4,
+        physical: true,
+    })
+    .unwrap();
+
+    assert_eq!(restored.revision(), 9);
+    assert_eq!(restored.compact_revision(), 4);
+    let all = |k: &Keyspace, revision: i64| {
+        k.range(&RangeRequest {
+            revision,
+            ..range_req("\0", "\0")
+        })
+        .unwrap()
+        .kvs
+    };
+    for rev in [0, 4, 5, 6, 8] {
+        assert_eq!(all(&restored, rev), all(&ks, rev), "at revision {rev}");
+    }
+    assert_eq!(restored.hash_kv(0), ks.hash_kv(0));
+    assert_eq!(
+        restored.hash_kv(0).unwrap().0 as u64,
+        hashkv[0]["HashKV"]["hash"].as_u64().unwrap(),
+        "etcd's HashKV: {hashkv}"
+    );
+    let leases: Vec<(i64, i64, Vec<Vec<u8>>)> = restored
+        .leases()
+        .iter()
+        .map(|l| (l.id, l.ttl, l.keys.iter().cloned().collect()))
+        .collect();
+    assert_eq!(leases, [(lease, 600, vec![b("c")])]);
+    // The history since the compaction, as watchers read it.
+    assert_eq!(
+        restored.events_since(b"\0", b"\0", 5, 100),
+        ks.events_since(b"\0", b"\0", 5, 100)
+    );
 }

@@ -24,8 +24,10 @@
 //!   vote in term 1 (etcd's restored hard state: term 1, the first
 //!   member's vote), so the first election is in term 2.
 //!
-//! Only files saved from Concord can be restored: their `concord` bucket
-//! holds the whole keyspace. etcd's own files lack it.
+//! A file saved from Concord carries the whole keyspace in its `concord`
+//! bucket; one saved from etcd is read from etcd's own buckets (key, lease,
+//! meta: `Keyspace::from_etcd_backend`), so an etcd cluster's data moves to
+//! Concord with its revisions.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -76,8 +78,6 @@ pub enum RestoreError {
     MissingHash,
     #[error("expected sha256 {}, got {}", go_bytes(.expected), go_bytes(.got))]
     HashMismatch { expected: Vec<u8>, got: Vec<u8> },
-    #[error("{path} holds no Concord keyspace (no \"concord\" bucket): restoring a snapshot saved from etcd is not supported")]
-    NotConcord { path: String },
     #[error("{path}: {source}")]
     Snapshot { path: String, source: BboltError },
     #[error("cannot write {path}: {source}")]
@@ -232,12 +232,7 @@ impl RestorePlan {
         } else if !has_hash && !self.cfg.skip_hash_check {
             return Err(RestoreError::MissingHash);
         }
-        Keyspace::from_bbolt(&data).map_err(|source| match source {
-            BboltError::NoBucket(_) | BboltError::NoKey { .. } => {
-                RestoreError::NotConcord { path: path.clone() }
-            }
-            source => RestoreError::Snapshot { path, source },
-        })
+        Keyspace::from_bbolt(&data).map_err(|source| RestoreError::Snapshot { path, source })
     }
 
     async fn write_dir(&self, keyspace: &Keyspace) -> Result<(), RestoreError> {
