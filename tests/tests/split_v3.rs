@@ -6,7 +6,10 @@
 //! gateway while the leader member is killed -9 all answer, each applied
 //! once (the gateway sends a write again with its request ID); a
 //! serializable get answered by the gateway's v3 read replica, with the
-//! latest value, while every member is stopped (SIGSTOP).
+//! latest value, while every member is stopped (SIGSTOP); v3 watches
+//! served by the watch tier (stalled while its replicas are stopped,
+//! resumed across them with no gap or duplicate, history older than a
+//! replica's window and compactions answered by the members, progress).
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};

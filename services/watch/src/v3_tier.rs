@@ -5,7 +5,8 @@
 //! [`follow_members`] follows the members' keyspace with one
 //! whole-keyspace watch ([`GrpcKeyspace`], which resumes on the next member
 //! from the next revision) and applies each revision to a [`V3Window`]:
-//! the last [`WINDOW_REVISIONS`] revisions' changes. The member's own hub,
+//! the last [`WINDOW_REVISIONS`] revisions' changes (fewer when they
+//! weigh more than [`WINDOW_BYTES`]). The member's own hub,
 //! [`V3Watchers`], runs over that window: watchers in step are handed each
 //! revision as it arrives, the others catch up from the window.
 //!
@@ -41,6 +42,11 @@ use crate::v3_watchers::{V3Watchers, WatchHistory};
 /// to the members).
 pub const WINDOW_REVISIONS: usize = 10_000;
 
+/// Bytes of keys and values (previous values included) the window holds
+/// at most: large values make it shorter rather than the replica larger
+/// (10,000 revisions of 1.5 MiB puts would be 30 GiB).
+pub const WINDOW_BYTES: usize = 64 << 20;
+
 /// Items queued per watcher between the hub (or the relay) and the
 /// watcher's stream.
 const WATCHER_QUEUE: usize = 64;
@@ -57,6 +63,23 @@ pub struct V3Window {
     revision: i64,
     revisions: VecDeque<(i64, Vec<Event>)>,
     capacity: usize,
+    max_bytes: usize,
+    /// Bytes of keys and values held.
+    bytes: usize,
+}
+
+/// What a revision's changes weigh in the window.
+fn weight(events: &[Event]) -> usize {
+    events
+        .iter()
+        .map(|e| {
+            let prev = e
+                .prev_kv
+                .as_ref()
+                .map_or(0, |p| p.key.len() + p.value.len());
+            e.kv.key.len() + e.kv.value.len() + prev
+        })
+        .sum()
 }
 
 /// Why a revision could not be added to the window.
@@ -69,13 +92,17 @@ pub enum WindowError {
 }
 
 impl V3Window {
-    /// An empty window whose next revision is `after + 1`.
-    pub fn new(after: i64, capacity: usize) -> V3Window {
+    /// An empty window whose next revision is `after + 1`, holding at
+    /// most `capacity` revisions and `max_bytes` of keys and values (the
+    /// last revision always).
+    pub fn new(after: i64, capacity: usize, max_bytes: usize) -> V3Window {
         V3Window {
             first: after + 1,
             revision: after,
             revisions: VecDeque::new(),
             capacity: capacity.max(1),
+            max_bytes,
+            bytes: 0,
         }
     }
 
@@ -96,10 +123,15 @@ impl V3Window {
         if events.is_empty() {
             return Err(WindowError::NoEvents(revision));
         }
+        self.bytes += weight(&events);
         self.revisions.push_back((revision, events));
         self.revision = revision;
-        while self.revisions.len() > self.capacity {
-            self.revisions.pop_front();
+        while self.revisions.len() > self.capacity
+            || (self.bytes > self.max_bytes && self.revisions.len() > 1)
+        {
+            if let Some((_, old)) = self.revisions.pop_front() {
+                self.bytes -= weight(&old);
+            }
         }
         self.first = self.revisions.front().map_or(revision + 1, |r| r.0);
         Ok(())
@@ -148,7 +180,11 @@ pub struct V3Tier {
 
 impl V3Tier {
     pub fn new(members: Arc<GrpcKeyspace>) -> Arc<V3Tier> {
-        let window = Arc::new(RwLock::new(V3Window::new(0, WINDOW_REVISIONS)));
+        let window = Arc::new(RwLock::new(V3Window::new(
+            0,
+            WINDOW_REVISIONS,
+            WINDOW_BYTES,
+        )));
         Arc::new(V3Tier {
             members,
             hub: V3Watchers::new(window.clone()),
@@ -176,7 +212,7 @@ impl V3Tier {
     /// is relayed to the members when it needs what the window lost.
     fn restart(&self, revision: i64) {
         let mut window = self.window.write();
-        *window = V3Window::new(revision, WINDOW_REVISIONS);
+        *window = V3Window::new(revision, WINDOW_REVISIONS, WINDOW_BYTES);
         *self.ready.lock() = true;
         drop(window);
         self.hub.restore();
@@ -247,8 +283,9 @@ pub async fn follow_members(tier: Arc<V3Tier>) {
         };
         tier.restart(start);
         info!(
-            "v3 watches: following the members' keyspace from revision {} (window of {WINDOW_REVISIONS} revisions)",
-            start + 1
+            "v3 watches: following the members' keyspace from revision {} (window of {WINDOW_REVISIONS} revisions, {} MiB)",
+            start + 1,
+            WINDOW_BYTES >> 20
         );
         while let Some(item) = watcher.items.recv().await {
             match item {
@@ -462,7 +499,7 @@ mod tests {
     }
 
     fn window(after: i64, revisions: i64, capacity: usize) -> V3Window {
-        let mut w = V3Window::new(after, capacity);
+        let mut w = V3Window::new(after, capacity, WINDOW_BYTES);
         for r in after + 1..=after + revisions {
             let key = if r % 2 == 0 { "a" } else { "b" };
             w.push(r, vec![put(key, r)]).unwrap();
@@ -493,6 +530,21 @@ mod tests {
             Vec::<i64>::new()
         );
         assert_eq!(revisions(w.events_since(b"\0", b"\0", 14, 2)), vec![14, 15]);
+    }
+
+    #[test]
+    fn the_window_is_bounded_in_bytes_too() {
+        // "k" + "v" a put: 2 bytes; room for 3 revisions.
+        let mut w = V3Window::new(0, 100, 6);
+        for r in 1..=5 {
+            w.push(r, vec![put("k", r)]).unwrap();
+        }
+        assert_eq!((w.first(), w.revision()), (3, 5));
+        // One revision over the bound alone is still held.
+        let mut big = put("k", 6);
+        big.kv.value = vec![0; 100];
+        w.push(6, vec![big]).unwrap();
+        assert_eq!((w.first(), w.revision()), (6, 6));
     }
 
     #[test]
