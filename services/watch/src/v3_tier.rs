@@ -3,7 +3,7 @@
 //! replicas, not members.
 //!
 //! [`follow_members`] follows the members' keyspace with one
-//! whole-keyspace watch ([`GrpcKeyspace`], which resumes on the next member
+//! whole-keyspace watch (`GrpcKeyspace`, which resumes on the next member
 //! from the next revision) and applies each revision to a [`V3Window`]:
 //! the last [`WINDOW_REVISIONS`] revisions' changes (fewer when they
 //! weigh more than [`WINDOW_BYTES`]). The member's own hub,
@@ -30,7 +30,6 @@ use concord_api::v3::{
     V3Watcher,
 };
 use concord_api::ApiError;
-use concord_rpc::keyspace_grpc::GrpcKeyspace;
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
@@ -171,7 +170,8 @@ impl WatchHistory for V3Window {
 /// The tier's v3 keyspace: watches from the window (or relayed), anything
 /// else to the members.
 pub struct V3Tier {
-    members: Arc<GrpcKeyspace>,
+    /// The members (`GrpcKeyspace` in the binary).
+    members: Arc<dyn KeyspaceV3>,
     window: Arc<RwLock<V3Window>>,
     hub: Arc<V3Watchers<V3Window>>,
     /// False until the window follows the members: watches are relayed.
@@ -179,12 +179,18 @@ pub struct V3Tier {
 }
 
 impl V3Tier {
-    pub fn new(members: Arc<GrpcKeyspace>) -> Arc<V3Tier> {
-        let window = Arc::new(RwLock::new(V3Window::new(
-            0,
-            WINDOW_REVISIONS,
-            WINDOW_BYTES,
-        )));
+    pub fn new(members: Arc<dyn KeyspaceV3>) -> Arc<V3Tier> {
+        V3Tier::with_window(members, WINDOW_REVISIONS, WINDOW_BYTES)
+    }
+
+    /// A tier whose window holds at most `revisions` revisions and
+    /// `bytes` of keys and values.
+    pub fn with_window(
+        members: Arc<dyn KeyspaceV3>,
+        revisions: usize,
+        bytes: usize,
+    ) -> Arc<V3Tier> {
+        let window = Arc::new(RwLock::new(V3Window::new(0, revisions, bytes)));
         Arc::new(V3Tier {
             members,
             hub: V3Watchers::new(window.clone()),
@@ -212,7 +218,7 @@ impl V3Tier {
     /// is relayed to the members when it needs what the window lost.
     fn restart(&self, revision: i64) {
         let mut window = self.window.write();
-        *window = V3Window::new(revision, WINDOW_REVISIONS, WINDOW_BYTES);
+        *window = V3Window::new(revision, window.capacity, window.max_bytes);
         *self.ready.lock() = true;
         drop(window);
         self.hub.restore();
@@ -422,7 +428,7 @@ impl V3WatchControl for SharedControl {
 /// Hands a window watcher's items on, and when the window no longer holds
 /// its next revision, relays it to the members from there.
 async fn forward(
-    members: Arc<GrpcKeyspace>,
+    members: Arc<dyn KeyspaceV3>,
     spec: V3WatchSpec,
     mut items: mpsc::Receiver<V3WatchItem>,
     tx: mpsc::Sender<V3WatchItem>,
@@ -558,6 +564,198 @@ mod tests {
             })
         );
         assert_eq!(w.push(4, vec![]), Err(WindowError::NoEvents(4)));
+    }
+
+    /// A member in process: a real `concord-mvcc` keyspace and the
+    /// member's own hub over it (as concord-consensus serves them), for
+    /// what the tier asks of the members.
+    struct Member {
+        ks: Arc<RwLock<mvcc::Keyspace>>,
+        hub: Arc<V3Watchers>,
+    }
+
+    impl Member {
+        fn new() -> Arc<Member> {
+            let ks = Arc::new(RwLock::new(mvcc::Keyspace::default()));
+            Arc::new(Member {
+                hub: V3Watchers::new(ks.clone()),
+                ks,
+            })
+        }
+
+        /// Applies `cmd` and hands its changes to the watchers under the
+        /// keyspace's write lock, as the member's state machine does.
+        fn apply(&self, cmd: mvcc::Command) -> i64 {
+            let mut ks = self.ks.write();
+            let events = match ks.apply(&cmd).unwrap() {
+                mvcc::Outcome::Put(a) => a.events,
+                _ => Vec::new(),
+            };
+            if !events.is_empty() {
+                self.hub.publish(ks.revision(), &events);
+            }
+            ks.revision()
+        }
+
+        fn put(&self, key: &str, value: &str) -> i64 {
+            self.apply(mvcc::Command::Put(mvcc::PutRequest {
+                key: key.into(),
+                value: value.into(),
+                ..Default::default()
+            }))
+        }
+
+        fn header(revision: i64) -> V3Header {
+            V3Header {
+                cluster_id: 7,
+                member_id: 8,
+                revision,
+                raft_term: 9,
+            }
+        }
+    }
+
+    fn unused<T>() -> Result<T, ApiError> {
+        Err(ApiError::Internal("not part of these tests".into()))
+    }
+
+    #[async_trait]
+    impl KeyspaceV3 for Member {
+        async fn write(&self, _: mvcc::Command) -> Result<V3Answer<mvcc::Outcome>, ApiError> {
+            unused()
+        }
+        async fn range(
+            &self,
+            req: mvcc::RangeRequest,
+        ) -> Result<V3Answer<mvcc::RangeResponse>, ApiError> {
+            let ks = self.ks.read();
+            Ok(V3Answer {
+                header: Member::header(ks.revision()),
+                result: ks.range(&req),
+            })
+        }
+        async fn lease_time_to_live(
+            &self,
+            _: mvcc::LeaseTimeToLiveRequest,
+        ) -> Result<V3Answer<mvcc::LeaseTimeToLiveResponse>, ApiError> {
+            unused()
+        }
+        async fn lease_leases(&self) -> Result<V3Answer<mvcc::LeaseLeasesResponse>, ApiError> {
+            unused()
+        }
+        async fn watch(&self, spec: V3WatchSpec) -> Result<V3Watcher, ApiError> {
+            Ok(self.hub.watch(spec))
+        }
+        async fn status(&self) -> Result<V3Status, ApiError> {
+            Ok(V3Status {
+                header: self.header(),
+                ..Default::default()
+            })
+        }
+        async fn hash_kv(&self, _: i64) -> Result<V3Answer<V3HashKv>, ApiError> {
+            unused()
+        }
+        async fn snapshot(&self) -> Result<Vec<u8>, ApiError> {
+            unused()
+        }
+        fn header(&self) -> V3Header {
+            Member::header(self.ks.read().revision())
+        }
+    }
+
+    /// The revisions of `n` events a watcher receives next (items of
+    /// other kinds fail the test).
+    async fn next_events(w: &mut V3Watcher, n: usize) -> Vec<i64> {
+        let mut got = Vec::new();
+        while got.len() < n {
+            let item = tokio::time::timeout(Duration::from_secs(5), w.items.recv())
+                .await
+                .expect("an item in time")
+                .expect("the watcher goes on");
+            match item {
+                V3WatchItem::Events { events, .. } => {
+                    got.extend(events.iter().map(|e| e.kv.mod_revision))
+                }
+                other => panic!("{other:?} after {got:?}"),
+            }
+        }
+        got
+    }
+
+    fn from(start_revision: i64) -> V3WatchSpec {
+        V3WatchSpec {
+            key: b"k".to_vec(),
+            range_end: b"l".to_vec(),
+            start_revision,
+        }
+    }
+
+    /// What the window no longer (or never) held comes from the member:
+    /// a start older than the window, a watcher the window moved past (the
+    /// window started again), a start the member compacted.
+    #[tokio::test]
+    async fn the_tier_relays_what_its_window_does_not_hold() {
+        let member = Member::new();
+        member.put("k1", "a"); // revision 2, before the tier follows
+        let tier = V3Tier::with_window(member.clone(), 3, WINDOW_BYTES);
+        let follower = tokio::spawn(follow_members(tier.clone()));
+        while tier.revision() == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // A live watcher, from the next revision.
+        let mut live = tier.watch(from(0)).await.unwrap();
+        for v in ["b", "c", "d", "e"] {
+            member.put("k1", v); // revisions 3..=6
+        }
+        assert_eq!(next_events(&mut live, 4).await, vec![3, 4, 5, 6]);
+        while tier.revision() < 6 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(tier.window.read().first(), 4);
+        // Before the window: from the member, the same changes.
+        let mut old = tier.watch(from(2)).await.unwrap();
+        assert_eq!(next_events(&mut old, 5).await, vec![2, 3, 4, 5, 6]);
+        // Inside the window, and progress at the window's revision.
+        let mut inside = tier.watch(from(5)).await.unwrap();
+        assert_eq!(next_events(&mut inside, 2).await, vec![5, 6]);
+        inside.control.request_progress();
+        assert_eq!(
+            inside.items.recv().await,
+            Some(V3WatchItem::Progress { revision: 6 })
+        );
+
+        // The live watcher stops reading while 400 revisions go by: its
+        // queues fill, it falls behind, the window (3 revisions) moves
+        // past it, and it goes on from the member, each change once.
+        for i in 0..400 {
+            member.put("k2", &i.to_string()); // 7..=406
+        }
+        let expected: Vec<i64> = (7..=406).collect();
+        assert_eq!(next_events(&mut live, 400).await, expected);
+
+        // A compaction inside the window: the member's cancel.
+        member.put("k3", "h"); // 407
+        member.put("k3", "i"); // 408
+        while tier.revision() < 408 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(tier.window.read().first(), 406);
+        member.apply(mvcc::Command::Compaction(mvcc::CompactionRequest {
+            revision: 408,
+            physical: false,
+        }));
+        let mut compacted = tier.watch(from(407)).await.unwrap();
+        assert_eq!(
+            compacted.items.recv().await,
+            Some(V3WatchItem::Compacted {
+                compact_revision: 408
+            })
+        );
+        // From the compaction on, the window's.
+        let mut kept = tier.watch(from(408)).await.unwrap();
+        assert_eq!(next_events(&mut kept, 1).await, vec![408]);
+        assert_eq!(next_events(&mut live, 2).await, vec![407, 408]);
+        follower.abort();
     }
 
     #[tokio::test]
