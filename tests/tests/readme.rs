@@ -1231,9 +1231,14 @@ fn readme_blocks_work_when_pasted_in_order() {
         "the quick-start server keeps its data in ./default.etcd"
     );
 
-    // Every other block, pasted in order into a second terminal.
+    // Every other block, pasted in order into a second terminal (each
+    // role is there once: the order was checked above).
     let mut shell = Shell::start(cwd, scripts.path());
-    let paste = |shell: &mut Shell, b: &Block| -> Pasted {
+    let paste = |shell: &mut Shell, role: Role| -> Pasted {
+        let b = blocks
+            .iter()
+            .find(|b| b.role == role)
+            .expect("checked above");
         let name = format!("{:?}", b.role);
         let pasted = shell.paste(
             &name,
@@ -1245,17 +1250,17 @@ fn readme_blocks_work_when_pasted_in_order() {
         pasted
     };
 
-    let pasted = paste(&mut shell, &blocks[1]);
+    let pasted = paste(&mut shell, Role::WalkThrough);
     let answers = json_values(&pasted.out, &shell.run, cwd);
     let learned = check_walk_through(&answers, client, peer);
 
-    let pasted = paste(&mut shell, &blocks[2]);
+    let pasted = paste(&mut shell, Role::Ctl);
     check_ctl(&pasted.out, &learned, client, peer);
 
-    let pasted = paste(&mut shell, &blocks[3]);
+    let pasted = paste(&mut shell, Role::V3);
     check_v3(&pasted.out, &learned, client, peer);
 
-    let pasted = paste(&mut shell, &blocks[4]);
+    let pasted = paste(&mut shell, Role::Restore);
     check_restore(&pasted.out, &learned);
 
     // "First stop the quick-start server (Ctrl-C in its terminal)".
@@ -1268,16 +1273,16 @@ fn readme_blocks_work_when_pasted_in_order() {
     );
     drop(server);
 
-    let pasted = paste(&mut shell, &blocks[5]);
+    let pasted = paste(&mut shell, Role::Cluster);
     check_cluster(&json_values(&pasted.out, &shell.run, cwd), &ports);
 
-    let pasted = paste(&mut shell, &blocks[6]);
+    let pasted = paste(&mut shell, Role::Discovery);
     check_discovery(&json_values(&pasted.out, &shell.run, cwd), &ports);
 
-    let pasted = paste(&mut shell, &blocks[7]);
+    let pasted = paste(&mut shell, Role::DiscoveryTiers);
     check_tiers(&pasted.out);
 
-    let pasted = paste(&mut shell, &blocks[7]);
+    let pasted = paste(&mut shell, Role::Split);
     check_split(&pasted.out, &ports);
 }
 
