@@ -57,7 +57,7 @@ mod v3;
 
 pub use compactor::{AutoCompaction, AutoCompactionError, REVISION_INTERVAL};
 pub use quota::{effective_quota, DEFAULT_QUOTA_BYTES, MAX_QUOTA_BYTES};
-pub use restore::{RestoreConfig, RestoreError, RestorePlan, Restored};
+pub use restore::{go_os_error, RestoreConfig, RestoreError, RestorePlan, Restored};
 
 use batching::{propose_batches, PendingWrite, MAX_BATCH};
 use expiry::expire_keys;

@@ -95,8 +95,9 @@ fn go_bytes(b: &[u8]) -> String {
     format!("[{}]", parts.join(" "))
 }
 
-/// Go's wording of an OS error (`no such file or directory`).
-fn go_os_error(e: &std::io::Error) -> String {
+/// Go's wording of an OS error (`no such file or directory`), as
+/// etcdctl prints it (concordctl's snapshot commands use it too).
+pub fn go_os_error(e: &std::io::Error) -> String {
     let text = e.to_string();
     let text = text.split(" (os error").next().unwrap_or(&text);
     let mut chars = text.chars();

@@ -18,7 +18,7 @@ use crate::v3::cli::usage::{API_VERSION, VERSION};
 use crate::v3::cli::Parsed;
 use crate::v3::exit::Outcome;
 
-use snapshot::os_error as go_os_error;
+use concord_consensus::node::go_os_error;
 
 /// Runs the parsed command (the parser only yields runnable ones).
 pub fn run(p: Parsed) -> Outcome {

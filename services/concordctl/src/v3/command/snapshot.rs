@@ -5,6 +5,7 @@
 //! the zap lines etcdctl's snapshot manager and client log on stderr. No
 //! deadline unless `--command-timeout` is given.
 
+use concord_consensus::node::go_os_error;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -64,7 +65,7 @@ fn fetch(
         .truncate(true)
         .mode(0o600)
         .open(part)
-        .map_err(|e| format!("could not open {part} (open {part}: {})", os_error(&e)))?;
+        .map_err(|e| format!("could not open {part} (open {part}: {})", go_os_error(&e)))?;
     log::zap(
         "info",
         true,
@@ -147,7 +148,7 @@ fn fetch(
     std::fs::rename(part, path).map_err(|e| {
         format!(
             "could not rename {part} to {path} (rename {part} {path}: {})",
-            os_error(&e)
+            go_os_error(&e)
         )
     })?;
     log::zap(
@@ -158,15 +159,4 @@ fn fetch(
         &[("path", quote(path))],
     );
     Ok(())
-}
-
-/// Go's wording of an OS error (`no such file or directory`).
-pub(super) fn os_error(e: &std::io::Error) -> String {
-    let text = e.to_string();
-    let text = text.split(" (os error").next().unwrap_or(&text);
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(c) => c.to_lowercase().chain(chars).collect(),
-        None => String::new(),
-    }
 }
