@@ -643,3 +643,79 @@ fn v3_watches_are_served_by_the_watch_tier() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// `endpoint status` through the gateway on `port`: (the answering
+/// member's ID, the leader's ID).
+fn member_and_leader(port: u16) -> (u64, u64) {
+    let text = etcdctl(port, &["endpoint", "status", "-w", "json"]);
+    let v: serde_json::Value = serde_json::from_str(text.trim()).expect("etcdctl's JSON");
+    let st = &v[0]["Status"];
+    (
+        st["header"]["member_id"].as_u64().unwrap_or(0),
+        st["leader"].as_u64().unwrap_or(0),
+    )
+}
+
+/// `MoveLeader` through a gateway: served when the member behind it leads
+/// (as etcdctl finds the leader by `endpoint status`), refused with
+/// etcdctl's "no leader endpoint given" when it does not; and through the
+/// consensus members' own `Cluster.MoveLeader`, which any member hands to
+/// the leader.
+#[test]
+fn move_leader_through_a_gateway() {
+    use concord_rpc::cluster::{cluster_client::ClusterClient, MemberId};
+    if which("etcdctl").is_none() {
+        eprintln!("skipped: etcdctl (etcd 3.4) is not installed");
+        return;
+    }
+    let _one = serial();
+    let s = Split::start();
+    let g1 = s.gateway_ports[0];
+    assert_eq!(etcdctl(g1, &["put", "a", "1"]), "OK\n");
+    // The gateways ask the first member that answers: c1.
+    let (c1, leader) = member_and_leader(g1);
+    assert_ne!(leader, 0);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // Leadership to c1, asked of the last member (a follower, or the
+    // leader itself): it hands the request to the leader.
+    let last = *s.consensus_clients.last().unwrap();
+    let reply = rt.block_on(async {
+        let mut c = ClusterClient::connect(format!("http://127.0.0.1:{last}"))
+            .await
+            .expect("consensus member");
+        c.move_leader(MemberId { id: c1 })
+            .await
+            .expect("MoveLeader")
+    });
+    assert_eq!(reply.into_inner().error, None);
+    assert_eq!(member_and_leader(g1), (c1, c1));
+
+    // Now through the gateway, to another member.
+    let members = etcdctl(g1, &["member", "list", "-w", "json"]);
+    let v: serde_json::Value = serde_json::from_str(members.trim()).unwrap();
+    let other = v["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["ID"].as_u64())
+        .find(|&id| id != c1)
+        .expect("another member");
+    assert_eq!(
+        etcdctl(g1, &["move-leader", &format!("{other:x}")]),
+        format!("Leadership transferred from {c1:x} to {other:x}\n")
+    );
+    assert_eq!(member_and_leader(g1), (c1, other));
+    // c1 no longer leads: etcdctl finds no leader among the endpoints.
+    let cmd = etcdctl_command(g1, &["move-leader", &format!("{c1:x}")]).expect("etcdctl");
+    let out = output_bounded(cmd, RUN_LIMIT);
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("Error: no leader endpoint given at [http://127.0.0.1:{g1}]\n")
+    );
+    // Writes go on under the new leader.
+    assert_eq!(etcdctl(g1, &["put", "b", "2"]), "OK\n");
+}

@@ -2,7 +2,8 @@
 //! writes sent to any member (followers forward them to the leader), read
 //! linearizably and serializably on the others, a watch on a third member
 //! seeing them in order, and writes acknowledged before a leader's kill -9
-//! still there after it. Each scenario runs on concord, or on etcd 3.4 with
+//! still there after it; leadership moved around the members (`move-leader`)
+//! while writes go on, none of them lost. Each scenario runs on concord, or on etcd 3.4 with
 //! `CLUSTER_BIN=etcd` (how it was checked against the reference).
 
 use std::path::PathBuf;
@@ -152,4 +153,130 @@ fn v3_writes_on_any_member_are_read_and_watched_everywhere_on(flavor: Flavor) {
 #[test]
 fn v3_writes_on_any_member_are_read_and_watched_everywhere() {
     v3_writes_on_any_member_are_read_and_watched_everywhere_on(Flavor::from_env());
+}
+
+/// `etcdctl` with every member as an endpoint: stdout, or the failure's
+/// stderr.
+fn ctl_all(bin: &PathBuf, c: &Cluster, args: &[&str]) -> Result<String, String> {
+    let eps: Vec<String> = c.members.iter().map(|m| m.client_url()).collect();
+    let out = Command::new(bin)
+        .env("ETCDCTL_API", "3")
+        .env_remove("ETCDCTL_ENDPOINTS")
+        .args(["--endpoints", &eps.join(",")])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("etcdctl runs");
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+fn v3_move_leader_hands_leadership_over_while_writes_go_on_on(flavor: Flavor) {
+    let Some(bin) = etcdctl() else { return };
+    let Some(mut c) = Cluster::start(flavor, 3) else {
+        return;
+    };
+    c.wait_ready();
+    let ids: Vec<String> = (0..3).map(|i| c.member_id(i)).collect();
+    let eps: Vec<String> = c.members.iter().map(|m| m.client_url()).collect();
+
+    // A writer through every endpoint while leadership moves: each
+    // acknowledged write must be there afterwards.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (bin, eps, stop) = (bin.clone(), eps.join(","), stop.clone());
+        std::thread::spawn(move || {
+            let (mut acked, mut failed) = (Vec::new(), 0);
+            let mut j = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let key = format!("w{j:04}");
+                let out = Command::new(&bin)
+                    .env("ETCDCTL_API", "3")
+                    .args(["--endpoints", &eps, "put", &key, "x"])
+                    .stdin(Stdio::null())
+                    .stderr(Stdio::null())
+                    .output()
+                    .expect("etcdctl runs");
+                if out.status.success() {
+                    acked.push(key);
+                } else {
+                    failed += 1;
+                }
+                j += 1;
+            }
+            (acked, failed)
+        })
+    };
+
+    // Around the ring twice: to each follower in turn.
+    for round in 0..6 {
+        let from = c.leader();
+        let to = (from + 1 + round % 2) % 3;
+        let out = ctl_all(&bin, &c, &["move-leader", &ids[to]])
+            .unwrap_or_else(|e| panic!("move-leader {} (round {round}): {e}", ids[to]));
+        assert_eq!(
+            out,
+            format!("Leadership transferred from {} to {}\n", ids[from], ids[to])
+        );
+        // The members agree on the new leader.
+        assert_eq!(c.leader(), to, "round {round}");
+    }
+    // concordctl's move-leader, as etcdctl's.
+    let concordctl = concord_tests::concord_bin().with_file_name("concordctl");
+    let from = c.leader();
+    let to = c.followers(from)[0];
+    assert_eq!(
+        ctl_all(&concordctl, &c, &["move-leader", &ids[to]]).unwrap(),
+        format!("Leadership transferred from {} to {}\n", ids[from], ids[to])
+    );
+    assert_eq!(c.leader(), to);
+    let leader = c.leader();
+    // Moving it where it is: answered at once, nothing moves.
+    assert_eq!(
+        ctl_all(&bin, &c, &["move-leader", &ids[leader]]).unwrap(),
+        format!(
+            "Leadership transferred from {} to {}\n",
+            ids[leader], ids[leader]
+        )
+    );
+    // etcd's refusals: a stranger, and no leader among the endpoints.
+    let stranger = ctl_all(&bin, &c, &["move-leader", "42"]).unwrap_err();
+    assert!(
+        stranger.ends_with("Error: etcdserver: bad leader transferee\n"),
+        "{stranger}"
+    );
+    let follower = c.followers(leader)[0];
+    let only_follower = ctl(&bin, &c, follower, &["move-leader", &ids[leader]]).unwrap_err();
+    assert_eq!(
+        only_follower,
+        format!("Error: no leader endpoint given at [{}]\n", eps[follower])
+    );
+
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (acked, failed) = writer.join().expect("writer");
+    eprintln!(
+        "{} writes acknowledged, {failed} failed, during the transfers",
+        acked.len()
+    );
+    assert!(!acked.is_empty());
+    for i in 0..3 {
+        let keys = ctl_ok(&bin, &c, i, &["get", "--prefix", "w", "--keys-only"]);
+        let have: std::collections::HashSet<&str> = keys.split_whitespace().collect();
+        let lost: Vec<&String> = acked
+            .iter()
+            .filter(|k| !have.contains(k.as_str()))
+            .collect();
+        assert!(
+            lost.is_empty(),
+            "member {i} lacks acknowledged writes {lost:?}"
+        );
+    }
+}
+
+#[test]
+fn v3_move_leader_hands_leadership_over_while_writes_go_on() {
+    v3_move_leader_hands_leadership_over_while_writes_go_on_on(Flavor::from_env());
 }

@@ -302,6 +302,25 @@ pub enum MembershipError {
     Internal(String),
 }
 
+/// Why a leadership transfer (`MoveLeader`) failed, in etcd's words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum LeaderTransferError {
+    /// The member asked is not the leader.
+    #[error("etcdserver: not leader")]
+    NotLeader,
+    /// The target is not a voting member.
+    #[error("etcdserver: bad leader transferee")]
+    BadTransferee,
+    /// The target did not take over in time.
+    #[error("etcdserver: request timed out, leader transfer took too long")]
+    TimedOut,
+    /// This registry has no raft to move leadership in.
+    #[error("etcdserver: not capable")]
+    NotCapable,
+    #[error("{0}")]
+    Internal(String),
+}
+
 /// The member registry: members, leadership, member changes, health.
 #[async_trait]
 pub trait Cluster: Send + Sync + 'static {
@@ -315,6 +334,12 @@ pub trait Cluster: Send + Sync + 'static {
     async fn update_member(&self, id: u64, peer_urls: Vec<String>) -> Result<(), MembershipError>;
     /// True if there is a leader and a quorum read succeeds.
     async fn healthy(&self) -> bool;
+    /// Moves leadership to the voting member `target` (etcd's
+    /// `MoveLeader`), answered once `target` leads. The default is for
+    /// registries without a raft of their own (discovery's, test doubles).
+    async fn move_leader(&self, _target: u64) -> Result<(), LeaderTransferError> {
+        Err(LeaderTransferError::NotCapable)
+    }
 }
 
 /// One member's raft statistics (`/v2/stats/self`, `/v2/stats/leader`):

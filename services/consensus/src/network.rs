@@ -162,6 +162,7 @@ impl PeerConn {
                 Rpc::Append => stream.call(&c, Method::AppendEntries, env).await,
                 Rpc::Vote => stream.call(&c, Method::Vote, env).await,
                 Rpc::Forward => stream.call(&c, Method::Forward, env).await,
+                Rpc::TimeoutNow => stream.call(&c, Method::TimeoutNow, env).await,
                 // Snapshot chunks are big (they would hold up the stream);
                 // a joining member may not know the cluster ID yet.
                 Rpc::Snapshot => c.install_snapshot(env).await.map(|r| r.into_inner()),
@@ -198,6 +199,14 @@ impl PeerConn {
         self.call(Rpc::Forward, req, timeout).await
     }
 
+    /// Tells the peer to campaign at once: this member, its leader, hands
+    /// leadership over to it (raft's TimeoutNow).
+    pub async fn timeout_now(&self, timeout: Duration) -> Result<(), PeerError> {
+        self.call_raw(Rpc::TimeoutNow, Vec::new(), timeout)
+            .await
+            .map(|_| ())
+    }
+
     /// Asks for the members and the cluster ID.
     pub async fn membership(&self, timeout: Duration) -> Result<MembershipInfo, PeerError> {
         self.call(Rpc::Membership, &(), timeout).await
@@ -211,6 +220,7 @@ enum Rpc {
     Snapshot,
     Forward,
     Membership,
+    TimeoutNow,
 }
 
 impl Rpc {

@@ -2,7 +2,9 @@
 
 use std::io::Cursor;
 
-use concord_api::{ApiError, Member, MembershipError, RaftPosition, RequestId};
+use concord_api::{
+    ApiError, LeaderTransferError, Member, MembershipError, RaftPosition, RequestId,
+};
 use concord_mvcc as mvcc;
 use concord_store::{Command, Error, Event, UnixNanos};
 use serde::{Deserialize, Serialize};
@@ -125,6 +127,10 @@ pub enum LeaderRequest {
         name: String,
         client_urls: Vec<String>,
     },
+    /// etcd's `MoveLeader`: hand leadership to the voter `target`.
+    MoveLeader {
+        target: u64,
+    },
 }
 
 /// The leader's answer to a [`LeaderRequest`].
@@ -134,6 +140,7 @@ pub enum LeaderReply {
     ReadIndex(Result<u64, ApiError>),
     Member(Result<Member, MembershipError>),
     Done(Result<(), MembershipError>),
+    Moved(Result<(), LeaderTransferError>),
 }
 
 /// What a member answers to `Membership`: enough for a new member to find

@@ -56,6 +56,9 @@ impl Peer for ScriptedPeer {
     async fn membership(&self, _: Request<Envelope>) -> Result<Response<Envelope>, Status> {
         Err(Status::unimplemented("unary"))
     }
+    async fn timeout_now(&self, _: Request<Envelope>) -> Result<Response<Envelope>, Status> {
+        Err(Status::unimplemented("unary"))
+    }
 
     type CallsStream = UnboundedReceiverStream<Result<Answer, Status>>;
 

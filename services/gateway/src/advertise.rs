@@ -26,7 +26,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use concord_api::{ApiError, Cluster, Member, MembershipError};
+use concord_api::{ApiError, Cluster, LeaderTransferError, Member, MembershipError};
 
 /// The client URLs a gateway reports for the members: `advertise` if not
 /// empty, else the `listen` URLs whose host is not unspecified; `None`
@@ -109,6 +109,10 @@ impl Cluster for AdvertisedClientUrls {
 
     async fn healthy(&self) -> bool {
         self.inner.healthy().await
+    }
+
+    async fn move_leader(&self, target: u64) -> Result<(), LeaderTransferError> {
+        self.inner.move_leader(target).await
     }
 }
 

@@ -24,8 +24,8 @@ use std::time::Duration;
 use anyhow::Context;
 use async_trait::async_trait;
 use concord_api::{
-    ApiError, Cluster, Kv, KvResponse, LeaderStats, Member, MembershipError, RaftPosition,
-    RaftStats, ReadRequest, SelfStats, Watch, WatchRequest, Watcher,
+    ApiError, Cluster, Kv, KvResponse, LeaderStats, LeaderTransferError, Member, MembershipError,
+    RaftPosition, RaftStats, ReadRequest, SelfStats, Watch, WatchRequest, Watcher,
 };
 use concord_discovery_client::members::{follow_watch, member_urls};
 use concord_rpc::cluster_grpc::{GrpcCluster, GrpcRaftStats};
@@ -188,6 +188,9 @@ impl Cluster for FollowedConsensus {
     }
     async fn healthy(&self) -> bool {
         self.current().cluster.healthy().await
+    }
+    async fn move_leader(&self, target: u64) -> Result<(), LeaderTransferError> {
+        self.current().cluster.move_leader(target).await
     }
 }
 

@@ -12,7 +12,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use concord_api::{ApiError, Cluster, LeaderStats, Member, MembershipError, RaftStats, SelfStats};
+use concord_api::{
+    ApiError, Cluster, LeaderStats, LeaderTransferError, Member, MembershipError, RaftStats,
+    SelfStats,
+};
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
@@ -117,6 +120,20 @@ impl cluster_server::Cluster for ClusterService {
         Ok(Response::new(pc::HealthReply {
             healthy: self.cluster.healthy().await,
         }))
+    }
+
+    async fn move_leader(
+        &self,
+        req: Request<pc::MemberId>,
+    ) -> Result<Response<pc::MoveLeaderReply>, Status> {
+        let target = req.into_inner().id;
+        let error = self
+            .cluster
+            .move_leader(target)
+            .await
+            .err()
+            .map(|e| codec::transfer_error_to_proto(&e));
+        Ok(Response::new(pc::MoveLeaderReply { error }))
     }
 }
 
@@ -306,6 +323,25 @@ impl Cluster for GrpcCluster {
         })
         .await;
         reply.is_ok_and(|r| r.healthy)
+    }
+
+    /// Sent to one member, which hands it to the leader. Not sent again
+    /// after an unknown outcome: the transfer may be under way.
+    async fn move_leader(&self, target: u64) -> Result<(), LeaderTransferError> {
+        let reply = self
+            .endpoints
+            .call(false, CALL_TIMEOUT, |ch| async move {
+                ClusterClient::new(ch)
+                    .move_leader(pc::MemberId { id: target })
+                    .await
+                    .map(Response::into_inner)
+            })
+            .await
+            .map_err(|s| LeaderTransferError::Internal(s.message().to_string()))?;
+        match reply.error {
+            Some(e) => Err(codec::transfer_error_from_proto(e)),
+            None => Ok(()),
+        }
     }
 }
 

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use concord_api::{
-    ApiError, Committed, CountStats, FollowerStats, KnownLeader, LatencyStats, LeaderStats, Member,
-    MembershipError, RaftPosition, RaftRole, SelfStats, WatchRequest,
+    ApiError, Committed, CountStats, FollowerStats, KnownLeader, LatencyStats, LeaderStats,
+    LeaderTransferError, Member, MembershipError, RaftPosition, RaftRole, SelfStats, WatchRequest,
 };
 use concord_store::{Action, Command, ErrorCode, Event, NodeExtern, StoreStats};
 
@@ -374,6 +374,32 @@ pub fn membership_error_from_proto(e: pc::MembershipError) -> MembershipError {
     }
 }
 
+pub fn transfer_error_to_proto(e: &LeaderTransferError) -> pc::LeaderTransferError {
+    use pc::leader_transfer_error::Kind;
+    let (kind, detail) = match e {
+        LeaderTransferError::NotLeader => (Kind::NotLeader, String::new()),
+        LeaderTransferError::BadTransferee => (Kind::BadTransferee, String::new()),
+        LeaderTransferError::TimedOut => (Kind::TimedOut, String::new()),
+        LeaderTransferError::NotCapable => (Kind::NotCapable, String::new()),
+        LeaderTransferError::Internal(m) => (Kind::Internal, m.clone()),
+    };
+    pc::LeaderTransferError {
+        kind: kind as i32,
+        detail,
+    }
+}
+
+pub fn transfer_error_from_proto(e: pc::LeaderTransferError) -> LeaderTransferError {
+    use pc::leader_transfer_error::Kind;
+    match Kind::try_from(e.kind).unwrap_or(Kind::Internal) {
+        Kind::NotLeader => LeaderTransferError::NotLeader,
+        Kind::BadTransferee => LeaderTransferError::BadTransferee,
+        Kind::TimedOut => LeaderTransferError::TimedOut,
+        Kind::NotCapable => LeaderTransferError::NotCapable,
+        Kind::Internal => LeaderTransferError::Internal(e.detail),
+    }
+}
+
 pub fn self_stats_to_proto(s: &SelfStats) -> pc::SelfStatsReply {
     pc::SelfStatsReply {
         name: s.name.clone(),
@@ -599,6 +625,15 @@ mod tests {
         let removed = MembershipError::Removed("8e9e05c52164694d".into());
         let back = membership_error_from_proto(membership_error_to_proto(&removed));
         assert_eq!(back.to_string(), removed.to_string());
+        for e in [
+            LeaderTransferError::NotLeader,
+            LeaderTransferError::BadTransferee,
+            LeaderTransferError::TimedOut,
+            LeaderTransferError::NotCapable,
+            LeaderTransferError::Internal("x".into()),
+        ] {
+            assert_eq!(transfer_error_from_proto(transfer_error_to_proto(&e)), e);
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! services make themselves.
 
 use concord_api::v3::mvcc;
-use concord_api::{ApiError, MembershipError};
+use concord_api::{ApiError, LeaderTransferError, MembershipError};
 use tonic::{Code, Status};
 
 /// An error a v3 call answers with. `Display` is etcd's text.
@@ -125,6 +125,19 @@ impl From<ApiError> for V3Error {
             }
             ApiError::Stopping => V3Error::Stopped,
             ApiError::Store(e) => V3Error::Other(e.to_string()),
+        }
+    }
+}
+
+impl From<LeaderTransferError> for V3Error {
+    fn from(e: LeaderTransferError) -> V3Error {
+        match e {
+            LeaderTransferError::NotLeader => V3Error::NotLeader,
+            LeaderTransferError::BadTransferee => V3Error::BadLeaderTransferee,
+            LeaderTransferError::NotCapable => V3Error::NotCapable,
+            // etcd maps no gRPC error for this one: code Unknown, its text.
+            LeaderTransferError::TimedOut => V3Error::Other(e.to_string()),
+            LeaderTransferError::Internal(msg) => V3Error::Other(msg),
         }
     }
 }

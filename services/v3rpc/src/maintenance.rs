@@ -7,8 +7,8 @@
 //! nature: `Hash` is
 //! the keyspace's checksum (etcd hashes its bolt file, whose bytes Concord
 //! does not have), equal on members that applied the same log; defragmenting
-//! has nothing to do; leadership cannot be moved to another member (the
-//! raft library has no transfer), answered with etcd's "not capable"; the
+//! has nothing to do; `MoveLeader` hands leadership over as etcd's raft
+//! does (the member's `Cluster::move_leader`); the
 //! snapshot is the keyspace as a bolt database file, streamed as etcd
 //! streams its database (32 KiB chunks, then the SHA-256 of the whole),
 //! padded to whole 512-byte sectors as etcdctl expects of a bolt file.
@@ -222,23 +222,14 @@ impl pb::maintenance_server::Maintenance for MaintenanceService {
         request: Request<pb::MoveLeaderRequest>,
     ) -> Result<Response<pb::MoveLeaderResponse>, Status> {
         let target = request.into_inner().target_id;
+        // etcd's maintenance server: only the leader moves leadership.
         let s = self.keyspace.status().await.map_err(status)?;
         if s.leader == 0 || s.leader != s.header.member_id {
             return Err(status(V3Error::NotLeader));
         }
-        let members = self.cluster.members().await.map_err(status)?;
-        let known = members
-            .iter()
-            .any(|m| u64::from_str_radix(&m.id, 16).ok() == Some(target));
-        if !known {
-            return Err(status(V3Error::BadLeaderTransferee));
-        }
-        if target == s.leader {
-            // Already there: etcd's transfer loop ends at once (and its
-            // answer carries no header).
-            return Ok(Response::new(pb::MoveLeaderResponse { header: None }));
-        }
-        Err(status(V3Error::NotCapable))
+        // etcd answers with no header, whether it moved or was there.
+        self.cluster.move_leader(target).await.map_err(status)?;
+        Ok(Response::new(pb::MoveLeaderResponse { header: None }))
     }
 }
 

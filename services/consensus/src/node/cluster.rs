@@ -82,6 +82,10 @@ impl Cluster for Consensus {
         }
         self.linearizable_barrier(timeout).await.is_ok()
     }
+
+    async fn move_leader(&self, target: u64) -> Result<(), LeaderTransferError> {
+        self.transfer_leadership(target).await
+    }
 }
 
 #[async_trait]

@@ -202,6 +202,9 @@ impl Consensus {
                 name,
                 client_urls,
             } => LeaderReply::Done(self.leader_publish(id, name, client_urls).await),
+            LeaderRequest::MoveLeader { target } => {
+                LeaderReply::Moved(self.leader_transfer(target).await)
+            }
         }
     }
 

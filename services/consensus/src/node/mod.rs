@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use concord_api::{
-    ApiError, Cluster, EventSink, KnownLeader, Kv, KvResponse, LeaderStats, Member,
-    MembershipError, RaftPosition, RaftRole, RaftStats, ReadRequest, RequestId, RequestIds,
+    ApiError, Cluster, EventSink, KnownLeader, Kv, KvResponse, LeaderStats, LeaderTransferError,
+    Member, MembershipError, RaftPosition, RaftRole, RaftStats, ReadRequest, RequestId, RequestIds,
     SelfStats, StoreSnapshot,
 };
 use concord_rpc::peer::peer_server::PeerServer;
@@ -53,6 +53,7 @@ mod quota;
 mod read_index;
 mod restore;
 mod startup;
+mod transfer;
 mod v3;
 
 pub use compactor::{AutoCompaction, AutoCompactionError, REVISION_INTERVAL};

@@ -111,6 +111,10 @@ impl PeerService {
                 let answer = node.serve_forwarded(request).await;
                 reply_json(&node, &answer)
             }
+            Method::TimeoutNow => {
+                node.take_leadership(env.from).await?;
+                envelope(&node, Vec::new())
+            }
             Method::Unspecified => Err(Status::unimplemented("unknown peer method")),
         }
     }
@@ -158,6 +162,12 @@ impl Peer for PeerService {
 
     async fn forward(&self, req: Request<Envelope>) -> Result<Response<Envelope>, Status> {
         self.serve(Method::Forward, req.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn timeout_now(&self, req: Request<Envelope>) -> Result<Response<Envelope>, Status> {
+        self.serve(Method::TimeoutNow, req.into_inner())
             .await
             .map(Response::new)
     }

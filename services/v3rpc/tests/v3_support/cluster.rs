@@ -5,7 +5,7 @@
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use concord_api::{ApiError, Cluster, Member, MembershipError};
+use concord_api::{ApiError, Cluster, LeaderTransferError, Member, MembershipError};
 
 use super::keyspace::{CLUSTER_ID, MEMBER_ID};
 
@@ -85,5 +85,16 @@ impl Cluster for LocalCluster {
 
     async fn healthy(&self) -> bool {
         true
+    }
+
+    /// The first member leads, and leadership stays there: moving it to
+    /// itself succeeds, to a stranger is refused.
+    async fn move_leader(&self, target: u64) -> Result<(), LeaderTransferError> {
+        let members = self.members.lock().unwrap();
+        match find(&members, target) {
+            Some(0) => Ok(()),
+            Some(_) => Err(LeaderTransferError::NotCapable),
+            None => Err(LeaderTransferError::BadTransferee),
+        }
     }
 }

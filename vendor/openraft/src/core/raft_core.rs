@@ -1253,6 +1253,17 @@ where
                             // Node is switched to learner.
                         }
                     }
+                    ExternalCommand::ElectForTransfer => {
+                        // Concord patch (leadership transfer).
+                        if self.engine.leader.is_some() {
+                            tracing::info!("ExternalCommand: already a Leader, ignore transfer election");
+                        } else if self.engine.state.membership_state.effective().is_voter(&self.id) {
+                            self.engine.elect_for_transfer();
+                            tracing::info!("ExternalCommand: triggered election for leadership transfer");
+                        } else {
+                            tracing::info!("ExternalCommand: not a voter, ignore transfer election");
+                        }
+                    }
                     ExternalCommand::Heartbeat => {
                         self.send_heartbeat("ExternalCommand");
                     }

@@ -216,6 +216,17 @@ where C: RaftTypeConfig
     /// Start to elect this node as leader
     #[tracing::instrument(level = "debug", skip(self))]
     pub(crate) fn elect(&mut self) {
+        self.campaign(false)
+    }
+
+    /// Concord patch (leadership transfer): start to elect this node as leader because the leader
+    /// asked it to take over; its vote requests are granted despite the current leader's lease.
+    #[tracing::instrument(level = "debug", skip(self))]
+    pub(crate) fn elect_for_transfer(&mut self) {
+        self.campaign(true)
+    }
+
+    fn campaign(&mut self, transfer: bool) {
         // Leadership must be relinquished before campaigning: a Leader that campaigns keeps
         // `leader.vote` at the old term while `state.vote` moves to the new one, which breaks the
         // invariant `LeaderHandler` relies on.
@@ -238,9 +249,9 @@ where C: RaftTypeConfig
         // Safe unwrap(): it won't reject itself ˙–˙
         self.vote_handler().update_vote(&new_vote).unwrap();
 
-        self.output.push_command(Command::SendVote {
-            vote_req: VoteRequest::new(new_vote, last_log_id),
-        });
+        let mut vote_req = VoteRequest::new(new_vote, last_log_id);
+        vote_req.transfer = transfer;
+        self.output.push_command(Command::SendVote { vote_req });
 
         self.server_state_handler().update_server_state_if_changed();
     }
@@ -302,7 +313,8 @@ where C: RaftTypeConfig
             vote_utime + lease - now
         );
 
-        if vote.is_committed() {
+        // Concord patch (leadership transfer): a transfer campaign is not held back by the lease.
+        if vote.is_committed() && !req.transfer {
             // Current leader lease has not yet expired, reject voting request
             if now <= vote_utime + lease {
                 tracing::info!(

@@ -46,6 +46,16 @@ where C: RaftTypeConfig
         self.raft_inner.send_external_command(ExternalCommand::Elect, "trigger_elect").await
     }
 
+    /// Concord patch (leadership transfer): trigger an election at once because the leader asked
+    /// this node to take over (raft's TimeoutNow). Voters grant its vote requests even while the
+    /// current leader's lease has not expired; the log check still applies, so the caller should
+    /// ask only a node whose log has caught up with the leader's.
+    ///
+    /// If this node is already a leader or is not a voter, this is a no-op.
+    pub async fn elect_for_transfer(&self) -> Result<(), Fatal<C::NodeId>> {
+        self.raft_inner.send_external_command(ExternalCommand::ElectForTransfer, "trigger_elect_for_transfer").await
+    }
+
     /// Trigger a heartbeat at once and return at once.
     ///
     /// Returns error when RaftCore has [`Fatal`] error, e.g. shut down or having storage error.

@@ -399,6 +399,12 @@ The items in the lists are endpoint, ID, version, db size, is leader, is learner
         )
     },
     leaf(
+        "move-leader",
+        "move-leader <transferee-member-id>",
+        "Transfers leadership to another etcd cluster member.",
+        &[],
+    ),
+    leaf(
         "watch",
         "watch [options] [key or prefix] [range_end] [--] [exec-command arg1 arg2 ...]",
         "Watches events stream on keys or prefixes",

@@ -1,6 +1,7 @@
 //! etcdctl's v3 commands, one file per group: `kv.rs` (get, put, del),
 //! `txn.rs`, `watch.rs`, `lease.rs`, `member.rs`, `endpoint.rs`,
-//! `maintenance.rs` (compaction, defrag, alarm), `snapshot.rs` (save),
+//! `maintenance.rs` (compaction, defrag, alarm), `move_leader.rs`,
+//! `snapshot.rs` (save),
 //! `snapshot_status.rs`, `snapshot_restore.rs`, and `version` here.
 
 mod endpoint;
@@ -8,6 +9,7 @@ mod kv;
 mod lease;
 mod maintenance;
 mod member;
+mod move_leader;
 mod snapshot;
 mod snapshot_restore;
 mod snapshot_status;
@@ -31,6 +33,7 @@ pub fn run(p: Parsed) -> Outcome {
         ["watch"] => watch::run(p),
         ["compaction"] => maintenance::compaction(p),
         ["defrag"] => maintenance::defrag(p),
+        ["move-leader"] => move_leader::run(p),
         ["alarm", "list"] => maintenance::alarm_list(p),
         ["alarm", "disarm"] => maintenance::alarm_disarm(p),
         ["endpoint", "health"] => endpoint::health(p),

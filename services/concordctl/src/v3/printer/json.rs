@@ -11,8 +11,8 @@
 use concord_rpc::etcd::etcdserverpb::{
     response_op::Response, AlarmResponse, DeleteRangeResponse, LeaseGrantResponse,
     LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseRevokeResponse, LeaseTimeToLiveResponse,
-    Member, MemberAddResponse, PutResponse, RangeResponse, ResponseHeader, TxnResponse,
-    WatchResponse,
+    Member, MemberAddResponse, MoveLeaderResponse, PutResponse, RangeResponse, ResponseHeader,
+    TxnResponse, WatchResponse,
 };
 use concord_rpc::etcd::mvccpb::{Event, KeyValue};
 
@@ -291,6 +291,10 @@ pub fn member_add(r: &MemberAddResponse) -> String {
 /// The member list, remove and update responses: header and members.
 pub fn members_changed(h: Option<&ResponseHeader>, members: &[Member]) -> String {
     Obj::new().header(h).list("members", members, member).end()
+}
+
+pub fn move_leader(r: &MoveLeaderResponse) -> String {
+    Obj::new().header(r.header.as_ref()).end()
 }
 
 pub fn alarm(r: &AlarmResponse) -> String {

@@ -15,7 +15,7 @@ use concord_rpc::etcd::etcdserverpb::{
     AlarmResponse, DeleteRangeResponse, HashKvResponse, LeaseGrantResponse, LeaseKeepAliveResponse,
     LeaseLeasesResponse, LeaseRevokeResponse, LeaseTimeToLiveResponse, MemberAddResponse,
     MemberListResponse, MemberPromoteResponse, MemberRemoveResponse, MemberUpdateResponse,
-    PutResponse, RangeResponse, StatusResponse, TxnResponse, WatchResponse,
+    MoveLeaderResponse, PutResponse, RangeResponse, StatusResponse, TxnResponse, WatchResponse,
 };
 
 use crate::v3::exit::{Fail, Outcome, EXIT_BAD_FEATURE};
@@ -248,6 +248,20 @@ pub fn member_promote(w: Writer, id: u64, r: &MemberPromoteResponse) -> Outcome 
             r.header.as_ref(),
             &r.members,
         ))),
+        Writer::Protobuf => protobuf::print(r),
+        Writer::Fields | Writer::Table => unsupported(w),
+    }
+}
+
+/// etcdctl's JSON and protobuf writers print the response, which carries
+/// no header (`{}`, nothing); the fields and table ones have no
+/// `MoveLeader` (refused after the move).
+pub fn move_leader(w: Writer, leader: u64, target: u64, r: &MoveLeaderResponse) -> Outcome {
+    match w {
+        Writer::Simple { .. } => out(format!(
+            "Leadership transferred from {leader:x} to {target:x}\n"
+        )),
+        Writer::Json => out(json::line(json::move_leader(r))),
         Writer::Protobuf => protobuf::print(r),
         Writer::Fields | Writer::Table => unsupported(w),
     }

@@ -16,6 +16,10 @@ pub(crate) enum ExternalCommand<C: RaftTypeConfig> {
     /// Initiate an election at once.
     Elect,
 
+    /// Concord patch (leadership transfer): initiate an election at once because the leader asked
+    /// this node to take over; voters grant it despite the current leader's lease.
+    ElectForTransfer,
+
     /// Send a heartbeat message, only if the node is leader, or it will be ignored.
     Heartbeat,
 
@@ -48,6 +52,9 @@ where C: RaftTypeConfig
         match self {
             ExternalCommand::Elect => {
                 write!(f, "Elect")
+            }
+            ExternalCommand::ElectForTransfer => {
+                write!(f, "ElectForTransfer")
             }
             ExternalCommand::Heartbeat => {
                 write!(f, "Heartbeat")

@@ -13,11 +13,21 @@ use crate::Vote;
 pub struct VoteRequest<NID: NodeId> {
     pub vote: Vote<NID>,
     pub last_log_id: Option<LogId<NID>>,
+    /// Concord patch (leadership transfer): the candidate campaigns because the leader asked it
+    /// to take over (raft's TimeoutNow, etcd's `campaignTransfer`). A voter grants such a request
+    /// even while the current leader's lease has not expired; the log check still applies.
+    pub transfer: bool,
 }
 
 impl<NID: NodeId> fmt::Display for VoteRequest<NID> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{{vote:{}, last_log:{}}}", self.vote, self.last_log_id.display(),)
+        write!(
+            f,
+            "{{vote:{}, last_log:{}{}}}",
+            self.vote,
+            self.last_log_id.display(),
+            if self.transfer { ", transfer" } else { "" }
+        )
     }
 }
 
@@ -29,7 +39,11 @@ impl<NID: NodeId> MessageSummary<VoteRequest<NID>> for VoteRequest<NID> {
 
 impl<NID: NodeId> VoteRequest<NID> {
     pub fn new(vote: Vote<NID>, last_log_id: Option<LogId<NID>>) -> Self {
-        Self { vote, last_log_id }
+        Self {
+            vote,
+            last_log_id,
+            transfer: false,
+        }
     }
 }
 
