@@ -14,6 +14,8 @@ pub enum GrpcCode {
     FailedPrecondition,
     ResourceExhausted,
     OutOfRange,
+    PermissionDenied,
+    Unauthenticated,
 }
 
 impl GrpcCode {
@@ -25,6 +27,8 @@ impl GrpcCode {
             GrpcCode::FailedPrecondition => 9,
             GrpcCode::ResourceExhausted => 8,
             GrpcCode::OutOfRange => 11,
+            GrpcCode::PermissionDenied => 7,
+            GrpcCode::Unauthenticated => 16,
         }
     }
 }
@@ -70,6 +74,37 @@ pub enum Error {
     /// `ErrGRPCLeaseTTLTooLarge`.
     #[error("etcdserver: too large lease TTL")]
     LeaseTtlTooLarge,
+    // The auth store's (`auth.rs`), as rpctypes words them.
+    #[error("etcdserver: root user does not exist")]
+    RootUserNotExist,
+    #[error("etcdserver: root user does not have root role")]
+    RootRoleNotExist,
+    #[error("etcdserver: user name already exists")]
+    UserAlreadyExist,
+    #[error("etcdserver: user name is empty")]
+    UserEmpty,
+    #[error("etcdserver: user name not found")]
+    UserNotFound,
+    #[error("etcdserver: role name already exists")]
+    RoleAlreadyExist,
+    #[error("etcdserver: role name not found")]
+    RoleNotFound,
+    #[error("etcdserver: role name is empty")]
+    RoleEmpty,
+    #[error("etcdserver: authentication failed, invalid user ID or password")]
+    AuthFailed,
+    #[error("etcdserver: permission denied")]
+    PermissionDenied,
+    #[error("etcdserver: role is not granted to the user")]
+    RoleNotGranted,
+    #[error("etcdserver: permission is not granted to the role")]
+    PermissionNotGranted,
+    #[error("etcdserver: authentication is not enabled")]
+    AuthNotEnabled,
+    #[error("etcdserver: invalid auth token")]
+    InvalidAuthToken,
+    #[error("etcdserver: invalid auth management")]
+    InvalidAuthMgmt,
 }
 
 impl Error {
@@ -86,6 +121,20 @@ impl Error {
             Error::NoSpace => GrpcCode::ResourceExhausted,
             Error::LeaseNotFound => GrpcCode::NotFound,
             Error::LeaseExist => GrpcCode::FailedPrecondition,
+            Error::RootUserNotExist
+            | Error::RootRoleNotExist
+            | Error::UserAlreadyExist
+            | Error::UserNotFound
+            | Error::RoleAlreadyExist
+            | Error::RoleNotFound
+            | Error::RoleNotGranted
+            | Error::PermissionNotGranted
+            | Error::AuthNotEnabled => GrpcCode::FailedPrecondition,
+            Error::UserEmpty | Error::RoleEmpty | Error::AuthFailed | Error::InvalidAuthMgmt => {
+                GrpcCode::InvalidArgument
+            }
+            Error::PermissionDenied => GrpcCode::PermissionDenied,
+            Error::InvalidAuthToken => GrpcCode::Unauthenticated,
         }
     }
 }
@@ -140,6 +189,23 @@ mod tests {
                 Error::LeaseTtlTooLarge,
                 "etcdserver: too large lease TTL",
                 11,
+            ),
+            (Error::UserEmpty, "etcdserver: user name is empty", 3),
+            (Error::PermissionDenied, "etcdserver: permission denied", 7),
+            (
+                Error::AuthFailed,
+                "etcdserver: authentication failed, invalid user ID or password",
+                3,
+            ),
+            (
+                Error::InvalidAuthToken,
+                "etcdserver: invalid auth token",
+                16,
+            ),
+            (
+                Error::RootRoleNotExist,
+                "etcdserver: root user does not have root role",
+                9,
             ),
         ];
         for (e, text, code) in all {

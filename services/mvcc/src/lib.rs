@@ -34,10 +34,13 @@
 //!   revision from its watch events (a split gateway's serializable reads);
 //! - [`hash`]: `HashKV`'s checksum of the history;
 //! - [`alarm`]: alarms (NOSPACE) and the writes they refuse;
+//! - [`auth`]: users, roles and key permissions (etcd's auth store) and
+//!   the checks made with them;
 //! - [`size`]: the keyspace's size, kept as it changes (for the quota);
 //! - [`error`]: etcd's error texts and gRPC codes.
 
 pub mod alarm;
+pub mod auth;
 pub mod bbolt;
 pub mod command;
 pub mod error;

@@ -518,6 +518,21 @@ pub fn keyspace_error_from_text(text: &str) -> Option<mvcc::Error> {
         E::LeaseNotFound,
         E::LeaseExist,
         E::LeaseTtlTooLarge,
+        E::RootUserNotExist,
+        E::RootRoleNotExist,
+        E::UserAlreadyExist,
+        E::UserEmpty,
+        E::UserNotFound,
+        E::RoleAlreadyExist,
+        E::RoleNotFound,
+        E::RoleEmpty,
+        E::AuthFailed,
+        E::PermissionDenied,
+        E::RoleNotGranted,
+        E::PermissionNotGranted,
+        E::AuthNotEnabled,
+        E::InvalidAuthToken,
+        E::InvalidAuthMgmt,
     ]
     .into_iter()
     .find(|e| e.to_string() == text)
@@ -675,6 +690,8 @@ mod tests {
             mvcc::Error::FutureRev,
             mvcc::Error::LeaseNotFound,
             mvcc::Error::LeaseTtlTooLarge,
+            mvcc::Error::PermissionDenied,
+            mvcc::Error::InvalidAuthMgmt,
         ] {
             assert_eq!(keyspace_error_from_text(&e.to_string()), Some(e));
         }

@@ -78,6 +78,8 @@ impl V3Error {
                 mvcc::GrpcCode::FailedPrecondition => Code::FailedPrecondition,
                 mvcc::GrpcCode::ResourceExhausted => Code::ResourceExhausted,
                 mvcc::GrpcCode::OutOfRange => Code::OutOfRange,
+                mvcc::GrpcCode::PermissionDenied => Code::PermissionDenied,
+                mvcc::GrpcCode::Unauthenticated => Code::Unauthenticated,
             },
             V3Error::NoLeader
             | V3Error::Timeout
