@@ -1,6 +1,6 @@
 //! etcd 3.4's v3 auth store (`auth/store.go`, `auth/range_perm_cache.go`)
 //! as data: users, roles, key permissions, the enabled flag and the auth
-//! revision, changed only by replicated [`AuthCommand`]s applied in log
+//! revision, changed only by replicated [`AuthRequest`]s applied in log
 //! order, and the permission checks made with them.
 //!
 //! Pure as the rest of the crate: passwords arrive already hashed (bcrypt,
@@ -87,22 +87,30 @@ pub struct Role {
     pub permissions: Vec<Permission>,
 }
 
-/// A replicated change of the auth store (`Auth*Request`s that write).
+/// An `Auth` service request, replicated through the raft log as etcd
+/// 3.4 replicates every one of them (its gets and lists too). A password is
+/// the bcrypt hash of the client's once proposed: the member where the
+/// request enters the cluster hashes it, so the log never holds it in
+/// clear.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum AuthCommand {
+pub enum AuthRequest {
     Enable,
     Disable,
     UserAdd {
         name: String,
         /// `None`: added with `no_password`.
-        password_hash: Option<String>,
+        password: Option<String>,
     },
+    UserGet {
+        name: String,
+    },
+    UserList,
     UserDelete {
         name: String,
     },
     UserChangePassword {
         name: String,
-        password_hash: String,
+        password: String,
     },
     UserGrantRole {
         user: String,
@@ -115,6 +123,10 @@ pub enum AuthCommand {
     RoleAdd {
         name: String,
     },
+    RoleGet {
+        role: String,
+    },
+    RoleList,
     RoleDelete {
         role: String,
     },
@@ -127,6 +139,19 @@ pub enum AuthCommand {
         key: Vec<u8>,
         range_end: Vec<u8>,
     },
+}
+
+/// What an [`AuthRequest`] answers besides its header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AuthResponse {
+    /// Changes answer nothing more.
+    Done,
+    /// `UserGet`: the user's roles.
+    Roles(Vec<String>),
+    /// `UserList`, `RoleList`: the names, sorted.
+    Names(Vec<String>),
+    /// `RoleGet`: the role's permissions.
+    Permissions(Vec<Permission>),
 }
 
 /// The auth store of a keyspace.
@@ -160,41 +185,48 @@ impl AuthStore {
         self.revision
     }
 
-    /// Applies one replicated change.
-    pub fn apply(&mut self, command: &AuthCommand) -> Result<()> {
-        match command {
-            AuthCommand::Enable => self.enable(),
-            AuthCommand::Disable => {
+    /// Applies one request, in log order.
+    pub fn apply(&mut self, request: &AuthRequest) -> Result<AuthResponse> {
+        use AuthResponse::{Done, Names, Permissions, Roles};
+        Ok(match request {
+            AuthRequest::Enable => self.enable().map(|()| Done)?,
+            AuthRequest::Disable => {
                 self.enabled = false;
-                Ok(())
+                Done
             }
-            AuthCommand::UserAdd {
-                name,
-                password_hash,
-            } => self.user_add(name, password_hash.clone()),
-            AuthCommand::UserDelete { name } => self.user_delete(name),
-            AuthCommand::UserChangePassword {
-                name,
-                password_hash,
-            } => {
+            AuthRequest::UserAdd { name, password } => {
+                self.user_add(name, password.clone()).map(|()| Done)?
+            }
+            AuthRequest::UserGet { name } => Roles(self.user(name)?.roles.clone()),
+            AuthRequest::UserList => Names(self.user_names()),
+            AuthRequest::UserDelete { name } => self.user_delete(name).map(|()| Done)?,
+            AuthRequest::UserChangePassword { name, password } => {
                 let user = self.users.get_mut(name).ok_or(Error::UserNotFound)?;
-                user.password_hash = Some(password_hash.clone());
+                user.password_hash = Some(password.clone());
                 self.revision += 1;
-                Ok(())
+                Done
             }
-            AuthCommand::UserGrantRole { user, role } => self.user_grant_role(user, role),
-            AuthCommand::UserRevokeRole { name, role } => self.user_revoke_role(name, role),
-            AuthCommand::RoleAdd { name } => self.role_add(name),
-            AuthCommand::RoleDelete { role } => self.role_delete(role),
-            AuthCommand::RoleGrantPermission { name, permission } => {
-                self.role_grant_permission(name, permission)
+            AuthRequest::UserGrantRole { user, role } => {
+                self.user_grant_role(user, role).map(|()| Done)?
             }
-            AuthCommand::RoleRevokePermission {
+            AuthRequest::UserRevokeRole { name, role } => {
+                self.user_revoke_role(name, role).map(|()| Done)?
+            }
+            AuthRequest::RoleAdd { name } => self.role_add(name).map(|()| Done)?,
+            AuthRequest::RoleGet { role } => Permissions(self.role(role)?.permissions.clone()),
+            AuthRequest::RoleList => Names(self.role_names()),
+            AuthRequest::RoleDelete { role } => self.role_delete(role).map(|()| Done)?,
+            AuthRequest::RoleGrantPermission { name, permission } => self
+                .role_grant_permission(name, permission)
+                .map(|()| Done)?,
+            AuthRequest::RoleRevokePermission {
                 role,
                 key,
                 range_end,
-            } => self.role_revoke_permission(role, key, range_end),
-        }
+            } => self
+                .role_revoke_permission(role, key, range_end)
+                .map(|()| Done)?,
+        })
     }
 
     fn enable(&mut self) -> Result<()> {
@@ -476,17 +508,19 @@ mod tests {
     }
 
     fn add_user(s: &mut AuthStore, name: &str) -> Result<()> {
-        s.apply(&AuthCommand::UserAdd {
+        s.apply(&AuthRequest::UserAdd {
             name: name.into(),
-            password_hash: Some(format!("hash-of-{name}")),
+            password: Some(format!("hash-of-{name}")),
         })
+        .map(|_| ())
     }
 
     fn grant(s: &mut AuthStore, user: &str, role: &str) -> Result<()> {
-        s.apply(&AuthCommand::UserGrantRole {
+        s.apply(&AuthRequest::UserGrantRole {
             user: user.into(),
             role: role.into(),
         })
+        .map(|_| ())
     }
 
     /// The store of the etcd 3.4.23 session in the module doc: alice with
@@ -496,15 +530,15 @@ mod tests {
         let mut s = AuthStore::default();
         add_user(&mut s, "alice").unwrap();
         assert_eq!(add_user(&mut s, "alice"), Err(Error::UserAlreadyExist));
-        s.apply(&AuthCommand::UserAdd {
+        s.apply(&AuthRequest::UserAdd {
             name: "bob".into(),
-            password_hash: None,
+            password: None,
         })
         .unwrap();
-        s.apply(&AuthCommand::RoleAdd { name: "r1".into() })
+        s.apply(&AuthRequest::RoleAdd { name: "r1".into() })
             .unwrap();
         assert_eq!(
-            s.apply(&AuthCommand::RoleAdd { name: "r1".into() }),
+            s.apply(&AuthRequest::RoleAdd { name: "r1".into() }),
             Err(Error::RoleAlreadyExist)
         );
         for p in [
@@ -513,7 +547,7 @@ mod tests {
             perm(PermType::Write, "z", "\0"),
             perm(PermType::Write, "foo", ""),
         ] {
-            s.apply(&AuthCommand::RoleGrantPermission {
+            s.apply(&AuthRequest::RoleGrantPermission {
                 name: "r1".into(),
                 permission: p,
             })
@@ -524,7 +558,7 @@ mod tests {
         assert_eq!(grant(&mut s, "alice", "nosuch"), Err(Error::RoleNotFound));
         grant(&mut s, "alice", "root").unwrap();
         let revoke = |s: &mut AuthStore| {
-            s.apply(&AuthCommand::UserRevokeRole {
+            s.apply(&AuthRequest::UserRevokeRole {
                 name: "alice".into(),
                 role: "root".into(),
             })
@@ -532,23 +566,23 @@ mod tests {
         revoke(&mut s).unwrap();
         assert_eq!(revoke(&mut s), Err(Error::RoleNotGranted));
         assert_eq!(
-            s.apply(&AuthCommand::RoleRevokePermission {
+            s.apply(&AuthRequest::RoleRevokePermission {
                 role: "r1".into(),
                 key: b"z".to_vec(),
                 range_end: Vec::new(),
             }),
             Err(Error::PermissionNotGranted)
         );
-        assert_eq!(s.apply(&AuthCommand::Enable), Err(Error::RootUserNotExist));
+        assert_eq!(s.apply(&AuthRequest::Enable), Err(Error::RootUserNotExist));
         add_user(&mut s, "root").unwrap();
-        assert_eq!(s.apply(&AuthCommand::Enable), Err(Error::RootRoleNotExist));
+        assert_eq!(s.apply(&AuthRequest::Enable), Err(Error::RootRoleNotExist));
         // What etcdctl's `auth enable` does on that answer.
-        s.apply(&AuthCommand::RoleAdd {
+        s.apply(&AuthRequest::RoleAdd {
             name: "root".into(),
         })
         .unwrap();
         grant(&mut s, "root", "root").unwrap();
-        s.apply(&AuthCommand::Enable).unwrap();
+        s.apply(&AuthRequest::Enable).unwrap();
         s
     }
 
@@ -619,7 +653,7 @@ mod tests {
         assert_eq!(s.check_admin("root"), Ok(()));
         // Disabled: everything, by anyone.
         let mut off = s.clone();
-        off.apply(&AuthCommand::Disable).unwrap();
+        off.apply(&AuthRequest::Disable).unwrap();
         assert_eq!(off.check_admin(""), Ok(()));
         assert_eq!(off.check_permitted("", b"foo", b"", PermType::Read), Ok(()));
     }
@@ -629,13 +663,13 @@ mod tests {
         let mut s = recorded();
         let before = s.revision();
         for c in [
-            AuthCommand::UserDelete {
+            AuthRequest::UserDelete {
                 name: "root".into(),
             },
-            AuthCommand::RoleDelete {
+            AuthRequest::RoleDelete {
                 role: "root".into(),
             },
-            AuthCommand::UserRevokeRole {
+            AuthRequest::UserRevokeRole {
                 name: "root".into(),
                 role: "root".into(),
             },
@@ -644,22 +678,22 @@ mod tests {
         }
         assert_eq!(s.revision(), before);
         // Deleting a role takes it from its users.
-        s.apply(&AuthCommand::RoleDelete { role: "r1".into() })
+        s.apply(&AuthRequest::RoleDelete { role: "r1".into() })
             .unwrap();
         assert_eq!(s.user("alice").unwrap().roles, Vec::<String>::new());
         assert_eq!(s.revision(), before + 1);
-        s.apply(&AuthCommand::UserDelete {
+        s.apply(&AuthRequest::UserDelete {
             name: "alice".into(),
         })
         .unwrap();
         assert_eq!(
-            s.apply(&AuthCommand::UserDelete {
+            s.apply(&AuthRequest::UserDelete {
                 name: "alice".into()
             }),
             Err(Error::UserNotFound)
         );
-        s.apply(&AuthCommand::Disable).unwrap();
-        s.apply(&AuthCommand::UserDelete {
+        s.apply(&AuthRequest::Disable).unwrap();
+        s.apply(&AuthRequest::UserDelete {
             name: "root".into(),
         })
         .unwrap();
@@ -670,7 +704,7 @@ mod tests {
         let mut s = AuthStore::default();
         assert_eq!(add_user(&mut s, ""), Err(Error::UserEmpty));
         assert_eq!(
-            s.apply(&AuthCommand::RoleAdd {
+            s.apply(&AuthRequest::RoleAdd {
                 name: String::new()
             }),
             Err(Error::RoleEmpty)

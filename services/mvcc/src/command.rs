@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::alarm::{AlarmRequest, AlarmResponse};
+use crate::auth::{AuthRequest, AuthResponse};
 use crate::error::Result;
 use crate::store::{Applied, Keyspace};
 use crate::types::{
@@ -38,6 +39,8 @@ pub enum Command {
     },
     /// `Alarm`: list, raise or disarm (through the log, as in etcd).
     Alarm(AlarmRequest),
+    /// An `Auth` service request (through the log, as in etcd 3.4).
+    Auth(AuthRequest),
 }
 
 /// What a [`Command`] answered (serde: a member relays the leader's answer
@@ -53,6 +56,7 @@ pub enum Outcome {
     LeaseKeepAlive(LeaseKeepAliveResponse),
     LeasePromote,
     Alarm(AlarmResponse),
+    Auth(AuthResponse),
 }
 
 impl Keyspace {
@@ -76,6 +80,7 @@ impl Keyspace {
                 Outcome::LeasePromote
             }
             Command::Alarm(r) => Outcome::Alarm(self.alarm(r)),
+            Command::Auth(r) => Outcome::Auth(self.auth.apply(r)?),
         })
     }
 }

@@ -58,6 +58,7 @@ pub mod types;
 pub mod watch;
 
 pub use alarm::{Alarm, AlarmAction, AlarmRequest, AlarmResponse, AlarmType};
+pub use auth::{AuthRequest, AuthResponse, AuthStore, PermType, Permission};
 pub use command::{Command, Outcome};
 pub use error::{Error, GrpcCode, Result};
 pub use lease::{Lease, Leases, MAX_LEASE_TTL};

@@ -1,10 +1,11 @@
 //! The whole keyspace as serde data: what a raft snapshot carries.
 //!
-//! Serialized: the settings, the revision counters, every key's history and
-//! the leases. The watch index is rebuilt from the histories on restore.
+//! Serialized: the settings, the revision counters, every key's history,
+//! the leases and the auth store. The watch index is rebuilt from the histories on restore.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::auth::AuthStore;
 use crate::key_index::{Entry, KeyHistory};
 use crate::lease::Leases;
 use crate::store::{Config, Keyspace};
@@ -16,6 +17,7 @@ struct SnapshotRef<'a> {
     compact_revision: i64,
     keys: Vec<KeyRef<'a>>,
     leases: &'a Leases,
+    auth: &'a AuthStore,
 }
 
 #[derive(Serialize)]
@@ -31,6 +33,7 @@ struct Snapshot {
     compact_revision: i64,
     keys: Vec<KeyOwned>,
     leases: Leases,
+    auth: AuthStore,
 }
 
 #[derive(Deserialize)]
@@ -54,6 +57,7 @@ impl Serialize for Keyspace {
                 })
                 .collect(),
             leases: &self.leases,
+            auth: &self.auth,
         }
         .serialize(serializer)
     }
@@ -66,6 +70,7 @@ impl<'de> Deserialize<'de> for Keyspace {
         ks.revision = snap.revision;
         ks.compact_revision = snap.compact_revision;
         ks.leases = snap.leases;
+        ks.auth = snap.auth;
         for KeyOwned { key, mut entries } in snap.keys {
             entries.sort_by_key(|e| e.rev);
             for e in &entries {

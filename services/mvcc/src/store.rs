@@ -62,6 +62,8 @@ pub struct Keyspace {
     /// Active alarms, by member (`alarm.rs`); not in the keyspace's
     /// serialised form (the member keeps them beside it).
     pub(crate) alarms: std::collections::BTreeSet<crate::alarm::Alarm>,
+    /// Users, roles and permissions (`auth.rs`).
+    pub(crate) auth: crate::auth::AuthStore,
 }
 
 impl Default for Keyspace {
@@ -141,7 +143,13 @@ impl Keyspace {
             leases: Leases::default(),
             size: 0,
             alarms: Default::default(),
+            auth: Default::default(),
         }
+    }
+
+    /// The auth store (users, roles, permissions).
+    pub fn auth(&self) -> &crate::auth::AuthStore {
+        &self.auth
     }
 
     pub fn config(&self) -> Config {

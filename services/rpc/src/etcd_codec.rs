@@ -7,6 +7,7 @@
 //! do not define become the default, as Go's `switch` without a matching
 //! case leaves them.
 
+use crate::etcd::authpb;
 use crate::etcd::etcdserverpb as pb;
 use crate::etcd::mvccpb;
 use concord_api::v3::mvcc;
@@ -498,6 +499,25 @@ pub fn alarm_response_from_pb(r: pb::AlarmResponse) -> mvcc::AlarmResponse {
                 },
             })
             .collect(),
+    }
+}
+
+/// A role's key permission as etcd's `authpb.Permission`.
+pub fn permission_to_pb(p: &mvcc::Permission) -> authpb::Permission {
+    authpb::Permission {
+        perm_type: p.perm_type.code(),
+        key: p.key.clone(),
+        range_end: p.range_end.clone(),
+    }
+}
+
+/// etcd's `authpb.Permission` as the auth store keeps it (a type number
+/// outside the enum is kept as READ).
+pub fn permission_from_pb(p: authpb::Permission) -> mvcc::Permission {
+    mvcc::Permission {
+        perm_type: mvcc::PermType::from_code(p.perm_type).unwrap_or_default(),
+        key: p.key,
+        range_end: p.range_end,
     }
 }
 

@@ -331,6 +331,10 @@ async fn send_write(
                 }),
             )
         }
+        mvcc::Command::Auth(r) => {
+            let (header, r) = crate::auth_grpc::send_auth(ch, r, id).await?;
+            (header, mvcc::Outcome::Auth(r))
+        }
         // A leader's own writes (lease promotion), not a client's.
         other => {
             return Err(Status::invalid_argument(format!(

@@ -59,6 +59,7 @@ pub mod cluster {
     tonic::include_proto!("concord.cluster");
 }
 
+pub mod auth_grpc;
 pub mod call_stream;
 pub mod cluster_grpc;
 pub mod codec;

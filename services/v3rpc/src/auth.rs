@@ -1,21 +1,26 @@
-//! etcd's `Auth` service as etcd 3.4 answers it with authentication
-//! disabled and no user or role ever added (v3rpc's `auth.go` over
-//! `auth/store.go`): `Authenticate` is refused as not enabled, enabling
-//! needs a root user that does not exist, disabling succeeds, lists are
-//! empty and every user or role named is not found. Adding a user or a role
-//! (which etcd would store) waits for the security issue and is answered
-//! as unimplemented, so the store stays empty and the rest stays true.
+//! etcd's `Auth` service (v3rpc's `auth.go` over `auth/store.go`): users,
+//! roles and key permissions, kept in the keyspace's auth store
+//! ([`mvcc::AuthStore`]) through the raft log, as etcd 3.4 keeps them
+//! (every request, reads included, is a replicated write; passwords are
+//! hashed where the request enters the cluster).
+//!
+//! Not built yet: authentication itself (tokens) and the permission checks
+//! on KV, Watch and Lease. Until they are, `AuthEnable` answers etcd's
+//! errors for a missing root user or root role, and otherwise refuses to
+//! enable what it could not enforce; `Authenticate` answers that auth is
+//! not enabled, which stays true.
 
 use std::sync::Arc;
 
-use concord_api::v3::KeyspaceV3;
-use concord_rpc::etcd::etcdserverpb as pb;
+use concord_api::v3::{mvcc, KeyspaceV3};
+use concord_rpc::etcd::{authpb, etcdserverpb as pb};
+use concord_rpc::etcd_codec as codec;
 use tonic::{Request, Response, Status};
 
 use super::error::{status, V3Error};
 use super::header::header;
 
-/// The `Auth` service of a cluster with authentication disabled.
+/// The `Auth` service over a keyspace's auth store.
 pub struct AuthService {
     keyspace: Arc<dyn KeyspaceV3>,
 }
@@ -25,14 +30,46 @@ impl AuthService {
         AuthService { keyspace }
     }
 
-    fn header(&self) -> Option<pb::ResponseHeader> {
-        Some(header(self.keyspace.header()))
+    /// Runs one auth request through the log: its header and answer.
+    async fn auth(
+        &self,
+        request: mvcc::AuthRequest,
+    ) -> Result<(Option<pb::ResponseHeader>, mvcc::AuthResponse), Status> {
+        let answer = self
+            .keyspace
+            .write(mvcc::Command::Auth(request))
+            .await
+            .map_err(status)?;
+        match answer.result {
+            Ok(mvcc::Outcome::Auth(r)) => Ok((Some(header(answer.header)), r)),
+            Ok(other) => Err(Status::internal(format!(
+                "an auth request answered {other:?}"
+            ))),
+            Err(e) => Err(status(e)),
+        }
+    }
+
+    /// [`Self::auth`] for a request that answers nothing but its header.
+    async fn change(
+        &self,
+        request: mvcc::AuthRequest,
+    ) -> Result<Option<pb::ResponseHeader>, Status> {
+        self.auth(request).await.map(|(h, _)| h)
     }
 }
 
-const NOT_YET: &str = "concord: users and roles come with the security issue";
+/// What `AuthEnable` answers once the root user has the root role.
+const NOT_YET: &str =
+    "concord: authentication (tokens and permission checks) is not built yet; users and roles are kept, auth stays disabled";
 
 type Answer<T> = Result<Response<T>, Status>;
+
+fn names(r: mvcc::AuthResponse) -> Vec<String> {
+    match r {
+        mvcc::AuthResponse::Names(n) | mvcc::AuthResponse::Roles(n) => n,
+        _ => Vec::new(),
+    }
+}
 
 #[tonic::async_trait]
 impl pb::auth_server::Auth for AuthService {
@@ -40,16 +77,30 @@ impl pb::auth_server::Auth for AuthService {
         &self,
         _r: Request<pb::AuthEnableRequest>,
     ) -> Answer<pb::AuthEnableResponse> {
-        Err(status(V3Error::RootUserNotExist))
+        // etcd's own refusals first (etcdctl answers the second by adding
+        // the root role and granting it).
+        let root = mvcc::AuthRequest::UserGet {
+            name: mvcc::auth::ROOT.into(),
+        };
+        let roles = match self.auth(root).await {
+            Err(s) if s.message() == mvcc::Error::UserNotFound.to_string() => {
+                return Err(status(mvcc::Error::RootUserNotExist))
+            }
+            Err(s) => return Err(s),
+            Ok((_, r)) => names(r),
+        };
+        if !roles.iter().any(|r| r == mvcc::auth::ROOT) {
+            return Err(status(mvcc::Error::RootRoleNotExist));
+        }
+        Err(status(V3Error::Unsupported(NOT_YET)))
     }
 
     async fn auth_disable(
         &self,
         _r: Request<pb::AuthDisableRequest>,
     ) -> Answer<pb::AuthDisableResponse> {
-        Ok(Response::new(pb::AuthDisableResponse {
-            header: self.header(),
-        }))
+        let header = self.change(mvcc::AuthRequest::Disable).await?;
+        Ok(Response::new(pb::AuthDisableResponse { header }))
     }
 
     async fn authenticate(
@@ -63,102 +114,168 @@ impl pb::auth_server::Auth for AuthService {
         &self,
         r: Request<pb::AuthUserAddRequest>,
     ) -> Answer<pb::AuthUserAddResponse> {
-        if r.get_ref().name.is_empty() {
-            return Err(status(V3Error::UserEmpty));
-        }
-        Err(status(V3Error::Unsupported(NOT_YET)))
+        let r = r.into_inner();
+        let no_password = r.options.is_some_and(|o| o.no_password);
+        let header = self
+            .change(mvcc::AuthRequest::UserAdd {
+                name: r.name,
+                password: (!no_password).then_some(r.password),
+            })
+            .await?;
+        Ok(Response::new(pb::AuthUserAddResponse { header }))
     }
 
     async fn user_get(
         &self,
-        _r: Request<pb::AuthUserGetRequest>,
+        r: Request<pb::AuthUserGetRequest>,
     ) -> Answer<pb::AuthUserGetResponse> {
-        Err(status(V3Error::UserNotFound))
+        let name = r.into_inner().name;
+        let (header, r) = self.auth(mvcc::AuthRequest::UserGet { name }).await?;
+        Ok(Response::new(pb::AuthUserGetResponse {
+            header,
+            roles: names(r),
+        }))
     }
 
     async fn user_list(
         &self,
         _r: Request<pb::AuthUserListRequest>,
     ) -> Answer<pb::AuthUserListResponse> {
+        let (header, r) = self.auth(mvcc::AuthRequest::UserList).await?;
         Ok(Response::new(pb::AuthUserListResponse {
-            header: self.header(),
-            users: Vec::new(),
+            header,
+            users: names(r),
         }))
     }
 
     async fn user_delete(
         &self,
-        _r: Request<pb::AuthUserDeleteRequest>,
+        r: Request<pb::AuthUserDeleteRequest>,
     ) -> Answer<pb::AuthUserDeleteResponse> {
-        Err(status(V3Error::UserNotFound))
+        let name = r.into_inner().name;
+        let header = self.change(mvcc::AuthRequest::UserDelete { name }).await?;
+        Ok(Response::new(pb::AuthUserDeleteResponse { header }))
     }
 
     async fn user_change_password(
         &self,
-        _r: Request<pb::AuthUserChangePasswordRequest>,
+        r: Request<pb::AuthUserChangePasswordRequest>,
     ) -> Answer<pb::AuthUserChangePasswordResponse> {
-        Err(status(V3Error::UserNotFound))
+        let r = r.into_inner();
+        let header = self
+            .change(mvcc::AuthRequest::UserChangePassword {
+                name: r.name,
+                password: r.password,
+            })
+            .await?;
+        Ok(Response::new(pb::AuthUserChangePasswordResponse { header }))
     }
 
     async fn user_grant_role(
         &self,
-        _r: Request<pb::AuthUserGrantRoleRequest>,
+        r: Request<pb::AuthUserGrantRoleRequest>,
     ) -> Answer<pb::AuthUserGrantRoleResponse> {
-        Err(status(V3Error::UserNotFound))
+        let r = r.into_inner();
+        let header = self
+            .change(mvcc::AuthRequest::UserGrantRole {
+                user: r.user,
+                role: r.role,
+            })
+            .await?;
+        Ok(Response::new(pb::AuthUserGrantRoleResponse { header }))
     }
 
     async fn user_revoke_role(
         &self,
-        _r: Request<pb::AuthUserRevokeRoleRequest>,
+        r: Request<pb::AuthUserRevokeRoleRequest>,
     ) -> Answer<pb::AuthUserRevokeRoleResponse> {
-        Err(status(V3Error::UserNotFound))
+        let r = r.into_inner();
+        let header = self
+            .change(mvcc::AuthRequest::UserRevokeRole {
+                name: r.name,
+                role: r.role,
+            })
+            .await?;
+        Ok(Response::new(pb::AuthUserRevokeRoleResponse { header }))
     }
 
     async fn role_add(
         &self,
         r: Request<pb::AuthRoleAddRequest>,
     ) -> Answer<pb::AuthRoleAddResponse> {
-        if r.get_ref().name.is_empty() {
-            return Err(status(V3Error::RoleEmpty));
-        }
-        Err(status(V3Error::Unsupported(NOT_YET)))
+        let name = r.into_inner().name;
+        let header = self.change(mvcc::AuthRequest::RoleAdd { name }).await?;
+        Ok(Response::new(pb::AuthRoleAddResponse { header }))
     }
 
     async fn role_get(
         &self,
-        _r: Request<pb::AuthRoleGetRequest>,
+        r: Request<pb::AuthRoleGetRequest>,
     ) -> Answer<pb::AuthRoleGetResponse> {
-        Err(status(V3Error::RoleNotFound))
+        let role = r.into_inner().role;
+        let (header, r) = self.auth(mvcc::AuthRequest::RoleGet { role }).await?;
+        let perm = match r {
+            mvcc::AuthResponse::Permissions(p) => p.iter().map(codec::permission_to_pb).collect(),
+            _ => Vec::new(),
+        };
+        Ok(Response::new(pb::AuthRoleGetResponse { header, perm }))
     }
 
     async fn role_list(
         &self,
         _r: Request<pb::AuthRoleListRequest>,
     ) -> Answer<pb::AuthRoleListResponse> {
+        let (header, r) = self.auth(mvcc::AuthRequest::RoleList).await?;
         Ok(Response::new(pb::AuthRoleListResponse {
-            header: self.header(),
-            roles: Vec::new(),
+            header,
+            roles: names(r),
         }))
     }
 
     async fn role_delete(
         &self,
-        _r: Request<pb::AuthRoleDeleteRequest>,
+        r: Request<pb::AuthRoleDeleteRequest>,
     ) -> Answer<pb::AuthRoleDeleteResponse> {
-        Err(status(V3Error::RoleNotFound))
+        let role = r.into_inner().role;
+        let header = self.change(mvcc::AuthRequest::RoleDelete { role }).await?;
+        Ok(Response::new(pb::AuthRoleDeleteResponse { header }))
     }
 
     async fn role_grant_permission(
         &self,
-        _r: Request<pb::AuthRoleGrantPermissionRequest>,
+        r: Request<pb::AuthRoleGrantPermissionRequest>,
     ) -> Answer<pb::AuthRoleGrantPermissionResponse> {
-        Err(status(V3Error::RoleNotFound))
+        let r = r.into_inner();
+        // etcd dereferences the permission unchecked (a nil one crashes
+        // its apply); an absent one is refused here instead.
+        let perm: authpb::Permission = r
+            .perm
+            .ok_or_else(|| Status::invalid_argument("etcdserver: permission is not provided"))?;
+        let header = self
+            .change(mvcc::AuthRequest::RoleGrantPermission {
+                name: r.name,
+                permission: codec::permission_from_pb(perm),
+            })
+            .await?;
+        Ok(Response::new(pb::AuthRoleGrantPermissionResponse {
+            header,
+        }))
     }
 
     async fn role_revoke_permission(
         &self,
-        _r: Request<pb::AuthRoleRevokePermissionRequest>,
+        r: Request<pb::AuthRoleRevokePermissionRequest>,
     ) -> Answer<pb::AuthRoleRevokePermissionResponse> {
-        Err(status(V3Error::RoleNotFound))
+        let r = r.into_inner();
+        let header = self
+            .change(mvcc::AuthRequest::RoleRevokePermission {
+                role: r.role,
+                key: r.key,
+                range_end: r.range_end,
+            })
+            .await?;
+        Ok(Response::new(pb::AuthRoleRevokePermissionResponse {
+            header,
+        }))
     }
 }

@@ -48,6 +48,7 @@ mod identity;
 mod kv;
 mod leadership;
 mod membership;
+mod passwords;
 mod peer_server;
 mod quota;
 mod read_index;

@@ -74,6 +74,7 @@ impl KeyspaceV3 for Consensus {
         id: RequestId,
     ) -> Result<V3Answer<mvcc::Outcome>, ApiError> {
         let id = if id == 0 { self.request_ids.next() } else { id };
+        let cmd = super::passwords::hash_passwords(cmd).await?;
         let (res, raft) = self.propose(Write::V3(cmd), id).await?;
         // As for v2 writes: answered once committed; local reads wait for
         // the local apply (`caught_up`).
