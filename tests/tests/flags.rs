@@ -174,7 +174,10 @@ fn unsupported_etcd_flags_are_refused_as_flag_env_and_config_file() {
     type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>);
     let cases: Vec<Case> = vec![
         (vec!["--client-crl-file", "/etc/ssl/x.pem"], vec![]),
-        (vec!["-client-crl-file=/etc/ssl/x.pem", "--name", "x"], vec![]),
+        (
+            vec!["-client-crl-file=/etc/ssl/x.pem", "--name", "x"],
+            vec![],
+        ),
         (vec![], vec![("ETCD_CLIENT_CRL_FILE", "/etc/ssl/x.pem")]),
         (vec![], vec![("CONCORD_CLIENT_CRL_FILE", "/etc/ssl/x.pem")]),
     ];

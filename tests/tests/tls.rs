@@ -497,3 +497,210 @@ fn https_without_a_certificate_is_refused_in_etcds_words() {
         "{err}"
     );
 }
+
+/// One member of a peer-TLS cluster: plain client URL, https:// peer URL.
+struct PeerMember {
+    name: String,
+    client_port: u16,
+    peer_port: u16,
+}
+
+impl PeerMember {
+    fn new(name: &str) -> PeerMember {
+        PeerMember {
+            name: name.to_string(),
+            client_port: free_port(),
+            peer_port: free_port(),
+        }
+    }
+
+    fn client(&self) -> String {
+        format!("http://127.0.0.1:{}", self.client_port)
+    }
+
+    fn peer(&self) -> String {
+        format!("https://127.0.0.1:{}", self.peer_port)
+    }
+
+    /// Starts the member with mutual peer TLS (the CN checked too).
+    fn start(&self, dir: &Path, initial_cluster: &str, state: &str) -> Proc {
+        let log = dir.join(format!("{}.log", self.name));
+        let child = Command::new(concord_bin())
+            .current_dir(dir)
+            .args([
+                "--name",
+                &self.name,
+                "--data-dir",
+                &format!("{}.data", self.name),
+            ])
+            .args([
+                "--listen-client-urls",
+                &self.client(),
+                "--advertise-client-urls",
+                &self.client(),
+            ])
+            .args([
+                "--listen-peer-urls",
+                &self.peer(),
+                "--initial-advertise-peer-urls",
+                &self.peer(),
+            ])
+            .args([
+                "--initial-cluster",
+                initial_cluster,
+                "--initial-cluster-state",
+                state,
+            ])
+            .args([
+                "--peer-cert-file",
+                "server.pem",
+                "--peer-key-file",
+                "server-key.pem",
+                "--peer-trusted-ca-file",
+                "ca.pem",
+                "--peer-client-cert-auth",
+                "--peer-cert-allowed-cn",
+                "server",
+            ])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start concord");
+        Proc {
+            child,
+            log,
+            port: self.client_port,
+        }
+    }
+}
+
+/// Polls `check` until it holds (a CLI run each time), or fails with `what`.
+fn eventually(what: &str, mut check: impl FnMut() -> bool, logs: impl Fn() -> String) {
+    let deadline = Instant::now() + READY_TIMEOUT;
+    while !check() {
+        assert!(Instant::now() < deadline, "{what}: timed out\n{}", logs());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn peer_tls_cluster_elects_replicates_and_changes_members() {
+    let Some((ctl, _)) = tools() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    make_certs(dir);
+    let members: Vec<PeerMember> = ["m1", "m2", "m3"]
+        .iter()
+        .map(|n| PeerMember::new(n))
+        .collect();
+    let initial: Vec<String> = members
+        .iter()
+        .map(|m| format!("{}={}", m.name, m.peer()))
+        .collect();
+    let mut procs: Vec<Proc> = members
+        .iter()
+        .map(|m| m.start(dir, &initial.join(","), "new"))
+        .collect();
+    let logs = |procs: &[Proc]| {
+        procs
+            .iter()
+            .map(|p| p.log_text())
+            .collect::<Vec<_>>()
+            .join("\n---\n")
+    };
+    let v3 = |m: &PeerMember, args: &[&str]| {
+        let mut a = vec!["--endpoints".to_string(), m.client()];
+        a.extend(args.iter().map(|s| s.to_string()));
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        etcdctl(&ctl, dir, "3", &a)
+    };
+    // Elected: a linearizable put succeeds through every member.
+    for m in &members {
+        eventually(
+            &format!("{} healthy", m.name),
+            || v3(m, &["endpoint", "health"]).status.success(),
+            || logs(&procs),
+        );
+    }
+    assert_eq!(
+        text(&v3(&members[0], &["put", "tlskey", "over-tls"])),
+        "OK\n"
+    );
+    for m in &members {
+        eventually(
+            &format!("put readable on {}", m.name),
+            || text(&v3(m, &["get", "tlskey", "--consistency=s"])) == "tlskey\nover-tls\n",
+            || logs(&procs),
+        );
+    }
+    // A member added over TLS, then removed.
+    let m4 = PeerMember::new("m4");
+    // etcd refuses a member change until every member has been connected
+    // for 5 s ("etcdserver: unhealthy cluster"), Concord too: retried.
+    let mut added = String::new();
+    eventually(
+        "member add",
+        || {
+            let peer_urls = format!("--peer-urls={}", m4.peer());
+            let add = v3(&members[0], &["member", "add", "m4", &peer_urls]);
+            let err = String::from_utf8_lossy(&add.stderr).into_owned();
+            assert!(
+                add.status.success() || err.contains("unhealthy cluster"),
+                "member add: {err}"
+            );
+            added = text(&add);
+            add.status.success()
+        },
+        || logs(&procs),
+    );
+    let id = added
+        .split_whitespace()
+        .nth(1)
+        .expect("Member <id> added")
+        .to_string();
+    let cluster4 = added
+        .lines()
+        .find_map(|l| l.strip_prefix("ETCD_INITIAL_CLUSTER=\""))
+        .and_then(|l| l.strip_suffix('"'))
+        .expect("ETCD_INITIAL_CLUSTER")
+        .to_string();
+    procs.push(m4.start(dir, &cluster4, "existing"));
+    eventually(
+        "m4 serves a linearizable read",
+        || text(&v3(&m4, &["get", "tlskey"])) == "tlskey\nover-tls\n",
+        || logs(&procs),
+    );
+    let list = text(&v3(&members[1], &["member", "list"]));
+    assert_eq!(list.lines().count(), 4, "{list}");
+    assert!(list.contains(&m4.peer()), "{list}");
+    let remove = v3(&members[0], &["member", "remove", &id]);
+    assert!(remove.status.success(), "{remove:?}");
+    // The removed member learns it over TLS and stops, as etcd's does.
+    let mut m4_proc = procs.pop().expect("m4");
+    let m4_log = m4_proc.log.clone();
+    eventually(
+        "m4 stops once removed",
+        || matches!(m4_proc.child.try_wait(), Ok(Some(_))),
+        || std::fs::read_to_string(&m4_log).unwrap_or_default(),
+    );
+    assert_eq!(
+        text(&v3(&members[2], &["member", "list"])).lines().count(),
+        3
+    );
+    assert_eq!(text(&v3(&members[1], &["put", "after", "removal"])), "OK\n");
+    // The peer port takes only the CA's certificates with the allowed CN.
+    let peer_url = format!("{}/", members[0].peer());
+    let plain = curl(dir, &[], &peer_url.replace("https://", "http://"), &[]);
+    assert!(
+        !plain.status.success(),
+        "plain HTTP to the peer port: {plain:?}"
+    );
+    let wrong_cn = curl(dir, CURL_TLS, &peer_url, &[]);
+    assert!(
+        !wrong_cn.status.success(),
+        "CN client accepted: {wrong_cn:?}"
+    );
+    let log = procs[0].log_text();
+    assert!(log.contains("peerTLS: cert = server.pem"), "{log}");
+    assert!(log.contains("CommonName authentication failed"), "{log}");
+}

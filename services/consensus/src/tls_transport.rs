@@ -31,6 +31,22 @@ pub struct PeerTls {
     pub client: Arc<ClientConfig>,
 }
 
+/// The process's peer TLS, set once at start ([`set_peer_tls`]) before any
+/// peer is served or dialled. One per process, as a member is one per
+/// process; kept here rather than threaded through every caller of
+/// `PeerConn::new` (raft's network, forwarding, the joining lookup).
+static PEER_TLS: std::sync::OnceLock<PeerTls> = std::sync::OnceLock::new();
+
+/// Sets the process's peer TLS (the first call wins).
+pub fn set_peer_tls(tls: PeerTls) {
+    let _ = PEER_TLS.set(tls);
+}
+
+/// The process's peer TLS, if `--peer-*` set one up.
+pub fn peer_tls() -> Option<&'static PeerTls> {
+    PEER_TLS.get()
+}
+
 /// How long a peer's TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -115,8 +115,8 @@ pub async fn run(mut cfg: ServerConfig, face: &dyn ClientFace) -> anyhow::Result
         return proxy.run(&cfg, peer_urls, from_file, listeners).await;
     }
 
-    if peer_tls.is_some() {
-        return Err(anyhow!("peer TLS is not served yet"));
+    if let Some(tls) = peer_tls {
+        crate::tls_transport::set_peer_tls(tls);
     }
     let mut peer_listeners = Vec::new();
     for url in &cfg.listen_peer_urls {

@@ -66,8 +66,7 @@ pub fn client(
 }
 
 /// The peer side's TLS: what https:// peer URLs serve, and what the
-/// member dials its peers with (`None` when no peer URL is https:// and no
-/// peer certificate is given).
+/// member dials its peers with (`None` when its peer URLs are http://).
 pub fn peer(
     cfg: &MemberConfig,
     provider: &Arc<CryptoProvider>,
@@ -78,12 +77,17 @@ pub fn peer(
         .iter()
         .chain(&cfg.initial_advertise_peer_urls)
         .find(|u| is_https(u));
-    if let Some(url) = https {
-        if !info.has_cert() {
-            return Err(TlsSetupError::PeerCertMissing(url.clone()));
+    let Some(url) = https else {
+        if info.has_cert() {
+            for url in &cfg.listen_peer_urls {
+                // etcd's words.
+                warn!("The scheme of peer url {url} is HTTP while peer key/cert files are presented. Ignored peer key/cert files.");
+            }
         }
-    } else if !info.has_cert() {
         return Ok(None);
+    };
+    if !info.has_cert() {
+        return Err(TlsSetupError::PeerCertMissing(url.clone()));
     }
     let dir = cfg.data_dir.join("fixtures").join("peer");
     let names = hosts(
