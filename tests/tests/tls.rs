@@ -430,7 +430,18 @@ fn auto_tls_serves_a_self_signed_certificate() {
     let Some((ctl, _)) = tools() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let p = start(&concord_bin(), dir, "auto", &["--auto-tls"], &["-k"]);
+    // The auto certificate is ECDSA: one TLS 1.2 ECDSA suite allowed.
+    let p = start(
+        &concord_bin(),
+        dir,
+        "auto",
+        &[
+            "--auto-tls",
+            "--cipher-suites",
+            "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+        ],
+        &["-k"],
+    );
     let ep = p.url();
     let ctl_args = |args: &[&str]| {
         let mut a = vec![
@@ -454,6 +465,18 @@ fn auto_tls_serves_a_self_signed_certificate() {
         &[],
     );
     assert!(text(&out).contains("etcdserver"), "{out:?}");
+    // --cipher-suites: TLS 1.2 offers only the suites listed.
+    let v = format!("{ep}/version");
+    let tls12 = |cipher: &str| {
+        curl(
+            dir,
+            &["-k", "--tls-max", "1.2", "--ciphers", cipher],
+            &v,
+            &[],
+        )
+    };
+    assert!(tls12("ECDHE-ECDSA-AES128-GCM-SHA256").status.success());
+    assert!(!tls12("ECDHE-ECDSA-AES256-GCM-SHA384").status.success());
 }
 
 #[test]
