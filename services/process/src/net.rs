@@ -22,9 +22,20 @@ pub fn url_host(url: &str) -> Option<String> {
     )
 }
 
-/// `http://host:port` or `https://host:port` -> a socket address to bind
-/// (`localhost` is 127.0.0.1).
+/// `http://host:port` -> a socket address to bind (`localhost` is
+/// 127.0.0.1). The split's processes serve plain HTTP only.
 pub fn listen_addr(url: &str) -> anyhow::Result<SocketAddr> {
+    if is_https(url) {
+        return Err(anyhow!(
+            "unsupported URL scheme in {url:?} (only http:// is served; TLS is served by the members, concord and concord-consensus)"
+        ));
+    }
+    tls_listen_addr(url)
+}
+
+/// [`listen_addr`] for a process that serves TLS too (a member):
+/// `https://host:port` as well.
+pub fn tls_listen_addr(url: &str) -> anyhow::Result<SocketAddr> {
     let rest = url
         .strip_prefix("http://")
         .or_else(|| url.strip_prefix("https://"))
@@ -62,8 +73,9 @@ mod tests {
             listen_addr("http://0.0.0.0:2379").unwrap(),
             "0.0.0.0:2379".parse().unwrap()
         );
+        assert!(listen_addr("https://127.0.0.1:2379").is_err());
         assert_eq!(
-            listen_addr("https://127.0.0.1:2379").unwrap(),
+            tls_listen_addr("https://127.0.0.1:2379").unwrap(),
             "127.0.0.1:2379".parse().unwrap()
         );
         assert!(listen_addr("unix://x:2379").is_err());

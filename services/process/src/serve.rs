@@ -69,7 +69,7 @@ impl Serving {
     }
 
     /// Serves `app` on each of `listeners`.
-    pub fn http_all(&mut self, listeners: Vec<Listener>, app: &Router) {
+    pub fn http_all<L: Into<Listener>>(&mut self, listeners: Vec<L>, app: &Router) {
         for l in listeners {
             self.http(l, app.clone());
         }

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context};
 use concord_api::{Cluster, EventSink};
-use concord_process::net::is_https;
+use concord_process::net::{is_https, tls_listen_addr};
 use concord_process::serve::{Listener, Serving};
-use concord_process::{listen_addr, shutdown_signal};
+use concord_process::shutdown_signal;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tracing::{debug, info};
@@ -92,7 +92,7 @@ pub async fn run(mut cfg: ServerConfig, face: &dyn ClientFace) -> anyhow::Result
     // state is created.
     let mut listeners = Vec::new();
     for url in &cfg.listen_client_urls {
-        let addr = listen_addr(url)?;
+        let addr = tls_listen_addr(url)?;
         let l = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen for clients on {url}"))?;
@@ -120,7 +120,7 @@ pub async fn run(mut cfg: ServerConfig, face: &dyn ClientFace) -> anyhow::Result
     }
     let mut peer_listeners = Vec::new();
     for url in &cfg.listen_peer_urls {
-        let addr = listen_addr(url)?;
+        let addr = tls_listen_addr(url)?;
         let l = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen for peers on {url}"))?;
