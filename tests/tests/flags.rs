@@ -115,7 +115,11 @@ fn help_shows_defaults_env_names_and_unsupported_flags() {
             "debug, info, warn, error, panic, or fatal",
             "--worker-threads '0'",
             "etcd flags not supported by Concord (yet):",
+            "Security:",
             "--cert-file ''",
+            "--client-cert-auth 'false'",
+            "--peer-cert-allowed-cn ''",
+            "--client-crl-file ''",
             "--listen-metrics-urls ''",
             "--auto-compaction-retention '0'",
             "--force-new-cluster 'false'",
@@ -166,13 +170,16 @@ fn help_shows_defaults_env_names_and_unsupported_flags() {
 #[test]
 fn unsupported_etcd_flags_are_refused_as_flag_env_and_config_file() {
     let dir = tempfile::tempdir().unwrap();
-    let want = "concord: this etcd flag is not supported by Concord (yet): --cert-file";
+    let want = "concord: this etcd flag is not supported by Concord (yet): --client-crl-file";
     type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>);
     let cases: Vec<Case> = vec![
-        (vec!["--cert-file", "/etc/ssl/x.pem"], vec![]),
-        (vec!["-cert-file=/etc/ssl/x.pem", "--name", "x"], vec![]),
-        (vec![], vec![("ETCD_CERT_FILE", "/etc/ssl/x.pem")]),
-        (vec![], vec![("CONCORD_CERT_FILE", "/etc/ssl/x.pem")]),
+        (vec!["--client-crl-file", "/etc/ssl/x.pem"], vec![]),
+        (
+            vec!["-client-crl-file=/etc/ssl/x.pem", "--name", "x"],
+            vec![],
+        ),
+        (vec![], vec![("ETCD_CLIENT_CRL_FILE", "/etc/ssl/x.pem")]),
+        (vec![], vec![("CONCORD_CLIENT_CRL_FILE", "/etc/ssl/x.pem")]),
     ];
     for (args, env) in cases {
         let o = concord(dir.path(), &args, &env);
@@ -183,7 +190,7 @@ fn unsupported_etcd_flags_are_refused_as_flag_env_and_config_file() {
     let yaml = dir.path().join("etcd.yaml");
     fs::write(
         &yaml,
-        "name: y\nclient-transport-security:\n  cert-file: /etc/ssl/x.pem\n",
+        "name: y\nclient-transport-security:\n  crl-file: /etc/ssl/x.pem\n",
     )
     .unwrap();
     let o = concord(dir.path(), &["--config-file", yaml.to_str().unwrap()], &[]);

@@ -28,9 +28,8 @@ use concord_consensus::member::config::ServerConfig;
 use concord_consensus::member::server::{ClientFace, ProxyFallback};
 use concord_consensus::Consensus;
 use concord_gateway::GatewayState;
-use concord_process::serve::Serving;
+use concord_process::serve::{Listener, Serving};
 use concord_watch::WatchHub;
-use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 /// The all-in-one's client URLs: the etcd v2 API over the member and the
@@ -92,7 +91,7 @@ impl ClientFace for AllInOne {
         &self,
         _cfg: &ServerConfig,
         member: &Arc<Consensus>,
-        listeners: Vec<TcpListener>,
+        listeners: Vec<Listener>,
         serving: &mut Serving,
     ) -> Vec<JoinHandle<()>> {
         serving.http_all(listeners, &client_router(member, self.hub.clone()));

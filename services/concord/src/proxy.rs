@@ -21,10 +21,10 @@ use concord_consensus::member::config::ServerConfig;
 use concord_consensus::member::proxy_cluster::{proxy_cluster_file, save_proxy_cluster};
 use concord_consensus::member::server::{ProxyFallback, STOP_GRACE};
 use concord_consensus::network::PeerConn;
-use concord_process::serve::Serving;
+use concord_process::serve::{Listener, Serving};
 use concord_process::shutdown_signal;
 use hyper_util::rt::TokioIo;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tracing::{info, warn};
 
 /// etcd's `--proxy-failure-wait` default.
@@ -135,7 +135,7 @@ impl ProxyFallback for V2Proxy {
         cfg: &ServerConfig,
         peer_urls: Vec<String>,
         from_file: bool,
-        listeners: Vec<TcpListener>,
+        listeners: Vec<Listener>,
     ) -> anyhow::Result<()> {
         run(cfg, peer_urls, from_file, listeners).await
     }
@@ -146,7 +146,7 @@ async fn run(
     cfg: &ServerConfig,
     peer_urls: Vec<String>,
     from_file: bool,
-    listeners: Vec<TcpListener>,
+    listeners: Vec<Listener>,
 ) -> anyhow::Result<()> {
     info!("proxy: this proxy supports v2 API only!");
     let list = format!("[{}]", peer_urls.join(" "));

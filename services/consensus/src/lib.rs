@@ -50,6 +50,7 @@ pub mod network;
 pub mod node;
 pub mod peer_stats;
 pub mod state_machine;
+pub mod tls_transport;
 pub mod types;
 pub mod v3_watchers;
 

@@ -126,7 +126,19 @@ fn endpoint(url: &str) -> Result<Endpoint, PeerError> {
 impl PeerConn {
     /// A lazily connected channel to `url` (connects on first use).
     pub fn new(url: &str, cluster_id: u64, me: u64) -> Result<PeerConn, PeerError> {
-        let channel = endpoint(url)?.connect_lazy();
+        let endpoint = endpoint(url)?;
+        // https:// peer URLs are dialled with the member's peer TLS.
+        let channel = if concord_process::net::is_https(url) {
+            let tls = crate::tls_transport::peer_tls().ok_or_else(|| PeerError::Failed {
+                url: url.to_string(),
+                message: "an https:// peer URL needs peer TLS (--peer-cert-file and --peer-key-file, or --peer-auto-tls)".into(),
+            })?;
+            endpoint.connect_with_connector_lazy(crate::tls_transport::TlsConnector {
+                config: tls.client.clone(),
+            })
+        } else {
+            endpoint.connect_lazy()
+        };
         let client = GrpcClient::new(channel)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);

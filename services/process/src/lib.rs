@@ -5,7 +5,8 @@
 //! [`flags_check`] the test every binary runs over its flags), its log
 //! lines with the process's name on each ([`logging`]), the address a
 //! listen URL names ([`listen_addr`]), serving HTTP/1.1 and h2c until
-//! stopped ([`serve`]) and the stop signals it obeys ([`shutdown_signal`]).
+//! stopped ([`serve`]), over TLS when asked ([`tls`]), and the stop signals
+//! it obeys ([`shutdown_signal`]).
 
 pub mod args;
 pub mod flags;
@@ -15,6 +16,8 @@ pub mod net;
 pub mod serve;
 pub mod settings;
 pub mod signal;
+pub mod tls;
+mod x509_cn;
 
 pub use logging::init_logging;
 pub use net::listen_addr;

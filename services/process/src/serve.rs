@@ -2,10 +2,15 @@
 //! gateway's and the all-in-one's v2 API, the proxy a member becomes): an
 //! axum router on each listener, HTTP/1.1 and HTTP/2 over cleartext with
 //! prior knowledge (h2c) on the same one, told apart by a connection's
-//! first bytes, so that gRPC can share the client URLs with the v2 API. Servers of other kinds (tonic's) stop
-//! with the same signal ([`Serving::stopped`]).
+//! first bytes, so that gRPC can share the client URLs with the v2 API. On
+//! an https:// URL the listener serves TLS ([`crate::tls`]) and the
+//! protocol is the one ALPN negotiated (`h2` or `http/1.1`), as etcd serves
+//! both on one TLS port. Servers of other kinds (tonic's) stop with the
+//! same signal ([`Serving::stopped`]).
 
 use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -14,9 +19,26 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+/// A bound listener and, for an https:// URL, the TLS it serves.
+pub struct Listener {
+    pub tcp: TcpListener,
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+impl From<TcpListener> for Listener {
+    fn from(tcp: TcpListener) -> Self {
+        Listener { tcp, tls: None }
+    }
+}
+
+/// How long a TLS handshake may take before the connection is dropped.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The servers of one process, stopped together.
 pub struct Serving {
@@ -38,15 +60,16 @@ impl Serving {
         }
     }
 
-    /// Serves `app` on `listener` (HTTP/1.1 and h2c) until [`Self::stop`].
-    pub fn http(&mut self, listener: TcpListener, app: Router) {
+    /// Serves `app` on `listener` (HTTP/1.1 and h2c, or both over TLS)
+    /// until [`Self::stop`].
+    pub fn http(&mut self, listener: impl Into<Listener>, app: Router) {
         let stopped = self.stopped();
         self.tasks
-            .push(tokio::spawn(accept_until(listener, app, stopped)));
+            .push(tokio::spawn(accept_until(listener.into(), app, stopped)));
     }
 
     /// Serves `app` on each of `listeners`.
-    pub fn http_all(&mut self, listeners: Vec<TcpListener>, app: &Router) {
+    pub fn http_all<L: Into<Listener>>(&mut self, listeners: Vec<L>, app: &Router) {
         for l in listeners {
             self.http(l, app.clone());
         }
@@ -90,16 +113,23 @@ const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// connection served directly answered ~15 % more v2 GETs at 256 clients
 /// on the single worker thread (BENCHMARKS.md, issue 19).
 async fn accept_until(
-    listener: TcpListener,
+    listener: Listener,
     app: Router,
     stopped: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    let Listener { tcp: listener, tls } = listener;
+    let tls = tls.map(TlsAcceptor::from);
+    if let Ok(addr) = listener.local_addr() {
+        if tls.is_some() {
+            tracing::info!("serving client traffic securely on {addr}");
+        }
+    }
     let graceful = GracefulShutdown::new();
     tokio::pin!(stopped);
     loop {
-        let tcp = tokio::select! {
+        let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((tcp, _)) => tcp,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors and the like: the listener
                     // stays, as axum's does, after a pause.
@@ -116,7 +146,16 @@ async fn accept_until(
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!("cannot set TCP_NODELAY: {e}");
         }
-        tokio::spawn(serve_connection(tcp, app.clone(), graceful.watcher()));
+        match &tls {
+            Some(acceptor) => tokio::spawn(serve_tls(
+                tcp,
+                peer,
+                acceptor.clone(),
+                app.clone(),
+                graceful.watcher(),
+            )),
+            None => tokio::spawn(serve_connection(tcp, app.clone(), graceful.watcher())),
+        };
     }
     drop(listener);
     graceful.shutdown().await;
@@ -148,6 +187,66 @@ async fn serve_connection(tcp: TcpStream, app: Router, watcher: Watcher) {
             let builder = auto::Builder::new(TokioExecutor::new());
             watcher.watch(builder.serve_connection(io, service)).await
         };
+    if let Err(e) = served {
+        tracing::debug!("connection ended: {e}");
+    }
+}
+
+/// TLS's record type of a handshake: the first byte a TLS client sends.
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+
+/// Serves one TLS connection in the protocol ALPN chose. A refused
+/// handshake is logged as etcd logs it and the connection closed without
+/// an answer, as etcd closes it (plain HTTP gets no reply either).
+async fn serve_tls(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    acceptor: TlsAcceptor,
+    app: Router,
+    watcher: Watcher,
+) {
+    let reject = |why: &str| {
+        tracing::info!("rejected connection from \"{peer}\" (error {why:?}, ServerName \"\")");
+    };
+    let mut first = [0u8; 1];
+    match tcp.peek(&mut first).await {
+        Ok(1) if first[0] == TLS_HANDSHAKE_RECORD => {}
+        Ok(0) | Err(_) => return,
+        Ok(_) => {
+            // Go gives up without an alert. What the client sent is read
+            // first, so the close is a clean FIN (curl: "Empty reply from
+            // server", as from etcd) rather than a reset.
+            reject("tls: first record does not look like a TLS handshake");
+            let mut tcp = tcp;
+            let mut sent = [0u8; 4096];
+            let _ = tokio::time::timeout(Duration::from_millis(100), tcp.read(&mut sent)).await;
+            let _ = tcp.shutdown().await;
+            return;
+        }
+    }
+    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => return reject(&crate::tls::handshake_error_text(&e)),
+        Err(_) => return reject("tls: handshake timed out"),
+    };
+    let alpn = tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
+    let service = TowerToHyperService::new(app);
+    let io = TokioIo::new(tls);
+    let served: Result<(), Box<dyn std::error::Error + Send + Sync>> = match alpn.as_deref() {
+        Some(b"h2") => watcher
+            .watch(http2::Builder::new(TokioExecutor::new()).serve_connection(io, service))
+            .await
+            .map_err(Into::into),
+        Some(b"http/1.1") => watcher
+            .watch(http1::Builder::new().serve_connection(io, service))
+            .await
+            .map_err(Into::into),
+        // No ALPN: the first bytes tell, as on a plain listener.
+        _ => {
+            let builder = auto::Builder::new(TokioExecutor::new());
+            watcher.watch(builder.serve_connection(io, service)).await
+        }
+    };
     if let Err(e) = served {
         tracing::debug!("connection ended: {e}");
     }

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use clap::{ArgMatches, Args, Command, CommandFactory, FromArgMatches, Parser};
 use concord_process::args::{LogArgs, ProcessArgs};
+use concord_process::tls::TlsInfo;
 use concord_process::{flags, settings};
 use concord_store::go::parse_bool;
 
@@ -41,6 +42,8 @@ pub struct Flags {
     pub member: MemberFlags,
     #[command(flatten)]
     pub clustering: ClusteringFlags,
+    #[command(flatten)]
+    pub security: SecurityFlags,
     /// `--log-level` (etcd's wording: [`command`]).
     #[command(flatten)]
     pub log: LogArgs,
@@ -81,13 +84,13 @@ pub struct MemberFlags {
     #[arg(
         long,
         default_value = "http://localhost:2380",
-        help = "List of URLs to listen on for peer traffic (http:// only)."
+        help = "List of URLs to listen on for peer traffic (https:// serves TLS: --peer-cert-file, --peer-auto-tls)."
     )]
     pub listen_peer_urls: String,
     #[arg(
         long,
         default_value = "http://localhost:2379",
-        help = "List of URLs to listen on for client traffic (http:// only)."
+        help = "List of URLs to listen on for client traffic (https:// serves TLS: --cert-file, --auto-tls)."
     )]
     pub listen_client_urls: String,
     #[arg(
@@ -205,6 +208,94 @@ pub struct ClusteringFlags {
         help = "Accepted for etcd compatibility, with any value: Concord always serves the etcd v2 API (and only it)."
     )]
     pub enable_v2: String,
+}
+
+/// etcd's "Security" flags that Concord serves (TLS on the client and peer
+/// URLs, `concord_process::tls`); the rest of the section is in
+/// [`super::unsupported`].
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Security")]
+pub struct SecurityFlags {
+    #[arg(
+        long,
+        default_value = "",
+        help = "Path to the client server TLS cert file."
+    )]
+    pub cert_file: String,
+    #[arg(
+        long,
+        default_value = "",
+        help = "Path to the client server TLS key file."
+    )]
+    pub key_file: String,
+    #[arg(
+        long,
+        num_args = 0..=1,
+        default_value = "false",
+        default_missing_value = "true",
+        help = "Enable client cert authentication."
+    )]
+    pub client_cert_auth: String,
+    #[arg(
+        long,
+        default_value = "",
+        help = "Path to the client server TLS trusted CA cert file."
+    )]
+    pub trusted_ca_file: String,
+    #[arg(
+        long,
+        num_args = 0..=1,
+        default_value = "false",
+        default_missing_value = "true",
+        help = "Client TLS using generated certificates."
+    )]
+    pub auto_tls: String,
+    #[arg(
+        long,
+        default_value = "",
+        help = "Path to the peer server TLS cert file."
+    )]
+    pub peer_cert_file: String,
+    #[arg(
+        long,
+        default_value = "",
+        help = "Path to the peer server TLS key file."
+    )]
+    pub peer_key_file: String,
+    #[arg(
+        long,
+        num_args = 0..=1,
+        default_value = "false",
+        default_missing_value = "true",
+        help = "Enable peer client cert authentication."
+    )]
+    pub peer_client_cert_auth: String,
+    #[arg(
+        long,
+        default_value = "",
+        help = "Path to the peer server TLS trusted CA file."
+    )]
+    pub peer_trusted_ca_file: String,
+    #[arg(
+        long,
+        default_value = "",
+        help = "Required CN for client certs connecting to the peer endpoint."
+    )]
+    pub peer_cert_allowed_cn: String,
+    #[arg(
+        long,
+        num_args = 0..=1,
+        default_value = "false",
+        default_missing_value = "true",
+        help = "Peer TLS using self-generated certificates if --peer-key-file and --peer-cert-file are not provided."
+    )]
+    pub peer_auto_tls: String,
+    #[arg(
+        long,
+        default_value = "",
+        help = "Comma-separated list of supported TLS cipher suites between client/server and peers (empty: rustls's defaults; Go's names of the TLS 1.2 ECDHE AES-GCM and ChaCha20-Poly1305 suites)."
+    )]
+    pub cipher_suites: String,
 }
 
 /// etcd's "Logging" flags, after `--log-level`.
@@ -354,6 +445,14 @@ pub struct ServerConfig {
     pub discovery_fallback: DiscoveryFallback,
     /// `--discovery-proxy`: an HTTP proxy for discovery requests ("" none).
     pub discovery_proxy: String,
+    /// `--cert-file`, `--key-file`, `--trusted-ca-file`,
+    /// `--client-cert-auth`, `--auto-tls`: TLS on https:// client URLs.
+    pub client_tls: TlsInfo,
+    /// The `--peer-*` twins (and `--peer-cert-allowed-cn`): TLS on https://
+    /// peer URLs, served and dialled.
+    pub peer_tls: TlsInfo,
+    /// `--cipher-suites`, Go's names (checked when TLS is set up).
+    pub cipher_suites: Vec<String>,
 }
 
 /// What a member does when discovery finds the cluster full (etcd's
@@ -424,7 +523,15 @@ impl config::Source for EtcdYamlFile {
             if let (Some(prefix), Ok(table)) = (prefix, v.clone().into_table()) {
                 for (nk, nv) in table {
                     let nk = nk.replace('_', "-").to_lowercase();
-                    out.insert(format!("{prefix}{nk}"), nv);
+                    // The keys whose flags are not named prefix + key.
+                    let flag = match (prefix, nk.as_str()) {
+                        ("", "crl-file") => "client-crl-file".to_string(),
+                        ("", "allowed-hostname") => "client-cert-allowed-hostname".to_string(),
+                        ("peer-", "allowed-cn") => "peer-cert-allowed-cn".to_string(),
+                        ("peer-", "allowed-hostname") => "peer-cert-allowed-hostname".to_string(),
+                        _ => format!("{prefix}{nk}"),
+                    };
+                    out.insert(flag, nv);
                 }
                 continue;
             }
@@ -527,10 +634,34 @@ fn resolve(flags: Flags) -> Result<ServerConfig, ConfigError> {
         process: ProcessArgs { name, .. },
         member: m,
         clustering: c,
+        security: sec,
         log: LogArgs { log_level },
         logging: LoggingFlags { debug },
         ..
     } = flags;
+    let flag_bool = |key: &'static str, v: &str| {
+        parse_bool(v).ok_or_else(|| ConfigError::Invalid {
+            key,
+            value: v.to_string(),
+            why: "not a boolean".into(),
+        })
+    };
+    let client_tls = TlsInfo {
+        cert_file: sec.cert_file.trim().to_string(),
+        key_file: sec.key_file.trim().to_string(),
+        trusted_ca_file: sec.trusted_ca_file.trim().to_string(),
+        client_cert_auth: flag_bool("client-cert-auth", &sec.client_cert_auth)?,
+        auto_tls: flag_bool("auto-tls", &sec.auto_tls)?,
+        allowed_cn: String::new(),
+    };
+    let peer_tls = TlsInfo {
+        cert_file: sec.peer_cert_file.trim().to_string(),
+        key_file: sec.peer_key_file.trim().to_string(),
+        trusted_ca_file: sec.peer_trusted_ca_file.trim().to_string(),
+        client_cert_auth: flag_bool("peer-client-cert-auth", &sec.peer_client_cert_auth)?,
+        auto_tls: flag_bool("peer-auto-tls", &sec.peer_auto_tls)?,
+        allowed_cn: sec.peer_cert_allowed_cn.trim().to_string(),
+    };
     let initial_advertise_peer_urls = split_list(&c.initial_advertise_peer_urls);
     let discovery = c
         .discovery
@@ -637,6 +768,9 @@ fn resolve(flags: Flags) -> Result<ServerConfig, ConfigError> {
         discovery,
         discovery_fallback,
         discovery_proxy: c.discovery_proxy.unwrap_or_default().trim().to_string(),
+        client_tls,
+        peer_tls,
+        cipher_suites: split_list(&sec.cipher_suites),
     })
 }
 
@@ -820,13 +954,13 @@ mod tests {
 
     #[test]
     fn unsupported_etcd_flags_refused_unless_default() {
-        let want = "this etcd flag is not supported by Concord (yet): --cert-file";
+        let want = "this etcd flag is not supported by Concord (yet): --client-crl-file";
         assert_eq!(
-            parse_err(&["--cert-file", "/a.pem", "--name", "x"], &[]),
+            parse_err(&["--client-crl-file", "/a.pem", "--name", "x"], &[]),
             want
         );
-        assert_eq!(parse_err(&["-cert-file=/a.pem"], &[]), want);
-        assert_eq!(parse_err(&[], &[("ETCD_CERT_FILE", "/a.pem")]), want);
+        assert_eq!(parse_err(&["-client-crl-file=/a.pem"], &[]), want);
+        assert_eq!(parse_err(&[], &[("ETCD_CLIENT_CRL_FILE", "/a.pem")]), want);
         assert_eq!(
             parse_err(&["--force-new-cluster"], &[]),
             "this etcd flag is not supported by Concord (yet): --force-new-cluster"
@@ -834,28 +968,19 @@ mod tests {
         // A bool flag does not take the next argument as its value.
         let c = parse(&["--force-new-cluster=false", "--name", "n"], &[]);
         assert_eq!(c.name, "n");
-        assert_eq!(parse_err(&["--name", "x", "--cert-file"], &[]), want);
-        let c = parse(&["--cert-file", "", "--log-outputs", "stderr"], &[]);
+        assert_eq!(parse_err(&["--name", "x", "--client-crl-file"], &[]), want);
+        let c = parse(&["--client-crl-file", "", "--log-outputs", "stderr"], &[]);
         assert_eq!(c.name, "default");
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("etcd.yaml");
         std::fs::write(
             &path,
-            "name: f\nclient-transport-security:\n  cert-file: /a.pem\n",
+            "name: f\npeer-transport-security:\n  crl-file: /b.pem\n",
         )
         .unwrap();
         assert_eq!(
             parse_err(&["--config-file", path.to_str().unwrap()], &[]),
-            want
-        );
-        std::fs::write(
-            &path,
-            "name: f\npeer-transport-security:\n  client-cert-auth: true\n",
-        )
-        .unwrap();
-        assert_eq!(
-            parse_err(&["--config-file", path.to_str().unwrap()], &[]),
-            "this etcd flag is not supported by Concord (yet): --peer-client-cert-auth"
+            "this etcd flag is not supported by Concord (yet): --peer-crl-file"
         );
         // etcd's sample config, with its settings that change nothing.
         std::fs::write(
@@ -867,6 +992,40 @@ mod tests {
             parse(&["--config-file", path.to_str().unwrap()], &[]).name,
             "f"
         );
+    }
+
+    #[test]
+    fn tls_flags_from_every_layer() {
+        let c = parse(
+            &[
+                "--cert-file",
+                "s.pem",
+                "-key-file=s-key.pem",
+                "--client-cert-auth",
+                "--peer-auto-tls=true",
+                "--cipher-suites",
+                "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+            ],
+            &[("ETCD_TRUSTED_CA_FILE", "ca.pem")],
+        );
+        assert_eq!(c.client_tls.cert_file, "s.pem");
+        assert_eq!(c.client_tls.key_file, "s-key.pem");
+        assert_eq!(c.client_tls.trusted_ca_file, "ca.pem");
+        assert!(c.client_tls.client_cert_auth && !c.client_tls.auto_tls);
+        assert!(c.peer_tls.auto_tls && !c.peer_tls.client_cert_auth);
+        assert_eq!(c.cipher_suites.len(), 2);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("etcd.yaml");
+        std::fs::write(
+            &path,
+            "name: f\npeer-transport-security:\n  cert-file: p.pem\n  client-cert-auth: true\n  allowed-cn: m1\n",
+        )
+        .unwrap();
+        let c = parse(&["--config-file", path.to_str().unwrap()], &[]);
+        assert_eq!(c.peer_tls.cert_file, "p.pem");
+        assert!(c.peer_tls.client_cert_auth);
+        assert_eq!(c.peer_tls.allowed_cn, "m1");
+        assert_eq!(c.client_tls, Default::default());
     }
 
     #[test]

@@ -10,12 +10,11 @@ use std::sync::Arc;
 
 use concord_api::v3::KeyspaceV3;
 use concord_api::{Cluster, EventSink, EventSource, Kv, RaftStats};
-use concord_process::serve::Serving;
+use concord_process::serve::{Listener, Serving};
 use concord_rpc::cluster_grpc::{ClusterService, RaftStatsService};
 use concord_rpc::events_grpc::EventsService;
 use concord_rpc::kv_grpc::KvService;
 use concord_watch::EventLog;
-use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use super::config::ServerConfig;
@@ -58,7 +57,7 @@ impl ClientFace for Contracts {
         &self,
         cfg: &ServerConfig,
         member: &Arc<Consensus>,
-        listeners: Vec<TcpListener>,
+        listeners: Vec<Listener>,
         serving: &mut Serving,
     ) -> Vec<JoinHandle<()>> {
         let kv: Arc<dyn Kv> = member.clone();
@@ -75,7 +74,7 @@ impl ClientFace for Contracts {
                 .add_service(RaftStatsService::server(stats.clone()))
                 .add_service(EventsService::server(events))
                 .add_service(concord_rpc::health::service());
-            let incoming = tonic::transport::server::TcpIncoming::from(l).with_nodelay(Some(true));
+            let incoming = crate::tls_transport::incoming(l.tcp, l.tls);
             let stopped = serving.stopped();
             serving.spawn(async move {
                 grpc.serve_with_incoming_shutdown(incoming, stopped)

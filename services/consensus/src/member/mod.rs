@@ -15,6 +15,7 @@
 //!   protocol) before consensus starts; `proxy_cluster.rs`: the record of
 //!   the v2 proxy a member beyond the token's size becomes (the proxy itself
 //!   is the all-in-one's, in `concord`);
+//! - `tls.rs`: the TLS of https:// client and peer URLs, from the flags;
 //! - `registry_publisher.rs`: the leader's view of the members, published
 //!   under the discovery URL for gateways and watch services.
 
@@ -26,6 +27,7 @@ pub mod help;
 pub mod proxy_cluster;
 pub mod registry_publisher;
 pub mod server;
+pub mod tls;
 pub mod unsupported;
 
 /// The etcd release whose v2 API Concord speaks.

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context};
 use concord_api::{Cluster, EventSink};
-use concord_process::serve::Serving;
-use concord_process::{listen_addr, shutdown_signal};
+use concord_process::net::{is_https, tls_listen_addr};
+use concord_process::serve::{Listener, Serving};
+use concord_process::shutdown_signal;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tracing::{debug, info};
@@ -35,7 +36,7 @@ pub trait ClientFace: Send + Sync {
         &self,
         cfg: &ServerConfig,
         member: &Arc<Consensus>,
-        listeners: Vec<TcpListener>,
+        listeners: Vec<Listener>,
         serving: &mut Serving,
     ) -> Vec<JoinHandle<()>>;
     /// The v2 proxy a member beyond the discovery token's size becomes
@@ -53,7 +54,7 @@ pub trait ProxyFallback: Send + Sync {
         cfg: &ServerConfig,
         peer_urls: Vec<String>,
         from_file: bool,
-        listeners: Vec<TcpListener>,
+        listeners: Vec<Listener>,
     ) -> anyhow::Result<()>;
 }
 
@@ -83,16 +84,23 @@ pub async fn run(mut cfg: ServerConfig, face: &dyn ClientFace) -> anyhow::Result
             )?;
         }
     }
+    // TLS first: a missing certificate stops the start as in etcd.
+    let provider = super::tls::provider(&cfg)?;
+    let client_tls = super::tls::client(&cfg, &provider)?;
+    let peer_tls = super::tls::peer(&cfg, &provider)?;
     // Bind the client URLs first, so a port clash is reported before any
     // state is created.
     let mut listeners = Vec::new();
     for url in &cfg.listen_client_urls {
-        let addr = listen_addr(url)?;
+        let addr = tls_listen_addr(url)?;
         let l = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen for clients on {url}"))?;
         info!("listening for client requests on {url}");
-        listeners.push(l);
+        listeners.push(Listener {
+            tcp: l,
+            tls: client_tls.clone().filter(|_| is_https(url)),
+        });
     }
 
     if let super::discovery_bootstrap::Start::Proxy {
@@ -107,9 +115,12 @@ pub async fn run(mut cfg: ServerConfig, face: &dyn ClientFace) -> anyhow::Result
         return proxy.run(&cfg, peer_urls, from_file, listeners).await;
     }
 
+    if let Some(tls) = peer_tls {
+        crate::tls_transport::set_peer_tls(tls);
+    }
     let mut peer_listeners = Vec::new();
     for url in &cfg.listen_peer_urls {
-        let addr = listen_addr(url)?;
+        let addr = tls_listen_addr(url)?;
         let l = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen for peers on {url}"))?;

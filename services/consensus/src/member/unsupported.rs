@@ -58,22 +58,10 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     u("discovery-srv", false, &[""], "DNS srv domain used to bootstrap the cluster."),
     u("discovery-srv-name", false, &[""], "Suffix to the dns srv name queried when bootstrapping."),
     u("pre-vote", true, &["false"], "Enable to run an additional Raft election phase."),
-    u("cert-file", false, &[""], "Path to the client server TLS cert file."),
-    u("key-file", false, &[""], "Path to the client server TLS key file."),
-    u("client-cert-auth", true, &["false"], "Enable client cert authentication."),
     u("client-crl-file", false, &[""], "Path to the client certificate revocation list file."),
     u("client-cert-allowed-hostname", false, &[""], "Allowed TLS hostname for client cert authentication."),
-    u("trusted-ca-file", false, &[""], "Path to the client server TLS trusted CA cert file."),
-    u("auto-tls", true, &["false"], "Client TLS using generated certificates."),
-    u("peer-cert-file", false, &[""], "Path to the peer server TLS cert file."),
-    u("peer-key-file", false, &[""], "Path to the peer server TLS key file."),
-    u("peer-client-cert-auth", true, &["false"], "Enable peer client cert authentication."),
-    u("peer-trusted-ca-file", false, &[""], "Path to the peer server TLS trusted CA file."),
-    u("peer-cert-allowed-cn", false, &[""], "Required CN for client certs connecting to the peer endpoint."),
     u("peer-cert-allowed-hostname", false, &[""], "Allowed TLS hostname for inter peer authentication."),
-    u("peer-auto-tls", true, &["false"], "Peer TLS using self-generated certificates if --peer-key-file and --peer-cert-file are not provided."),
     u("peer-crl-file", false, &[""], "Path to the peer certificate revocation list file."),
-    u("cipher-suites", false, &[""], "Comma-separated list of supported TLS cipher suites between client/server and peers."),
     u("cors", false, &["*", ""], "Comma-separated whitelist of origins for CORS, or cross-origin resource sharing, (empty or * means allow all)."),
     u("host-whitelist", false, &["*", ""], "Acceptable hostnames from HTTP client requests, if server is not secure (empty or * means allow all)."),
     u("auth-token", false, &["simple"], "Specify a v3 authentication token type and its options ('simple' or 'jwt')."),
@@ -114,9 +102,10 @@ mod tests {
 
     #[test]
     fn defaults_accepted_others_not() {
-        let cert = unsupported("cert-file").unwrap();
-        assert!(cert.accepts(""));
-        assert!(!cert.accepts("/x.pem"));
+        let crl = unsupported("client-crl-file").unwrap();
+        assert!(crl.accepts(""));
+        assert!(!crl.accepts("/x.pem"));
+        assert!(unsupported("cert-file").is_none());
         let fnc = unsupported("force-new-cluster").unwrap();
         assert!(fnc.accepts("false") && fnc.accepts("0"));
         assert!(!fnc.accepts("true") && !fnc.accepts("bogus"));

@@ -109,7 +109,8 @@ pub(super) async fn bootstrap(
     Ok(identity)
 }
 
-/// Serves the peer protocol on each of `listeners`.
+/// Serves the peer protocol on each of `listeners`, over TLS when the
+/// process has peer TLS.
 pub(super) fn serve_peers(
     node: &Weak<Consensus>,
     listeners: Vec<tokio::net::TcpListener>,
@@ -120,9 +121,10 @@ pub(super) fn serve_peers(
             let service = PeerServer::new(PeerService { node: node.clone() })
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES);
-            // Without TCP_NODELAY small answers wait for delayed ACKs (40 ms).
-            let incoming =
-                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+            // TLS when the member has peer TLS (--peer-cert-file,
+            // --peer-auto-tls; tls_transport.rs).
+            let tls = crate::tls_transport::peer_tls().map(|t| t.server.clone());
+            let incoming = crate::tls_transport::incoming(listener, tls);
             tokio::spawn(async move {
                 let served = concord_rpc::keepalive::server()
                     .add_service(service)
