@@ -133,7 +133,13 @@ fn malformed_requests_answered_as_etcd() {
     }
     let mut diffs = Vec::new();
     for c in cases() {
-        let want = http(etcd.client_port, c.method, c.path, c.content_type, c.body).unwrap();
+        // The reference is asked again if it reset the connection: etcd
+        // 3.4 once did so under a loaded CI run, and answered next time.
+        let want = (0..3)
+            .map(|_| http(etcd.client_port, c.method, c.path, c.content_type, c.body))
+            .find(|r| !matches!(r, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset))
+            .expect("three attempts")
+            .unwrap();
         let got = http(
             concord.client_port,
             c.method,
