@@ -24,10 +24,15 @@ fn etcdctl() -> Option<PathBuf> {
 /// `ETCDCTL_API=3 etcdctl --endpoints <member i> args...`: stdout, or the
 /// failure's stderr.
 fn ctl(bin: &PathBuf, c: &Cluster, i: usize, args: &[&str]) -> Result<String, String> {
+    ctl_at(bin, &c.members[i].client_url(), args)
+}
+
+/// [`ctl`] with `endpoints` (comma-separated) as given.
+fn ctl_at(bin: &PathBuf, endpoints: &str, args: &[&str]) -> Result<String, String> {
     let out = Command::new(bin)
         .env("ETCDCTL_API", "3")
         .env_remove("ETCDCTL_ENDPOINTS")
-        .args(["--endpoints", &c.members[i].client_url()])
+        .args(["--endpoints", endpoints])
         .args(["--command-timeout", "15s"])
         .args(args)
         .stdin(Stdio::null())
@@ -155,23 +160,10 @@ fn v3_writes_on_any_member_are_read_and_watched_everywhere() {
     v3_writes_on_any_member_are_read_and_watched_everywhere_on(Flavor::from_env());
 }
 
-/// `etcdctl` with every member as an endpoint: stdout, or the failure's
-/// stderr.
+/// `etcdctl` with every member as an endpoint.
 fn ctl_all(bin: &PathBuf, c: &Cluster, args: &[&str]) -> Result<String, String> {
     let eps: Vec<String> = c.members.iter().map(|m| m.client_url()).collect();
-    let out = Command::new(bin)
-        .env("ETCDCTL_API", "3")
-        .env_remove("ETCDCTL_ENDPOINTS")
-        .args(["--endpoints", &eps.join(",")])
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("etcdctl runs");
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
+    ctl_at(bin, &eps.join(","), args)
 }
 
 fn v3_move_leader_hands_leadership_over_while_writes_go_on_on(flavor: Flavor) {

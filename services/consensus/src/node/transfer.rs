@@ -49,14 +49,17 @@ impl Consensus {
             hex(me),
             hex(target)
         );
-        if target == me {
+        let finished = || {
             info!(
                 "{} finished leadership transfer from {} to {} (took {:?})",
                 hex(me),
                 hex(me),
                 hex(target),
                 started.elapsed()
-            );
+            )
+        };
+        if target == me {
+            finished();
             return Ok(());
         }
         let node = self
@@ -90,13 +93,7 @@ impl Consensus {
                 (m.current_leader, matched >= m.last_log_index)
             };
             if leader == Some(target) {
-                info!(
-                    "{} finished leadership transfer from {} to {} (took {:?})",
-                    hex(me),
-                    hex(me),
-                    hex(target),
-                    started.elapsed()
-                );
+                finished();
                 return Ok(());
             }
             let now = tokio::time::Instant::now();
