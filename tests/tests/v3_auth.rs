@@ -4,9 +4,12 @@
 //! revokes, deletes, a password change, `auth enable` without a root user)
 //! print the same lines and exit with the same codes on both.
 //!
-//! Not covered here because Concord does not do it yet: enabling auth
-//! (refused once a root user with the root role exists), tokens and the
-//! permission checks.
+//!
+//! Then auth enabled, side by side again: etcdctl `--user` (a token from
+//! `Authenticate`), a request without one, a wrong password, a user whose
+//! role grants a prefix read-write and a key write-only, what it may not
+//! read or write, the reads a user may make of itself, a revoked role, a
+//! deleted user, and `auth disable`.
 
 use std::io::Write;
 use std::path::Path;
@@ -63,10 +66,74 @@ const SCRIPT: &[(&[&str], &str)] = &[
     (&["-w", "json", "role", "get", "nosuch"], ""),
 ];
 
+const ROOT: &str = "--user=root:rootpw";
+const ALICE: &str = "--user=alice:apw";
+
+/// Auth enabled: who may do what.
+const ENFORCED: &[(&[&str], &str)] = &[
+    (&["user", "add", "root:rootpw"], ""),
+    (&["auth", "enable"], ""),
+    (&["get", "foo"], ""),
+    (&["--user=root:wrong", "get", "foo"], ""),
+    (&[ROOT, "put", "foo", "bar"], ""),
+    (&[ROOT, "get", "foo"], ""),
+    (&[ROOT, "user", "add", "alice:apw"], ""),
+    (&[ROOT, "role", "add", "r"], ""),
+    (
+        &[
+            ROOT,
+            "role",
+            "grant-permission",
+            "r",
+            "readwrite",
+            "--prefix",
+            "app/",
+        ],
+        "",
+    ),
+    (&[ROOT, "role", "grant-permission", "r", "write", "w"], ""),
+    (&[ROOT, "user", "grant-role", "alice", "r"], ""),
+    (&[ALICE, "put", "app/x", "1"], ""),
+    (&[ALICE, "get", "app/x"], ""),
+    (&[ALICE, "get", "--prefix", "app/"], ""),
+    (&[ALICE, "get", "foo"], ""),
+    (&[ALICE, "put", "foo", "2"], ""),
+    (&[ALICE, "put", "w", "1"], ""),
+    (&[ALICE, "get", "w"], ""),
+    (&[ALICE, "put", "--prev-kv", "w", "2"], ""),
+    (&[ALICE, "del", "--prefix", "app/"], ""),
+    (&[ALICE, "del", "foo"], ""),
+    (&[ALICE, "user", "list"], ""),
+    (&[ALICE, "user", "get", "alice"], ""),
+    (&[ALICE, "user", "get", "root"], ""),
+    (&[ALICE, "role", "get", "r"], ""),
+    (&[ALICE, "role", "get", "root"], ""),
+    (&[ALICE, "role", "add", "r2"], ""),
+    (&[ALICE, "auth", "disable"], ""),
+    (
+        &[ALICE, "txn", "--interactive=false"],
+        "value(\"app/y\") = \"\"\n\nput app/y 1\n\nput w 3\n\n",
+    ),
+    (
+        &[ALICE, "txn", "--interactive=false"],
+        "value(\"foo\") = \"bar\"\n\nput app/z 1\n\n\n",
+    ),
+    (&[ROOT, "user", "revoke-role", "alice", "r"], ""),
+    (&[ALICE, "get", "app/y"], ""),
+    (&[ROOT, "user", "delete", "alice"], ""),
+    (&[ALICE, "get", "app/y"], ""),
+    (&[ROOT, "auth", "disable"], ""),
+    (&["get", "foo"], ""),
+];
+
 /// Each command's exit code and output (stdout then stderr, without
 /// clientv3's retry warnings, which carry times and client IDs).
 fn run_script(etcdctl: &Path, port: u16) -> Vec<String> {
-    SCRIPT
+    run(SCRIPT, etcdctl, port)
+}
+
+fn run(script: &[(&[&str], &str)], etcdctl: &Path, port: u16) -> Vec<String> {
+    script
         .iter()
         .map(|(args, stdin)| {
             let mut child = Command::new(etcdctl)
@@ -129,4 +196,31 @@ fn users_and_roles_answer_as_etcds() {
         want[10]
     );
     assert!(want.last().unwrap().contains("role name not found"));
+}
+
+#[test]
+fn auth_is_enforced_as_etcd_enforces_it() {
+    let Some(etcdctl) = which("etcdctl") else {
+        eprintln!("skipped: etcdctl (etcd 3.4) is not installed");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let Some(mut etcd) = Server::etcd("e", &dir.path().join("e")) else {
+        eprintln!("skipped: etcd is not installed");
+        return;
+    };
+    let mut concord = Server::concord("c", &dir.path().join("c"));
+    etcd.wait_ready();
+    concord.wait_ready();
+    let want = run(ENFORCED, &etcdctl, etcd.client_port);
+    let got = run(ENFORCED, &etcdctl, concord.client_port);
+    for (w, g) in want.iter().zip(&got) {
+        assert_eq!(g, w);
+    }
+    // Guards against both failing alike.
+    assert!(want[1].contains("Authentication Enabled"), "{}", want[1]);
+    assert!(want[2].contains("user name is empty"), "{}", want[2]);
+    assert!(want[12].contains("app/x\n1"), "{}", want[12]);
+    assert!(want[14].contains("permission denied"), "{}", want[14]);
+    assert!(want.last().unwrap().contains("foo\nbar"));
 }

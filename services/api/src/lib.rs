@@ -18,6 +18,7 @@ use concord_store::{Command, Event, NodeExtern, StoreStats, UnixNanos};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
+pub mod caller;
 pub mod v3;
 
 /// The etcd release whose answers Concord reproduces (`/version`, v3

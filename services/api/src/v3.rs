@@ -106,6 +106,16 @@ pub struct V3Watcher {
     pub control: Box<dyn V3WatchControl>,
 }
 
+/// What a request served without the log needs to be allowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Access {
+    /// Reading `[key, range_end)` (a watch).
+    Read { key: Vec<u8>, range_end: Vec<u8> },
+    /// The root role (etcd's `IsAdminPermitted`): membership changes,
+    /// snapshots, hashes, defragmentation.
+    Admin,
+}
+
 /// The v3 keyspace of a member (or of the cluster, through a gateway).
 #[async_trait]
 pub trait KeyspaceV3: Send + Sync + 'static {
@@ -149,6 +159,17 @@ pub trait KeyspaceV3: Send + Sync + 'static {
     async fn snapshot(&self) -> Result<Vec<u8>, ApiError>;
     /// The current header (the ids, the raft term, the current revision).
     fn header(&self) -> V3Header;
+    /// `Authenticate`: `password` checked against `name`'s, then a token
+    /// given through the log (every member knows it).
+    async fn authenticate(
+        &self,
+        name: String,
+        password: String,
+    ) -> Result<V3Answer<String>, ApiError>;
+    /// The auth checks made where a request is served rather than where it
+    /// is applied, for the request's caller ([`crate::caller::current`]):
+    /// a watch's range, and the calls that need the root role.
+    async fn authorize(&self, access: Access) -> Result<Result<(), mvcc::Error>, ApiError>;
     /// `Maintenance.Alarm`: list (`AlarmAction::Get`, `AlarmType::None`
     /// for every type), raise or disarm a member's alarm. A replicated
     /// write, as in etcd (even the listing goes through the log): every

@@ -49,6 +49,7 @@ pub mod member;
 pub mod network;
 pub mod node;
 pub mod peer_stats;
+pub mod simple_tokens;
 pub mod state_machine;
 pub mod tls_transport;
 pub mod types;

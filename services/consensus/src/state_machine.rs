@@ -36,6 +36,7 @@ use tracing::{debug, info, warn};
 
 use crate::applied_requests::AppliedRequests;
 use crate::ids::{hex, url_list};
+use crate::simple_tokens::SimpleTokens;
 use crate::v3_watchers::V3Watchers;
 type Membership = openraft::Membership<u64, crate::types::MemberNode>;
 use crate::types::{
@@ -50,6 +51,9 @@ pub struct Shared {
     pub keyspace: Arc<RwLock<Keyspace>>,
     /// Its watchers, handed each change under the keyspace's write lock.
     pub v3_watchers: Arc<V3Watchers>,
+    /// The auth tokens this member gave (`simple_tokens.rs`), as the
+    /// `Authenticate` entries are applied.
+    pub tokens: SimpleTokens,
     /// Index of the last applied raft entry (`X-Raft-Index`); waiters are
     /// woken straight from the state machine, not via openraft's metrics.
     applied: tokio::sync::watch::Sender<u64>,
@@ -369,6 +373,7 @@ impl StateMachine {
             store: RwLock::new(store),
             sink,
             v3_watchers: V3Watchers::new(keyspace.clone()),
+            tokens: SimpleTokens::default(),
             keyspace,
             applied: tokio::sync::watch::channel(last_applied.map_or(0, |l| l.index)).0,
             me,
@@ -395,16 +400,26 @@ impl StateMachine {
     }
 }
 
-/// Applies one v3 write at the proposal's time `now` (lease times are the
-/// proposer's, so every member applies the same), and hands its changes
-/// to the watchers.
+/// Applies one v3 write of raft entry `index` at the proposal's time `now`
+/// (lease times are the proposer's, so every member applies the same),
+/// checked against its user's permissions if a client sent it, and hands
+/// its changes to the watchers.
 fn apply_v3(
     keyspace: &mut Keyspace,
     shared: &Shared,
     command: &concord_mvcc::Command,
     now: i64,
+    index: u64,
 ) -> crate::types::V3Result {
     use concord_mvcc::{Command, Outcome};
+    let (user, command) = match command {
+        Command::AsUser {
+            user,
+            auth_revision,
+            command,
+        } => (Some((user.as_str(), *auth_revision)), &**command),
+        other => (None, other),
+    };
     let stamped;
     let command = match command {
         Command::LeaseGrant { request, .. } => {
@@ -427,9 +442,15 @@ fn apply_v3(
         }
         other => other,
     };
-    let outcome = keyspace.apply(command)?;
+    let mut outcome = match user {
+        Some((user, auth_revision)) => keyspace.apply_as(user, auth_revision, command)?,
+        None => keyspace.apply(command)?,
+    };
     if let (Command::Alarm(req), Outcome::Alarm(resp)) = (command, &outcome) {
         log_alarm_change(req, resp);
+    }
+    if let (Command::Auth(req), Outcome::Auth(resp)) = (command, &mut outcome) {
+        keep_tokens(&shared.tokens, req, resp, index);
     }
     let events = match &outcome {
         Outcome::Put(a) => &a.events,
@@ -442,6 +463,26 @@ fn apply_v3(
         shared.v3_watchers.publish(keyspace.revision(), events);
     }
     Ok(outcome)
+}
+
+/// The tokens an applied auth request gives or takes back: an
+/// `Authenticate` answers the whole token, made of its prefix and `index`.
+fn keep_tokens(
+    tokens: &SimpleTokens,
+    req: &concord_mvcc::AuthRequest,
+    resp: &mut concord_mvcc::AuthResponse,
+    index: u64,
+) {
+    use concord_mvcc::{AuthRequest, AuthResponse};
+    match (req, resp) {
+        (AuthRequest::Authenticate { name, .. }, AuthResponse::Token(token)) => {
+            *token = tokens.assign(token, index, name);
+        }
+        (AuthRequest::UserDelete { name }, _)
+        | (AuthRequest::UserChangePassword { name, .. }, _) => tokens.invalidate_user(name),
+        (AuthRequest::Disable, _) => tokens.clear(),
+        _ => {}
+    }
 }
 
 /// An alarm raised or disarmed, in etcd's words.
@@ -614,7 +655,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                                 results.push(first.clone());
                                 continue;
                             }
-                            let result = apply_v3(&mut keyspace, &self.shared, command, p.now);
+                            let result = apply_v3(
+                                &mut keyspace,
+                                &self.shared,
+                                command,
+                                p.now,
+                                entry.log_id.index,
+                            );
                             let result = CommandResult {
                                 result: None,
                                 store_index: store.index(),

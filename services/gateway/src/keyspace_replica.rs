@@ -30,7 +30,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use concord_api::v3::{
-    mvcc, KeyspaceV3, V3Answer, V3HashKv, V3Header, V3Status, V3WatchItem, V3WatchSpec, V3Watcher,
+    mvcc, Access, KeyspaceV3, V3Answer, V3HashKv, V3Header, V3Status, V3WatchItem, V3WatchSpec,
+    V3Watcher,
 };
 use concord_api::{ApiError, RequestId};
 use parking_lot::RwLock;
@@ -230,6 +231,18 @@ async fn load_and_follow(
 
 #[async_trait]
 impl KeyspaceV3 for KeyspaceReplica {
+    async fn authenticate(
+        &self,
+        name: String,
+        password: String,
+    ) -> Result<V3Answer<String>, ApiError> {
+        self.inner.authenticate(name, password).await
+    }
+
+    async fn authorize(&self, access: Access) -> Result<Result<(), mvcc::Error>, ApiError> {
+        self.inner.authorize(access).await
+    }
+
     async fn write(&self, cmd: mvcc::Command) -> Result<V3Answer<mvcc::Outcome>, ApiError> {
         self.inner.write(cmd).await
     }
@@ -247,6 +260,17 @@ impl KeyspaceV3 for KeyspaceReplica {
         req: mvcc::RangeRequest,
     ) -> Result<V3Answer<mvcc::RangeResponse>, ApiError> {
         if req.serializable {
+            // Served here, so checked here: asked of the members.
+            let access = Access::Read {
+                key: req.key.clone(),
+                range_end: req.range_end.clone(),
+            };
+            if let Err(e) = self.inner.authorize(access).await? {
+                return Ok(V3Answer {
+                    header: self.inner.header(),
+                    result: Err(e),
+                });
+            }
             if let Some(answer) = self.local_range(&req).await {
                 return Ok(answer);
             }
@@ -352,6 +376,24 @@ mod tests {
 
     #[async_trait]
     impl KeyspaceV3 for Member {
+        async fn authenticate(
+            &self,
+            _name: String,
+            _password: String,
+        ) -> Result<V3Answer<String>, ApiError> {
+            Ok(V3Answer {
+                header: self.header(),
+                result: Err(mvcc::Error::AuthNotEnabled),
+            })
+        }
+
+        async fn authorize(
+            &self,
+            _access: concord_api::v3::Access,
+        ) -> Result<Result<(), mvcc::Error>, ApiError> {
+            Ok(Ok(()))
+        }
+
         async fn write(&self, cmd: mvcc::Command) -> Result<V3Answer<mvcc::Outcome>, ApiError> {
             // The watchers as of this write, taken under the keyspace's
             // lock: one registered after it has the write in its history.

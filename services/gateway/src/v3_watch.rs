@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use async_trait::async_trait;
 use concord_api::v3::{
-    mvcc, KeyspaceV3, V3Answer, V3HashKv, V3Header, V3Status, V3WatchSpec, V3Watcher,
+    mvcc, Access, KeyspaceV3, V3Answer, V3HashKv, V3Header, V3Status, V3WatchSpec, V3Watcher,
 };
 use concord_api::{ApiError, RequestId};
 use concord_discovery_client::members::follow_watch;
@@ -85,6 +85,18 @@ impl WatchTier {
 
 #[async_trait]
 impl KeyspaceV3 for WatchTier {
+    async fn authenticate(
+        &self,
+        name: String,
+        password: String,
+    ) -> Result<V3Answer<String>, ApiError> {
+        self.inner.authenticate(name, password).await
+    }
+
+    async fn authorize(&self, access: Access) -> Result<Result<(), mvcc::Error>, ApiError> {
+        self.inner.authorize(access).await
+    }
+
     async fn write(&self, cmd: mvcc::Command) -> Result<V3Answer<mvcc::Outcome>, ApiError> {
         self.inner.write(cmd).await
     }

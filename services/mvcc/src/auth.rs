@@ -139,6 +139,13 @@ pub enum AuthRequest {
         key: Vec<u8>,
         range_end: Vec<u8>,
     },
+    /// etcd's `InternalAuthenticateRequest`: the password was checked by
+    /// the member the client asked; every member, applying it, gives the
+    /// user the token made of `token_prefix` and the entry's raft index.
+    Authenticate {
+        name: String,
+        token_prefix: String,
+    },
 }
 
 /// What an [`AuthRequest`] answers besides its header.
@@ -152,6 +159,9 @@ pub enum AuthResponse {
     Names(Vec<String>),
     /// `RoleGet`: the role's permissions.
     Permissions(Vec<Permission>),
+    /// `Authenticate`: the token's prefix (the member applying it adds the
+    /// raft index).
+    Token(String),
 }
 
 /// The auth store of a keyspace.
@@ -226,6 +236,10 @@ impl AuthStore {
             } => self
                 .role_revoke_permission(role, key, range_end)
                 .map(|()| Done)?,
+            AuthRequest::Authenticate { name, token_prefix } => {
+                self.password_hash(name)?;
+                AuthResponse::Token(token_prefix.clone())
+            }
         })
     }
 
@@ -422,10 +436,24 @@ impl AuthStore {
     /// etcd's `IsAdminPermitted`: user and role management, auth disable,
     /// membership and the like need the root role.
     pub fn check_admin(&self, user: &str) -> Result<()> {
-        match self.known_user(user)? {
-            Some(u) if !has_root_role(u) => Err(Error::PermissionDenied),
-            _ => Ok(()),
+        if !self.enabled {
+            return Ok(());
         }
+        if user.is_empty() {
+            return Err(Error::UserEmpty);
+        }
+        match self.users.get(user) {
+            None => Err(Error::UserNotFound),
+            Some(u) if !has_root_role(u) => Err(Error::PermissionDenied),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// etcd's `HasRole`: has `user` been granted `role`?
+    pub fn has_role(&self, user: &str, role: &str) -> bool {
+        self.users
+            .get(user)
+            .is_some_and(|u| u.roles.iter().any(|r| r == role))
     }
 
     /// `None` when auth is disabled (everything is permitted); else the

@@ -41,6 +41,15 @@ pub enum Command {
     Alarm(AlarmRequest),
     /// An `Auth` service request (through the log, as in etcd 3.4).
     Auth(AuthRequest),
+    /// A client's command with who sent it (etcd's request header
+    /// `username` and `auth_revision`): checked against the user's
+    /// permissions where it is applied, as etcd's `authApplierV3` does
+    /// (`auth_check.rs`). The member's own commands are not wrapped.
+    AsUser {
+        user: String,
+        auth_revision: u64,
+        command: Box<Command>,
+    },
 }
 
 /// What a [`Command`] answered (serde: a member relays the leader's answer
@@ -81,6 +90,11 @@ impl Keyspace {
             }
             Command::Alarm(r) => Outcome::Alarm(self.alarm(r)),
             Command::Auth(r) => Outcome::Auth(self.auth.apply(r)?),
+            Command::AsUser {
+                user,
+                auth_revision,
+                command,
+            } => return self.apply_as(user, *auth_revision, command),
         })
     }
 }

@@ -105,6 +105,10 @@ pub enum Error {
     InvalidAuthToken,
     #[error("etcdserver: invalid auth management")]
     InvalidAuthMgmt,
+    /// A request checked against an older auth store than the one it is
+    /// applied to (the client authenticates again and retries).
+    #[error("etcdserver: revision of auth store is old")]
+    AuthOldRevision,
 }
 
 impl Error {
@@ -130,9 +134,11 @@ impl Error {
             | Error::RoleNotGranted
             | Error::PermissionNotGranted
             | Error::AuthNotEnabled => GrpcCode::FailedPrecondition,
-            Error::UserEmpty | Error::RoleEmpty | Error::AuthFailed | Error::InvalidAuthMgmt => {
-                GrpcCode::InvalidArgument
-            }
+            Error::UserEmpty
+            | Error::RoleEmpty
+            | Error::AuthFailed
+            | Error::InvalidAuthMgmt
+            | Error::AuthOldRevision => GrpcCode::InvalidArgument,
             Error::PermissionDenied => GrpcCode::PermissionDenied,
             Error::InvalidAuthToken => GrpcCode::Unauthenticated,
         }
@@ -192,6 +198,11 @@ mod tests {
             ),
             (Error::UserEmpty, "etcdserver: user name is empty", 3),
             (Error::PermissionDenied, "etcdserver: permission denied", 7),
+            (
+                Error::AuthOldRevision,
+                "etcdserver: revision of auth store is old",
+                3,
+            ),
             (
                 Error::AuthFailed,
                 "etcdserver: authentication failed, invalid user ID or password",

@@ -41,6 +41,7 @@
 
 pub mod alarm;
 pub mod auth;
+pub mod auth_check;
 pub mod bbolt;
 pub mod command;
 pub mod error;

@@ -21,8 +21,15 @@ pub async fn send_auth(
     id: RequestId,
 ) -> Result<(Option<pb::ResponseHeader>, AuthResponse), Status> {
     use AuthResponse::{Done, Names, Permissions, Roles};
-    let mut c = AuthClient::new(ch);
+    let mut c = AuthClient::with_interceptor(ch, crate::caller_grpc::forward_caller);
     Ok(match request {
+        // A member's own entry, made where `Authenticate` is served
+        // (`KeyspaceV3::authenticate`), never a client's request.
+        R::Authenticate { .. } => {
+            return Err(Status::invalid_argument(
+                "an Authenticate entry is made by the member, not sent",
+            ))
+        }
         R::Enable => (
             c.auth_enable(with_request_id(pb::AuthEnableRequest {}, id))
                 .await?
@@ -174,4 +181,27 @@ pub async fn send_auth(
             )
         }
     })
+}
+
+/// etcd's `Auth.Authenticate`, sent to a member: its header and the token.
+pub async fn authenticate(
+    ch: Channel,
+    name: String,
+    password: String,
+) -> Result<(Option<pb::ResponseHeader>, String), Status> {
+    let r = AuthClient::with_interceptor(ch, crate::caller_grpc::forward_caller)
+        .authenticate(pb::AuthenticateRequest { name, password })
+        .await?
+        .into_inner();
+    Ok((r.header, r.token))
+}
+
+/// Whether the caller may do what needs the root role, asked of a member
+/// the way etcd answers it: `UserList` is refused to anyone else.
+pub async fn check_admin(ch: Channel) -> Result<Option<pb::ResponseHeader>, Status> {
+    let r = AuthClient::with_interceptor(ch, crate::caller_grpc::forward_caller)
+        .user_list(pb::AuthUserListRequest {})
+        .await?
+        .into_inner();
+    Ok(r.header)
 }

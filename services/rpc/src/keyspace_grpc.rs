@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use concord_api::v3::{
-    mvcc, KeyspaceV3, V3Answer, V3HashKv, V3Header, V3Status, V3WatchControl, V3WatchItem,
+    mvcc, Access, KeyspaceV3, V3Answer, V3HashKv, V3Header, V3Status, V3WatchControl, V3WatchItem,
     V3WatchSpec, V3Watcher,
 };
 use concord_api::{ApiError, RequestId, RequestIds};
@@ -32,6 +32,7 @@ use tonic::metadata::{MetadataMap, MetadataValue};
 use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 
+use crate::caller_grpc::forward_caller;
 use crate::endpoints::{never_sent, Endpoints, ROUND_PAUSE};
 use crate::etcd::etcdserverpb as pb;
 use crate::etcd::etcdserverpb::{
@@ -214,7 +215,7 @@ async fn send_write(
     }
     let (header, outcome) = match cmd.clone() {
         mvcc::Command::Put(r) => {
-            let r = KvClient::new(ch)
+            let r = KvClient::with_interceptor(ch, forward_caller)
                 .put(with_request_id(codec::put_request_to_pb(r), id))
                 .await?
                 .into_inner();
@@ -224,7 +225,7 @@ async fn send_write(
             )
         }
         mvcc::Command::DeleteRange(r) => {
-            let r = KvClient::new(ch)
+            let r = KvClient::with_interceptor(ch, forward_caller)
                 .delete_range(with_request_id(codec::delete_range_request_to_pb(r), id))
                 .await?
                 .into_inner();
@@ -234,7 +235,7 @@ async fn send_write(
             )
         }
         mvcc::Command::Txn(r) => {
-            let r = KvClient::new(ch)
+            let r = KvClient::with_interceptor(ch, forward_caller)
                 .txn(with_request_id(codec::txn_request_to_pb(r), id))
                 .await?
                 .into_inner();
@@ -248,7 +249,7 @@ async fn send_write(
                 revision: r.revision,
                 physical: r.physical,
             };
-            let r = KvClient::new(ch)
+            let r = KvClient::with_interceptor(ch, forward_caller)
                 .compact(with_request_id(req, id))
                 .await?
                 .into_inner();
@@ -262,7 +263,7 @@ async fn send_write(
                 ttl: request.ttl,
                 id: request.id,
             };
-            let r = LeaseClient::new(ch)
+            let r = LeaseClient::with_interceptor(ch, forward_caller)
                 .lease_grant(with_request_id(req, id))
                 .await?
                 .into_inner();
@@ -272,7 +273,7 @@ async fn send_write(
             )
         }
         mvcc::Command::LeaseRevoke { id: lease } => {
-            let r = LeaseClient::new(ch)
+            let r = LeaseClient::with_interceptor(ch, forward_caller)
                 .lease_revoke(with_request_id(pb::LeaseRevokeRequest { id: lease }, id))
                 .await?
                 .into_inner();
@@ -285,7 +286,7 @@ async fn send_write(
             // One renewal on a stream of its own; the member answers an
             // unknown lease with TTL 0, as etcd does.
             let one = tokio_stream::iter([pb::LeaseKeepAliveRequest { id: lease }]);
-            let mut answers = LeaseClient::new(ch)
+            let mut answers = LeaseClient::with_interceptor(ch, forward_caller)
                 .lease_keep_alive(with_request_id(one, id))
                 .await?
                 .into_inner();
@@ -310,7 +311,7 @@ async fn send_write(
                 member_id: r.member_id,
                 alarm: r.alarm as i32,
             };
-            let r = MaintenanceClient::new(ch)
+            let r = MaintenanceClient::with_interceptor(ch, forward_caller)
                 .alarm(with_request_id(req, id))
                 .await?
                 .into_inner();
@@ -350,6 +351,66 @@ async fn send_write(
 
 #[async_trait]
 impl KeyspaceV3 for GrpcKeyspace {
+    async fn authenticate(
+        &self,
+        name: String,
+        password: String,
+    ) -> Result<V3Answer<String>, ApiError> {
+        self.read(
+            |ch| {
+                let (name, password) = (name.clone(), password.clone());
+                async move {
+                    crate::auth_grpc::authenticate(ch, name, password)
+                        .await
+                        .map(tonic::Response::new)
+                }
+            },
+            |r| r,
+        )
+        .await
+    }
+
+    /// Asked of the member: a count-only serializable range of the watched
+    /// keys (refused as the watch would be), or the root-only `UserList`.
+    async fn authorize(&self, access: Access) -> Result<Result<(), mvcc::Error>, ApiError> {
+        let answer = match access {
+            Access::Read { key, range_end } => {
+                let req = pb::RangeRequest {
+                    key,
+                    range_end,
+                    limit: 1,
+                    serializable: true,
+                    count_only: true,
+                    ..Default::default()
+                };
+                self.read(
+                    |ch| {
+                        let req = req.clone();
+                        async move {
+                            KvClient::with_interceptor(ch, forward_caller)
+                                .range(req)
+                                .await
+                        }
+                    },
+                    |r: pb::RangeResponse| (r.header, ()),
+                )
+                .await?
+            }
+            Access::Admin => {
+                self.read(
+                    |ch| async move {
+                        crate::auth_grpc::check_admin(ch)
+                            .await
+                            .map(tonic::Response::new)
+                    },
+                    |h| (h, ()),
+                )
+                .await?
+            }
+        };
+        Ok(answer.result)
+    }
+
     async fn write(&self, cmd: mvcc::Command) -> Result<V3Answer<mvcc::Outcome>, ApiError> {
         self.write_once(cmd, self.request_ids.next()).await
     }
@@ -428,7 +489,11 @@ impl KeyspaceV3 for GrpcKeyspace {
         self.read(
             |ch| {
                 let req = req.clone();
-                async move { KvClient::new(ch).range(req).await }
+                async move {
+                    KvClient::with_interceptor(ch, forward_caller)
+                        .range(req)
+                        .await
+                }
             },
             |r: pb::RangeResponse| (r.header, codec::range_response_from_pb(r)),
         )
@@ -444,7 +509,11 @@ impl KeyspaceV3 for GrpcKeyspace {
             keys: req.keys,
         };
         self.read(
-            |ch| async move { LeaseClient::new(ch).lease_time_to_live(req).await },
+            |ch| async move {
+                LeaseClient::with_interceptor(ch, forward_caller)
+                    .lease_time_to_live(req)
+                    .await
+            },
             |r: pb::LeaseTimeToLiveResponse| {
                 (r.header, codec::lease_time_to_live_response_from_pb(r))
             },
@@ -455,7 +524,7 @@ impl KeyspaceV3 for GrpcKeyspace {
     async fn lease_leases(&self) -> Result<V3Answer<mvcc::LeaseLeasesResponse>, ApiError> {
         self.read(
             |ch| async move {
-                LeaseClient::new(ch)
+                LeaseClient::with_interceptor(ch, forward_caller)
                     .lease_leases(pb::LeaseLeasesRequest {})
                     .await
             },
@@ -474,7 +543,11 @@ impl KeyspaceV3 for GrpcKeyspace {
     ) -> Result<V3Answer<mvcc::AlarmResponse>, ApiError> {
         let req = codec::alarm_request_to_pb(request);
         self.read(
-            |ch| async move { MaintenanceClient::new(ch).alarm(req).await },
+            |ch| async move {
+                MaintenanceClient::with_interceptor(ch, forward_caller)
+                    .alarm(req)
+                    .await
+            },
             |r: pb::AlarmResponse| (r.header, codec::alarm_response_from_pb(r)),
         )
         .await
@@ -500,7 +573,7 @@ impl KeyspaceV3 for GrpcKeyspace {
         let reply = self
             .endpoints
             .call(true, CALL_TIMEOUT, |ch| async move {
-                MaintenanceClient::new(ch)
+                MaintenanceClient::with_interceptor(ch, forward_caller)
                     .status(pb::StatusRequest {})
                     .await
             })
@@ -536,7 +609,7 @@ impl KeyspaceV3 for GrpcKeyspace {
     async fn hash_kv(&self, revision: i64) -> Result<V3Answer<V3HashKv>, ApiError> {
         self.read(
             |ch| async move {
-                MaintenanceClient::new(ch)
+                MaintenanceClient::with_interceptor(ch, forward_caller)
                     .hash_kv(pb::HashKvRequest { revision })
                     .await
             },
@@ -559,7 +632,7 @@ impl KeyspaceV3 for GrpcKeyspace {
     async fn snapshot(&self) -> Result<Vec<u8>, ApiError> {
         let (_, ch) = self.endpoints.current();
         let fetch = async move {
-            let mut stream = MaintenanceClient::new(ch)
+            let mut stream = MaintenanceClient::with_interceptor(ch, forward_caller)
                 .snapshot(pb::SnapshotRequest {})
                 .await?
                 .into_inner();
@@ -656,7 +729,7 @@ async fn watch_on(
     if requests.send(create).is_err() {
         return StreamEnd::Done;
     }
-    let opened = WatchClient::new(ch)
+    let opened = WatchClient::with_interceptor(ch, forward_caller)
         .watch(tokio_stream::wrappers::UnboundedReceiverStream::new(
             outgoing,
         ))

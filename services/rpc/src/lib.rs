@@ -61,6 +61,7 @@ pub mod cluster {
 
 pub mod auth_grpc;
 pub mod call_stream;
+pub mod caller_grpc;
 pub mod cluster_grpc;
 pub mod codec;
 pub mod endpoints;

@@ -4,11 +4,9 @@
 //! (every request, reads included, is a replicated write; passwords are
 //! hashed where the request enters the cluster).
 //!
-//! Not built yet: authentication itself (tokens) and the permission checks
-//! on KV, Watch and Lease. Until they are, `AuthEnable` answers etcd's
-//! errors for a missing root user or root role, and otherwise refuses to
-//! enable what it could not enforce; `Authenticate` answers that auth is
-//! not enabled, which stays true.
+//! `Authenticate` checks the password on the member and gives a simple
+//! token through the log; who may make each request is checked where it
+//! is applied (`mvcc::auth_check`) with the caller the token names.
 
 use std::sync::Arc;
 
@@ -17,7 +15,7 @@ use concord_rpc::etcd::{authpb, etcdserverpb as pb};
 use concord_rpc::etcd_codec as codec;
 use tonic::{Request, Response, Status};
 
-use super::error::{status, V3Error};
+use super::error::status;
 use super::header::header;
 
 /// The `Auth` service over a keyspace's auth store.
@@ -58,10 +56,6 @@ impl AuthService {
     }
 }
 
-/// What `AuthEnable` answers once the root user has the root role.
-const NOT_YET: &str =
-    "concord: authentication (tokens and permission checks) is not built yet; users and roles are kept, auth stays disabled";
-
 type Answer<T> = Result<Response<T>, Status>;
 
 fn names(r: mvcc::AuthResponse) -> Vec<String> {
@@ -77,22 +71,8 @@ impl pb::auth_server::Auth for AuthService {
         &self,
         _r: Request<pb::AuthEnableRequest>,
     ) -> Answer<pb::AuthEnableResponse> {
-        // etcd's own refusals first (etcdctl answers the second by adding
-        // the root role and granting it).
-        let root = mvcc::AuthRequest::UserGet {
-            name: mvcc::auth::ROOT.into(),
-        };
-        let roles = match self.auth(root).await {
-            Err(s) if s.message() == mvcc::Error::UserNotFound.to_string() => {
-                return Err(status(mvcc::Error::RootUserNotExist))
-            }
-            Err(s) => return Err(s),
-            Ok((_, r)) => names(r),
-        };
-        if !roles.iter().any(|r| r == mvcc::auth::ROOT) {
-            return Err(status(mvcc::Error::RootRoleNotExist));
-        }
-        Err(status(V3Error::Unsupported(NOT_YET)))
+        let header = self.change(mvcc::AuthRequest::Enable).await?;
+        Ok(Response::new(pb::AuthEnableResponse { header }))
     }
 
     async fn auth_disable(
@@ -105,9 +85,19 @@ impl pb::auth_server::Auth for AuthService {
 
     async fn authenticate(
         &self,
-        _r: Request<pb::AuthenticateRequest>,
+        r: Request<pb::AuthenticateRequest>,
     ) -> Answer<pb::AuthenticateResponse> {
-        Err(status(V3Error::AuthNotEnabled))
+        let r = r.into_inner();
+        let answer = self
+            .keyspace
+            .authenticate(r.name, r.password)
+            .await
+            .map_err(status)?;
+        let token = answer.result.map_err(status)?;
+        Ok(Response::new(pb::AuthenticateResponse {
+            header: Some(header(answer.header)),
+            token,
+        }))
     }
 
     async fn user_add(

@@ -85,6 +85,7 @@ impl pb::cluster_server::Cluster for ClusterService {
     ) -> Result<Response<pb::MemberAddResponse>, Status> {
         let req = request.into_inner();
         let urls = check_urls(&req.peer_ur_ls).map_err(status)?;
+        super::access::require_admin(self.keyspace.as_ref()).await?;
         if req.is_learner {
             return Err(status(V3Error::TooManyLearners));
         }
@@ -110,6 +111,7 @@ impl pb::cluster_server::Cluster for ClusterService {
         request: Request<pb::MemberRemoveRequest>,
     ) -> Result<Response<pb::MemberRemoveResponse>, Status> {
         let id = request.into_inner().id;
+        super::access::require_admin(self.keyspace.as_ref()).await?;
         self.cluster.remove_member(id).await.map_err(status)?;
         let members = self.members().await?;
         Ok(Response::new(pb::MemberRemoveResponse {
@@ -124,6 +126,7 @@ impl pb::cluster_server::Cluster for ClusterService {
     ) -> Result<Response<pb::MemberUpdateResponse>, Status> {
         let req = request.into_inner();
         let urls = check_urls(&req.peer_ur_ls).map_err(status)?;
+        super::access::require_admin(self.keyspace.as_ref()).await?;
         self.cluster
             .update_member(req.id, urls)
             .await
@@ -151,6 +154,7 @@ impl pb::cluster_server::Cluster for ClusterService {
         request: Request<pb::MemberPromoteRequest>,
     ) -> Result<Response<pb::MemberPromoteResponse>, Status> {
         let id = request.into_inner().id;
+        super::access::require_admin(self.keyspace.as_ref()).await?;
         let members = self.cluster.members().await.map_err(status)?;
         // No member is a learner: a known one cannot be promoted, an
         // unknown one is not found, as etcd answers each.

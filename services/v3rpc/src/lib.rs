@@ -18,6 +18,7 @@
 // traits do: it is built once and sent at once, so its size does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod access;
 pub mod auth;
 pub mod cluster;
 pub mod error;
@@ -37,6 +38,7 @@ use std::time::Duration;
 use axum::Router;
 use concord_api::v3::KeyspaceV3;
 use concord_api::Cluster;
+use concord_rpc::caller_grpc::{caller_of, Face};
 use concord_rpc::etcd::etcdserverpb as pb;
 use tonic::Status;
 
@@ -111,21 +113,52 @@ pub fn routes(keyspace: Arc<dyn KeyspaceV3>, cluster: Arc<dyn Cluster>) -> Route
     routes_with(keyspace, cluster, V3Options::default())
 }
 
-/// Every v3 service and `grpc.health.v1`, with `options`.
+/// Every v3 service and `grpc.health.v1`, with `options`, for clients.
 pub fn routes_with(
     keyspace: Arc<dyn KeyspaceV3>,
     cluster: Arc<dyn Cluster>,
     options: V3Options,
 ) -> Router {
-    services(keyspace, cluster, options)
+    all_services(keyspace, cluster, options)
         .add_service(concord_rpc::health::service())
         .into_axum_router()
+        .layer(axum::middleware::from_fn_with_state(
+            Face::Client,
+            with_caller,
+        ))
 }
 
 /// Every v3 service without `grpc.health.v1`, for a gRPC server that
 /// serves other contracts and its health beside them (concord-consensus's
-/// contract listener).
+/// contract listener, where gateways mark the requests of their clients).
 pub fn services(
+    keyspace: Arc<dyn KeyspaceV3>,
+    cluster: Arc<dyn Cluster>,
+    options: V3Options,
+) -> tonic::service::Routes {
+    let router = all_services(keyspace, cluster, options)
+        .into_axum_router()
+        .layer(axum::middleware::from_fn_with_state(
+            Face::Contract,
+            with_caller,
+        ));
+    tonic::service::Routes::from(router)
+}
+
+/// Handles a request as its caller's ([`concord_api::caller`]): what the
+/// keyspace checks and a gateway forwards.
+async fn with_caller(
+    axum::extract::State(face): axum::extract::State<Face>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    match caller_of(request.headers(), face) {
+        Some(c) => concord_api::caller::scope(c, next.run(request)).await,
+        None => next.run(request).await,
+    }
+}
+
+fn all_services(
     keyspace: Arc<dyn KeyspaceV3>,
     cluster: Arc<dyn Cluster>,
     options: V3Options,

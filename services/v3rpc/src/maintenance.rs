@@ -165,6 +165,7 @@ impl pb::maintenance_server::Maintenance for MaintenanceService {
         &self,
         _request: Request<pb::DefragmentRequest>,
     ) -> Result<Response<pb::DefragmentResponse>, Status> {
+        super::access::require_admin(self.keyspace.as_ref()).await?;
         // etcd's answer carries no header.
         Ok(Response::new(pb::DefragmentResponse { header: None }))
     }
@@ -173,6 +174,7 @@ impl pb::maintenance_server::Maintenance for MaintenanceService {
         &self,
         _request: Request<pb::HashRequest>,
     ) -> Result<Response<pb::HashResponse>, Status> {
+        super::access::require_admin(self.keyspace.as_ref()).await?;
         let answer = self.keyspace.hash_kv(0).await.map_err(status)?;
         let h = answer.result.map_err(status)?;
         Ok(Response::new(pb::HashResponse {
@@ -185,6 +187,7 @@ impl pb::maintenance_server::Maintenance for MaintenanceService {
         &self,
         request: Request<pb::HashKvRequest>,
     ) -> Result<Response<pb::HashKvResponse>, Status> {
+        super::access::require_admin(self.keyspace.as_ref()).await?;
         let revision = request.into_inner().revision;
         let answer = self.keyspace.hash_kv(revision).await.map_err(status)?;
         let h = answer.result.map_err(status)?;
@@ -201,6 +204,7 @@ impl pb::maintenance_server::Maintenance for MaintenanceService {
         &self,
         _request: Request<pb::SnapshotRequest>,
     ) -> Result<Response<Self::SnapshotStream>, Status> {
+        super::access::require_admin(self.keyspace.as_ref()).await?;
         let blob = self.keyspace.snapshot().await.map_err(status)?;
         tracing::info!(
             total_bytes = blob.len(),

@@ -32,7 +32,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use concord_api::v3::{mvcc, KeyspaceV3, V3WatchControl, V3WatchItem, V3WatchSpec};
+use concord_api::v3::{mvcc, Access, KeyspaceV3, V3WatchControl, V3WatchItem, V3WatchSpec};
 use concord_rpc::etcd::etcdserverpb as pb;
 use prost::Message;
 use tokio::sync::mpsc;
@@ -97,7 +97,12 @@ impl pb::watch_server::Watch for WatchService {
             next_id: 0,
             broadcast: None,
         };
-        tokio::spawn(session.run(inbound, self.progress_interval));
+        // The session is the stream's; its watches are its caller's.
+        let caller = concord_api::caller::current();
+        tokio::spawn(concord_api::caller::scope_if(
+            caller,
+            session.run(inbound, self.progress_interval),
+        ));
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 }
@@ -213,6 +218,20 @@ impl Session {
         }
     }
 
+    /// Why the caller may not watch (etcd's `isWatchPermitted`), as the
+    /// cancel reason etcd gives.
+    async fn refusal(&self, access: Access) -> Option<String> {
+        use mvcc::Error as E;
+        match self.keyspace.authorize(access).await {
+            Ok(Ok(())) => None,
+            Ok(Err(e @ (E::InvalidAuthToken | E::AuthOldRevision | E::UserEmpty))) => {
+                Some(e.to_string())
+            }
+            Ok(Err(_)) => Some(E::PermissionDenied.to_string()),
+            Err(e) => Some(V3Error::from(e).to_string()),
+        }
+    }
+
     async fn create(&mut self, c: pb::WatchCreateRequest) -> Result<(), Gone> {
         use pb::watch_create_request::FilterType;
         let key = if c.key.is_empty() { vec![0] } else { c.key };
@@ -226,6 +245,17 @@ impl Session {
             cancel_reason: reason.to_string(),
             ..Default::default()
         };
+        let access = Access::Read {
+            key: key.clone(),
+            range_end: c.range_end.clone(),
+        };
+        if let Some(reason) = self.refusal(access).await {
+            let r = pb::WatchResponse {
+                header: self.header_at(current),
+                ..refused(&reason)
+            };
+            return self.send(r).await;
+        }
         if !c.range_end.is_empty() && !from_key && key >= c.range_end {
             let r = pb::WatchResponse {
                 header: self.header_at(current),

@@ -26,8 +26,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use concord_api::v3::mvcc::{self, Event, History, KeySpan};
 use concord_api::v3::{
-    KeyspaceV3, V3Answer, V3HashKv, V3Header, V3Status, V3WatchControl, V3WatchItem, V3WatchSpec,
-    V3Watcher,
+    Access, KeyspaceV3, V3Answer, V3HashKv, V3Header, V3Status, V3WatchControl, V3WatchItem,
+    V3WatchSpec, V3Watcher,
 };
 use concord_api::ApiError;
 use parking_lot::{Mutex, RwLock};
@@ -333,6 +333,20 @@ fn apply_all(tier: &V3Tier, events: Vec<Event>) -> Result<(), WindowError> {
 
 #[async_trait]
 impl KeyspaceV3 for V3Tier {
+    async fn authenticate(
+        &self,
+        name: String,
+        password: String,
+    ) -> Result<V3Answer<String>, ApiError> {
+        self.members.authenticate(name, password).await
+    }
+
+    /// The tier's clients are gateways, which asked the members before
+    /// opening a client's watch here.
+    async fn authorize(&self, _access: Access) -> Result<Result<(), mvcc::Error>, ApiError> {
+        Ok(Ok(()))
+    }
+
     async fn write(&self, cmd: mvcc::Command) -> Result<V3Answer<mvcc::Outcome>, ApiError> {
         self.members.write(cmd).await
     }
@@ -621,6 +635,24 @@ mod tests {
 
     #[async_trait]
     impl KeyspaceV3 for Member {
+        async fn authenticate(
+            &self,
+            _name: String,
+            _password: String,
+        ) -> Result<V3Answer<String>, ApiError> {
+            Ok(V3Answer {
+                header: self.header(),
+                result: Err(mvcc::Error::AuthNotEnabled),
+            })
+        }
+
+        async fn authorize(
+            &self,
+            _access: concord_api::v3::Access,
+        ) -> Result<Result<(), mvcc::Error>, ApiError> {
+            Ok(Ok(()))
+        }
+
         async fn write(&self, _: mvcc::Command) -> Result<V3Answer<mvcc::Outcome>, ApiError> {
             unused()
         }

@@ -38,6 +38,7 @@ use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
+mod auth;
 mod batching;
 mod cluster;
 mod compactor;

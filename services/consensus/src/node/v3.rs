@@ -4,7 +4,7 @@
 //! member's [`V3Watchers`](crate::v3_watchers::V3Watchers).
 
 use concord_api::v3::{
-    mvcc, KeyspaceV3, V3Answer, V3HashKv, V3Header, V3Status, V3WatchSpec, V3Watcher,
+    mvcc, Access, KeyspaceV3, V3Answer, V3HashKv, V3Header, V3Status, V3WatchSpec, V3Watcher,
 };
 
 use super::*;
@@ -36,6 +36,27 @@ impl Consensus {
         Ok(V3Answer {
             header: self.v3_header(keyspace.revision(), self.term.load(Ordering::Acquire)),
             result: read(&keyspace),
+        })
+    }
+
+    /// A write as it is (a client's already carries its user), named by
+    /// `id` (0: named here).
+    pub(super) async fn write_once_unchecked(
+        &self,
+        cmd: mvcc::Command,
+        id: RequestId,
+    ) -> Result<V3Answer<mvcc::Outcome>, ApiError> {
+        let id = if id == 0 { self.request_ids.next() } else { id };
+        let (res, raft) = self.propose(Write::V3(cmd), id).await?;
+        // As for v2 writes: answered once committed; local reads wait for
+        // the local apply (`caught_up`).
+        self.answered_index.fetch_max(raft.index, Ordering::AcqRel);
+        let result = res
+            .v3
+            .ok_or_else(|| ApiError::Internal("v3 write produced no result".into()))?;
+        Ok(V3Answer {
+            header: self.v3_header(res.revision, raft.term),
+            result,
         })
     }
 
@@ -73,25 +94,21 @@ impl KeyspaceV3 for Consensus {
         cmd: mvcc::Command,
         id: RequestId,
     ) -> Result<V3Answer<mvcc::Outcome>, ApiError> {
-        let id = if id == 0 { self.request_ids.next() } else { id };
+        // Hashed before anything else sees it (the wrapping included).
         let cmd = super::passwords::hash_passwords(cmd).await?;
-        let (res, raft) = self.propose(Write::V3(cmd), id).await?;
-        // As for v2 writes: answered once committed; local reads wait for
-        // the local apply (`caught_up`).
-        self.answered_index.fetch_max(raft.index, Ordering::AcqRel);
-        let result = res
-            .v3
-            .ok_or_else(|| ApiError::Internal("v3 write produced no result".into()))?;
-        Ok(V3Answer {
-            header: self.v3_header(res.revision, raft.term),
-            result,
-        })
+        match self.as_caller(cmd).await {
+            Ok(cmd) => self.write_once_unchecked(cmd, id).await,
+            Err(e) => Ok(self.refused(e)),
+        }
     }
 
     async fn range(
         &self,
         req: mvcc::RangeRequest,
     ) -> Result<V3Answer<mvcc::RangeResponse>, ApiError> {
+        if let Err(e) = self.check_read(&req.key, &req.range_end).await {
+            return Ok(self.refused(e));
+        }
         self.v3_read(!req.serializable, |ks| ks.range(&req)).await
     }
 
@@ -165,5 +182,16 @@ impl KeyspaceV3 for Consensus {
             self.shared.keyspace.read().revision(),
             self.term.load(Ordering::Acquire),
         )
+    }
+    async fn authenticate(
+        &self,
+        name: String,
+        password: String,
+    ) -> Result<V3Answer<String>, ApiError> {
+        self.authenticate_user(name, password).await
+    }
+
+    async fn authorize(&self, access: Access) -> Result<Result<(), mvcc::Error>, ApiError> {
+        Ok(self.check_access(access).await)
     }
 }
