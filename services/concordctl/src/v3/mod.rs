@@ -11,6 +11,7 @@ mod exit;
 mod globals;
 mod go_text;
 mod printer;
+mod prompt;
 
 use std::io::Write;
 use std::process::ExitCode;
