@@ -18,9 +18,21 @@ use concord_tests::{concord_bin, free_port, which, Server, READY_TIMEOUT};
 /// One run of a client: exit code, stdout and stderr, without clientv3's
 /// retry warnings (their times and client IDs differ run to run).
 fn transcript(ctl: &Path, endpoint: &str, args: &[&str], stdin: &str, dir: &Path) -> String {
+    transcript_api("3", ctl, endpoint, args, stdin, dir)
+}
+
+/// [`transcript`] with `ETCDCTL_API` set to `api`.
+fn transcript_api(
+    api: &str,
+    ctl: &Path,
+    endpoint: &str,
+    args: &[&str],
+    stdin: &str,
+    dir: &Path,
+) -> String {
     let mut child = Command::new(ctl)
         .current_dir(dir)
-        .env("ETCDCTL_API", "3")
+        .env("ETCDCTL_API", api)
         .env_remove("ETCDCTL_ENDPOINTS")
         .arg(format!("--endpoints={endpoint}"))
         .args(args)
@@ -430,6 +442,7 @@ fn start_tls(bin: &Path, dir: &Path, name: &str) -> TlsServer {
         .args(["--initial-cluster", &format!("{name}={peer}")])
         .args(["--cert-file", "server.pem", "--key-file", "server-key.pem"])
         .args(["--trusted-ca-file", "ca.pem", "--client-cert-auth"])
+        .arg("--enable-v2=true")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
@@ -603,8 +616,73 @@ fn tls_transcripts(ctl: &Path, s: &TlsServer, dir: &Path) -> Vec<String> {
         let code = t.rsplit("[exit ").next().unwrap_or("").to_string();
         out.push(format!("$ {kind} {}\n[exit {code}", args.join(" ")));
     }
+    // v2 (HTTP/1.1 over TLS): the same files under v2's flag names, and
+    // --username sent as Basic auth (the server has auth off, so any
+    // user reads; the prompt is etcdctl's).
+    let ep = endpoint("https", s.port);
+    for (args, stdin) in V2_TLS_SCRIPT {
+        let t = transcript_api("2", ctl, &ep, args, stdin, dir);
+        out.push(t.replace(&s.port.to_string(), "PORT"));
+    }
+    let t = transcript_api(
+        "2",
+        ctl,
+        &ep,
+        &["--ca-file", "ca.pem", "get", "/v2k"],
+        "",
+        dir,
+    );
+    let code = t.rsplit("[exit ").next().unwrap_or("").to_string();
+    out.push(format!("$ v2 without a client certificate\n[exit {code}"));
     out
 }
+
+const V2_TLS: [&str; 6] = [
+    "--ca-file",
+    "ca.pem",
+    "--cert-file",
+    "client.pem",
+    "--key-file",
+    "client-key.pem",
+];
+
+/// v2's TLS script: `(arguments, stdin)`.
+const V2_TLS_SCRIPT: &[(&[&str], &str)] = &[
+    (
+        &[
+            V2_TLS[0], V2_TLS[1], V2_TLS[2], V2_TLS[3], V2_TLS[4], V2_TLS[5], "set", "/v2k", "v",
+        ],
+        "",
+    ),
+    (
+        &[
+            V2_TLS[0], V2_TLS[1], V2_TLS[2], V2_TLS[3], V2_TLS[4], V2_TLS[5], "get", "/v2k",
+        ],
+        "",
+    ),
+    (
+        &[
+            V2_TLS[0], V2_TLS[1], V2_TLS[2], V2_TLS[3], V2_TLS[4], V2_TLS[5], "-u", "root:pw",
+            "get", "/v2k",
+        ],
+        "",
+    ),
+    (
+        &[
+            V2_TLS[0],
+            V2_TLS[1],
+            V2_TLS[2],
+            V2_TLS[3],
+            V2_TLS[4],
+            V2_TLS[5],
+            "--username",
+            "root",
+            "get",
+            "/v2k",
+        ],
+        "pw\n",
+    ),
+];
 
 /// JSON's `"cluster_id"`, `"member_id"`, `"revision"` and `"raft_term"`
 /// masked (both clients write to one server, so revisions move on).

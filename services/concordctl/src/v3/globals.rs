@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use crate::prompt;
 use crate::tls::{self, TlsFiles};
 use crate::v3::cli::spec::{Flag, Kind};
 use crate::v3::cli::Parsed;
@@ -16,7 +17,6 @@ use crate::v3::client::{log, Client, Config};
 use crate::v3::exit::{Fail, EXIT_BAD_ARGS, EXIT_BAD_CONNECTION, EXIT_BAD_FEATURE, EXIT_ERROR};
 use crate::v3::go_text;
 use crate::v3::printer::Writer;
-use crate::v3::prompt;
 
 /// What a command talks with and prints with.
 pub struct Session {

@@ -11,7 +11,6 @@ mod exit;
 mod globals;
 mod go_text;
 mod printer;
-mod prompt;
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -13,12 +13,12 @@ use concord_rpc::etcd::etcdserverpb::{
     AuthUserGetRequest, AuthUserGrantRoleRequest, AuthUserListRequest, AuthUserRevokeRoleRequest,
 };
 
+use crate::prompt;
 use crate::v3::cli::Parsed;
 use crate::v3::client::{self, Retry};
 use crate::v3::exit::{Fail, Outcome, EXIT_BAD_ARGS, EXIT_ERROR};
 use crate::v3::globals::session;
 use crate::v3::printer;
-use crate::v3::prompt;
 
 fn one_arg(p: &Parsed, what: &str) -> Result<String, Fail> {
     match p.args.as_slice() {
