@@ -15,13 +15,17 @@
 //! - `http/`: the HTTP/1.1 client on hyper, worded as Go's `net/http`, and
 //!   Go's URL rules (the v2 half's transport);
 //! - `runtime.rs`: the current-thread tokio runtime the I/O runs on;
+//! - `tls.rs`: the client side of TLS (rustls, ring), for both halves;
+//! - `prompt.rs`: asking for a password as etcdctl does, for both halves;
 //! - `probe.rs`: Concord's own container healthcheck (hidden), answered
 //!   whatever `ETCDCTL_API` says, as the images' healthchecks call
 //!   `concordctl probe` without it.
 
 mod http;
 mod probe;
+mod prompt;
 mod runtime;
+mod tls;
 mod v2;
 mod v3;
 

@@ -18,7 +18,7 @@ use super::go_net::{errno_text, nameserver};
 use super::{earliest, expired, TransportError, Url};
 
 /// `host` and `port` of the URL's authority (the scheme's port when none).
-fn host_port(url: &Url) -> (String, u16) {
+pub fn host_port(url: &Url) -> (String, u16) {
     let default = if url.scheme == "https" { 443 } else { 80 };
     let h = &url.host;
     if let Some(rest) = h.strip_prefix('[') {

@@ -18,15 +18,15 @@ use std::time::Instant;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
-use hyper::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST, USER_AGENT};
+use hyper::header::{AUTHORIZATION, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST, USER_AGENT};
 use hyper_util::rt::TokioIo;
 
 use concord_store::go;
 
-use super::dial::dial;
+use super::dial::{self, dial};
 use super::go_net::errno_text;
-use super::traced::{Trace, Traced};
-use super::{earliest, expired, Deadlines, Request, Response, TransportError};
+use super::traced::{Io, Trace, Traced};
+use super::{earliest, expired, security, Deadlines, Request, Response, TransportError};
 
 /// Which part of the answer was awaited when the exchange failed: Go
 /// words the same failure differently before and after the headers.
@@ -64,6 +64,11 @@ fn build(req: &Request) -> Result<hyper::Request<Full<Bytes>>, TransportError> {
     if let Some(ct) = req.content_type {
         b = b.header(CONTENT_TYPE, ct);
     }
+    if let Some((name, password)) = security().basic_auth {
+        // Go's `SetBasicAuth`.
+        let creds = base64(format!("{name}:{password}").as_bytes());
+        b = b.header(AUTHORIZATION, format!("Basic {creds}"));
+    }
     let body = Full::new(Bytes::copy_from_slice(req.body.unwrap_or_default()));
     b.header(CONNECTION, "close")
         .body(body)
@@ -74,6 +79,12 @@ fn build(req: &Request) -> Result<hyper::Request<Full<Bytes>>, TransportError> {
 /// and what hyper says.
 fn go_error(e: &hyper::Error, trace: &Trace, phase: Phase, ends: &Ends) -> TransportError {
     if let Some((op, io)) = &trace.failed {
+        if io.raw_os_error().is_none() {
+            // A TLS failure (the server's alert, a bad record): Go's
+            // crypto/tls error, which etcdctl does not count as a
+            // connection error.
+            return TransportError::other(io.to_string());
+        }
         return TransportError::Other {
             text: format!(
                 "{op} tcp {}->{}: {op}: {}",
@@ -160,7 +171,21 @@ async fn connect(
         local: addr(stream.local_addr()).unwrap_or_default(),
         remote: addr(stream.peer_addr()).unwrap_or_default(),
     };
-    let (io, trace) = Traced::new(stream);
+    let io: Box<dyn Io> = match (req.url.scheme.as_str(), security().tls) {
+        ("https", Some(config)) => {
+            let (host, _) = dial::host_port(req.url);
+            let name = crate::tls::server_name(&host)
+                .ok_or_else(|| TransportError::other(format!("invalid server name {host}")))?;
+            let handshake = tokio_rustls::TlsConnector::from(config).connect(name, stream);
+            match within(head_limit, handshake).await {
+                None => return Err(TransportError::HeaderTimeout),
+                Some(Err(e)) => return Err(TransportError::other(e.to_string())),
+                Some(Ok(tls)) => Box::new(tls),
+            }
+        }
+        _ => Box::new(stream),
+    };
+    let (io, trace) = Traced::new(io);
     let conn = http1::Builder::new()
         .title_case_headers(true)
         .handshake(TokioIo::new(io))
@@ -213,4 +238,24 @@ pub async fn exchange(req: &Request<'_>, d: Deadlines) -> Result<Response, Trans
         }
     };
     drive(conn, work).await
+}
+
+/// Standard base64 with padding (Go's `base64.StdEncoding`).
+fn base64(b: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in b.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &x)| acc | (u32::from(x) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }

@@ -10,6 +10,9 @@
 //! - `traced.rs`: the socket under hyper, recording what Go's wording
 //!   depends on; `go_net.rs`: Go's texts for errnos and the resolver.
 //!
+//! `https://` URLs are spoken over rustls, and a Basic auth user is sent
+//! with every request, as the process's [`Security`] says.
+//!
 //! The three deadlines of etcdctl's v2 client are kept apart: the dial
 //! timeout, the per-request header timeout (`--timeout`) and the
 //! whole-command context (`--total-timeout`).
@@ -20,11 +23,35 @@ mod go_net;
 mod traced;
 mod url;
 
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use concord_store::go;
 
 pub use url::{encode_values, parse_url, Url};
+
+/// What every exchange of the process uses: etcdctl v2 builds one
+/// transport (TLS files) and one user for the whole command, and every
+/// path to the server (sync, keys, members, health) goes through
+/// [`round_trip`], so they are set once, before the first request.
+#[derive(Clone, Default)]
+pub struct Security {
+    /// For `https://` URLs.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// `--username`'s name and password.
+    pub basic_auth: Option<(String, String)>,
+}
+
+static SECURITY: OnceLock<Security> = OnceLock::new();
+
+/// Sets the process's [`Security`] (the first call wins).
+pub fn set_security(s: Security) {
+    let _ = SECURITY.set(s);
+}
+
+fn security() -> Security {
+    SECURITY.get().cloned().unwrap_or_default()
+}
 
 /// Why a round trip failed, in Go's words.
 #[derive(Debug, Clone)]
@@ -124,12 +151,7 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
 /// What Go's `Transport` refuses before dialing, in its words.
 fn check_target(url: &Url) -> Result<(), TransportError> {
     match url.scheme.as_str() {
-        "http" => {}
-        "https" => {
-            return Err(TransportError::other(
-                "unsupported protocol scheme \"https\" (concordctl speaks plain http only)",
-            ))
-        }
+        "http" | "https" => {}
         s => {
             return Err(TransportError::other(format!(
                 "unsupported protocol scheme {}",

@@ -13,7 +13,6 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 
 /// The first status line bytes kept (Go quotes the line in its error).
 const FIRST_LINE_LIMIT: usize = 1024;
@@ -58,14 +57,19 @@ impl Trace {
     }
 }
 
-/// A TCP stream that records its reads and failures in a shared [`Trace`].
+/// A byte stream under hyper: TCP, or TLS over TCP for `https://`.
+pub trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+
+/// A stream (TCP, or TLS, whose plaintext is what is recorded) that
+/// records its reads and failures in a shared [`Trace`].
 pub struct Traced {
-    stream: TcpStream,
+    stream: Box<dyn Io>,
     trace: Arc<Mutex<Trace>>,
 }
 
 impl Traced {
-    pub fn new(stream: TcpStream) -> (Traced, Arc<Mutex<Trace>>) {
+    pub fn new(stream: Box<dyn Io>) -> (Traced, Arc<Mutex<Trace>>) {
         let trace = Arc::new(Mutex::new(Trace::default()));
         let traced = Traced {
             stream,

@@ -35,6 +35,18 @@ pub struct Cli {
     /// timeout for the command execution (except watch)
     #[arg(long = "total-timeout", default_value = "5s", global = true)]
     pub total_timeout: String,
+    /// identify HTTPS client using this SSL certificate file
+    #[arg(long = "cert-file", default_value = "", global = true)]
+    pub cert_file: String,
+    /// identify HTTPS client using this SSL key file
+    #[arg(long = "key-file", default_value = "", global = true)]
+    pub key_file: String,
+    /// verify certificates of HTTPS-enabled servers using this CA bundle
+    #[arg(long = "ca-file", default_value = "", global = true)]
+    pub ca_file: String,
+    /// provide username[:password] and prompt if password is not supplied.
+    #[arg(long = "username", short = 'u', default_value = "", global = true)]
+    pub username: String,
     #[command(subcommand)]
     pub command: Cmd,
 }

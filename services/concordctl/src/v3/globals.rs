@@ -9,10 +9,12 @@
 
 use std::time::Duration;
 
+use crate::prompt;
+use crate::tls::{self, TlsFiles};
 use crate::v3::cli::spec::{Flag, Kind};
 use crate::v3::cli::Parsed;
 use crate::v3::client::{log, Client, Config};
-use crate::v3::exit::{Fail, EXIT_BAD_ARGS, EXIT_BAD_FEATURE, EXIT_ERROR};
+use crate::v3::exit::{Fail, EXIT_BAD_ARGS, EXIT_BAD_CONNECTION, EXIT_BAD_FEATURE, EXIT_ERROR};
 use crate::v3::go_text;
 use crate::v3::printer::Writer;
 
@@ -137,14 +139,13 @@ pub fn session(p: &mut Parsed) -> Result<Session, Fail> {
         }
     }
     let endpoints = endpoints(p);
-    check_security(p)?;
-    let writer = writer(p)?;
-    let client = Client::new(Config {
-        endpoints: endpoints.clone(),
-        dial_timeout: duration(p, "dial-timeout"),
-        keepalive_time: duration(p, "keepalive-time"),
-        keepalive_timeout: duration(p, "keepalive-timeout"),
-    });
+    let (cfg, writer) = client_config(p)?;
+    let client = Client::new(cfg);
+    // clientv3.New fails, and etcdctl exits, when the first token cannot
+    // be had (wrong password, no server within the dial timeout).
+    client
+        .authenticate()
+        .map_err(|e| Fail::new(EXIT_BAD_CONNECTION, e.text()))?;
     Ok(Session {
         client,
         writer,
@@ -153,9 +154,68 @@ pub fn session(p: &mut Parsed) -> Result<Session, Fail> {
     })
 }
 
+/// etcdctl's `clientConfigFromCmd` and `newClientCfg` after the
+/// environment is applied: the client's settings (TLS, the user) and the
+/// writer, failing in etcdctl's order (TLS flags, password prompt, writer,
+/// TLS files).
+pub fn client_config(p: &Parsed) -> Result<(Config, Writer), Fail> {
+    check_security(p)?;
+    let auth = auth(p)?;
+    let writer = writer(p)?;
+    let tls = tls_config(p).map_err(|e| Fail::new(EXIT_BAD_ARGS, e.to_string()))?;
+    let cfg = Config {
+        endpoints: endpoints(p),
+        dial_timeout: duration(p, "dial-timeout"),
+        keepalive_time: duration(p, "keepalive-time"),
+        keepalive_timeout: duration(p, "keepalive-timeout"),
+        tls,
+        // clientv3 authenticates only with both a name and a password.
+        auth: auth.filter(|(name, password)| !name.is_empty() && !password.is_empty()),
+    };
+    Ok((cfg, writer))
+}
+
+/// etcdctl's `newClientCfg`: TLS is set up when a file is given or
+/// `--insecure-transport=false`; `--insecure-skip-tls-verify` only applies
+/// to that configuration (an `https://` endpoint without one is checked
+/// against the system's roots).
+fn tls_config(p: &Parsed) -> Result<Option<std::sync::Arc<rustls::ClientConfig>>, tls::TlsError> {
+    let files = TlsFiles {
+        ca: p.string("cacert"),
+        cert: p.string("cert"),
+        key: p.string("key"),
+        skip_verify: p.bool("insecure-skip-tls-verify"),
+    };
+    if !files.any() && p.bool("insecure-transport") {
+        return Ok(None);
+    }
+    tls::client_config(&files, &[b"h2"]).map(Some)
+}
+
+/// etcdctl's `authCfgFromCmd`: `--user name:password`, or `--user name`
+/// and the password asked for (`Password: `), or `--user name` with
+/// `--password`.
+fn auth(p: &Parsed) -> Result<Option<(String, String)>, Fail> {
+    let user = p.string("user");
+    if user.is_empty() {
+        return Ok(None);
+    }
+    let password = p.string("password");
+    if !password.is_empty() {
+        return Ok(Some((user, password)));
+    }
+    match user.split_once(':') {
+        Some((name, password)) => Ok(Some((name.to_string(), password.to_string()))),
+        None => {
+            let password =
+                prompt::ask("Password: ").map_err(|e| Fail::new(EXIT_ERROR, e.to_string()))?;
+            Ok(Some((user, password)))
+        }
+    }
+}
+
 /// etcdctl's checks of the TLS flags (`keyAndCertFromCmd`), then what
-/// concordctl does not do yet: TLS, authentication and DNS discovery
-/// wait for Concord's security issue.
+/// concordctl does not do yet: DNS discovery.
 fn check_security(p: &Parsed) -> Result<(), Fail> {
     for name in ["cert", "key", "cacert"] {
         if p.changed(name) && p.string(name).is_empty() {
@@ -165,20 +225,11 @@ fn check_security(p: &Parsed) -> Result<(), Fail> {
             ));
         }
     }
-    let unsupported = ["cert", "key", "cacert", "user", "password", "discovery-srv"]
-        .into_iter()
-        .find(|n| !p.string(n).is_empty())
-        .map(|n| format!("--{n}"))
-        .or_else(|| {
-            (!p.bool("insecure-transport")).then_some("--insecure-transport=false".to_string())
-        });
-    match unsupported {
-        Some(flag) => Err(Fail::new(
+    if !p.string("discovery-srv").is_empty() {
+        return Err(Fail::new(
             EXIT_ERROR,
-            format!(
-                "concordctl does not support {flag} yet (TLS, authentication and DNS discovery)"
-            ),
-        )),
-        None => Ok(()),
+            "concordctl does not support --discovery-srv yet (DNS discovery)",
+        ));
     }
+    Ok(())
 }

@@ -555,7 +555,132 @@ The items in the lists are hash, revision, total keys, total size.
             },
         ],
     ),
+    AUTH,
+    USER,
+    ROLE,
 ];
+
+/// `auth` (`auth_command.go`).
+const AUTH: Command = group(
+    "auth",
+    "auth <enable or disable>",
+    "Enable or disable authentication",
+    &[
+        leaf("enable", "enable", "Enables authentication", &[]),
+        leaf("disable", "disable", "Disables authentication", &[]),
+    ],
+);
+
+/// `user` (`user_command.go`).
+const USER: Command = group(
+    "user",
+    "user <subcommand>",
+    "User related commands",
+    &[
+        leaf(
+            "add",
+            "add <user name or user:password> [options]",
+            "Adds a new user",
+            &[
+                flag(
+                    "interactive",
+                    Bool,
+                    "true",
+                    "Read password from stdin instead of interactive terminal",
+                ),
+                flag(
+                    "new-user-password",
+                    Str,
+                    "",
+                    "Supply password from the command line flag",
+                ),
+                flag(
+                    "no-password",
+                    Bool,
+                    "false",
+                    "Create a user without password (CN based auth only)",
+                ),
+            ],
+        ),
+        leaf("delete", "delete <user name>", "Deletes a user", &[]),
+        leaf(
+            "get",
+            "get <user name> [options]",
+            "Gets detailed information of a user",
+            &[flag(
+                "detail",
+                Bool,
+                "false",
+                "Show permissions of roles granted to the user",
+            )],
+        ),
+        leaf("list", "list", "Lists all users", &[]),
+        leaf(
+            "passwd",
+            "passwd <user name> [options]",
+            "Changes password of user",
+            &[flag(
+                "interactive",
+                Bool,
+                "true",
+                "If true, read password from stdin instead of interactive terminal",
+            )],
+        ),
+        leaf(
+            "grant-role",
+            "grant-role <user name> <role name>",
+            "Grants a role to a user",
+            &[],
+        ),
+        leaf(
+            "revoke-role",
+            "revoke-role <user name> <role name>",
+            "Revokes a role from a user",
+            &[],
+        ),
+    ],
+);
+
+/// `role` (`role_command.go`).
+const ROLE: Command = group(
+    "role",
+    "role <subcommand>",
+    "Role related commands",
+    &[
+        leaf("add", "add <role name>", "Adds a new role", &[]),
+        leaf("delete", "delete <role name>", "Deletes a role", &[]),
+        leaf("get", "get <role name>", "Gets detailed information of a role", &[]),
+        leaf("list", "list", "Lists all roles", &[]),
+        leaf(
+            "grant-permission",
+            "grant-permission [options] <role name> <permission type> <key> [endkey]",
+            "Grants a key to a role",
+            &[
+                flag("prefix", Bool, "false", "grant a prefix permission"),
+                flag(
+                    "from-key",
+                    Bool,
+                    "false",
+                    "grant a permission of keys that are greater than or equal to the given key using byte compare",
+                ),
+            ],
+        ),
+        leaf(
+            "revoke-permission",
+            "revoke-permission <role name> <key> [endkey]",
+            "Revokes a key from a role",
+            &[
+                flag("prefix", Bool, "false", "revoke a prefix permission"),
+                flag(
+                    "from-key",
+                    Bool,
+                    "false",
+                    "revoke a permission of keys that are greater than or equal to the given key using byte compare",
+                ),
+            ],
+        ),
+    ],
+);
 
 /// etcdctl's root commands in the order it adds them, with those
 /// concordctl lacks: a prefix names a command only if it is unique among

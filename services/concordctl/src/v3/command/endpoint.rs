@@ -13,7 +13,7 @@ use tonic::Code;
 
 use crate::v3::cli::Parsed;
 use crate::v3::client::{self, Client, Config, Retry};
-use crate::v3::exit::{Fail, Outcome, EXIT_ERROR};
+use crate::v3::exit::{Fail, Outcome, EXIT_BAD_CONNECTION, EXIT_ERROR};
 use crate::v3::globals::{self, session};
 use crate::v3::go_text;
 use crate::v3::printer::{self, EpHashKv, EpHealth, EpStatus};
@@ -47,17 +47,14 @@ pub fn endpoints_from_cluster(p: &Parsed, client: &Client) -> Result<Vec<String>
 
 pub fn health(mut p: Parsed) -> Outcome {
     globals::apply_env(&mut p)?;
-    let writer = globals::writer(&p)?;
+    let (cfg, writer) = globals::client_config(&p)?;
     let timeout = globals::command_timeout(&p);
-    let cfg = Config {
-        endpoints: globals::endpoints(&p),
-        dial_timeout: std::time::Duration::from_nanos(p.duration("dial-timeout").max(0) as u64),
-        keepalive_time: std::time::Duration::from_nanos(p.duration("keepalive-time").max(0) as u64),
-        keepalive_timeout: std::time::Duration::from_nanos(
-            p.duration("keepalive-timeout").max(0) as u64
-        ),
-    };
     let lister = Client::new(cfg.clone());
+    if p.bool("cluster") {
+        lister
+            .authenticate()
+            .map_err(|e| Fail::new(EXIT_BAD_CONNECTION, e.text()))?;
+    }
     let mut rows = Vec::new();
     for ep in endpoints_from_cluster(&p, &lister)? {
         let c = Client::new(Config {
@@ -65,13 +62,16 @@ pub fn health(mut p: Parsed) -> Outcome {
             ..cfg.clone()
         });
         let start = Instant::now();
-        let outcome = c.unary(Some(timeout), Retry::Repeatable, |ch| async move {
-            client::kv(ch)
-                .range(RangeRequest {
-                    key: b"health".to_vec(),
-                    ..Default::default()
-                })
-                .await
+        // Each endpoint's own clientv3.New: with --user, its token first.
+        let outcome = c.authenticate().and_then(|()| {
+            c.unary(Some(timeout), Retry::Repeatable, |ch| async move {
+                client::kv(ch)
+                    .range(RangeRequest {
+                        key: b"health".to_vec(),
+                        ..Default::default()
+                    })
+                    .await
+            })
         });
         let took = go_text::duration(start.elapsed().as_nanos() as i64);
         let (health, error) = match outcome {

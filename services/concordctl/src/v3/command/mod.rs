@@ -2,19 +2,25 @@
 //! `txn.rs`, `watch.rs`, `lease.rs`, `member.rs`, `endpoint.rs`,
 //! `maintenance.rs` (compaction, defrag, alarm), `move_leader.rs`,
 //! `snapshot.rs` (save),
-//! `snapshot_status.rs`, `snapshot_restore.rs`, and `version` here.
+//! `snapshot_status.rs`, `snapshot_restore.rs`, `auth.rs` (enable,
+//! disable), `user.rs`, `role.rs`, and `version` here.
 
+mod auth;
 mod endpoint;
 mod kv;
 mod lease;
 mod maintenance;
 mod member;
 mod move_leader;
+mod role;
 mod snapshot;
 mod snapshot_restore;
 mod snapshot_status;
 mod txn;
+mod user;
 mod watch;
+
+pub use kv::prefix_end;
 
 use crate::v3::cli::usage::{API_VERSION, VERSION};
 use crate::v3::cli::Parsed;
@@ -52,6 +58,21 @@ pub fn run(p: Parsed) -> Outcome {
         ["snapshot", "save"] => snapshot::save(p),
         ["snapshot", "status"] => snapshot_status::status(p),
         ["snapshot", "restore"] => snapshot_restore::restore(p),
+        ["auth", "enable"] => auth::enable(p),
+        ["auth", "disable"] => auth::disable(p),
+        ["user", "add"] => user::add(p),
+        ["user", "delete"] => user::delete(p),
+        ["user", "get"] => user::get(p),
+        ["user", "list"] => user::list(p),
+        ["user", "passwd"] => user::passwd(p),
+        ["user", "grant-role"] => user::grant_role(p),
+        ["user", "revoke-role"] => user::revoke_role(p),
+        ["role", "add"] => role::add(p),
+        ["role", "delete"] => role::delete(p),
+        ["role", "get"] => role::get(p),
+        ["role", "list"] => role::list(p),
+        ["role", "grant-permission"] => role::grant_permission(p),
+        ["role", "revoke-permission"] => role::revoke_permission(p),
         ["version"] => {
             println!("etcdctl version: {VERSION}");
             println!("API version: {API_VERSION}");

@@ -3,10 +3,12 @@
 
 use std::fmt::Write;
 
+use concord_rpc::etcd::authpb::permission::Type;
 use concord_rpc::etcd::etcdserverpb::{
-    response_op::Response, AlarmResponse, AlarmType, DeleteRangeResponse, LeaseGrantResponse,
-    LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseRevokeResponse, LeaseTimeToLiveResponse,
-    MemberListResponse, PutResponse, RangeResponse, ResponseHeader, TxnResponse, WatchResponse,
+    response_op::Response, AlarmResponse, AlarmType, AuthRoleGetResponse, AuthRoleListResponse,
+    DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse, LeaseLeasesResponse,
+    LeaseRevokeResponse, LeaseTimeToLiveResponse, MemberListResponse, PutResponse, RangeResponse,
+    ResponseHeader, TxnResponse, WatchResponse,
 };
 use concord_rpc::etcd::mvccpb::KeyValue;
 use concord_store::go;
@@ -221,4 +223,44 @@ pub fn db_status(s: &super::DbStatus) -> String {
         "\"Hash\" : {}\n\"Revision\" : {}\n\"Keys\" : {}\n\"Size\" : {}\n",
         s.hash, s.revision, s.total_key, s.total_size
     )
+}
+
+/// An auth response printed as its header alone.
+pub fn auth_header(h: Option<&ResponseHeader>) -> String {
+    let mut out = String::new();
+    hdr(&mut out, h);
+    out
+}
+
+/// `RoleGet`: the header, then each permission's type, key and range end
+/// (`fmt.Println` puts two spaces after the `PermType` colon).
+pub fn role_get(r: &AuthRoleGetResponse) -> String {
+    let mut out = String::new();
+    hdr(&mut out, r.header.as_ref());
+    for p in &r.perm {
+        let _ = writeln!(out, "\"PermType\" :  {}", perm_type_name(p.perm_type));
+        let _ = writeln!(out, "\"Key\" : {}", quote_bytes(&p.key));
+        let _ = writeln!(out, "\"RangeEnd\" : {}", quote_bytes(&p.range_end));
+    }
+    out
+}
+
+/// `RoleList`: the header, then the names on one line.
+pub fn role_list(r: &AuthRoleListResponse) -> String {
+    let mut out = String::new();
+    hdr(&mut out, r.header.as_ref());
+    out.push_str("\"Roles\" :");
+    for role in &r.roles {
+        let _ = write!(out, " {}", go::quote(role));
+    }
+    out.push('\n');
+    out
+}
+
+/// gogoproto's name of a permission type (its number when unknown).
+fn perm_type_name(t: i32) -> String {
+    match Type::try_from(t) {
+        Ok(t) => t.as_str_name().to_string(),
+        Err(_) => t.to_string(),
+    }
 }

@@ -9,10 +9,10 @@
 //! Go's HTML-safe escaping.
 
 use concord_rpc::etcd::etcdserverpb::{
-    response_op::Response, AlarmResponse, DeleteRangeResponse, LeaseGrantResponse,
-    LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseRevokeResponse, LeaseTimeToLiveResponse,
-    Member, MemberAddResponse, MoveLeaderResponse, PutResponse, RangeResponse, ResponseHeader,
-    TxnResponse, WatchResponse,
+    response_op::Response, AlarmResponse, AuthRoleGetResponse, DeleteRangeResponse,
+    LeaseGrantResponse, LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseRevokeResponse,
+    LeaseTimeToLiveResponse, Member, MemberAddResponse, MoveLeaderResponse, PutResponse,
+    RangeResponse, ResponseHeader, TxnResponse, WatchResponse,
 };
 use concord_rpc::etcd::mvccpb::{Event, KeyValue};
 
@@ -363,6 +363,32 @@ pub fn db_status(s: &super::DbStatus) -> String {
         "{{\"hash\":{},\"revision\":{},\"totalKey\":{},\"totalSize\":{}}}",
         s.hash, s.revision, s.total_key, s.total_size
     )
+}
+
+/// An auth response that carries its header alone (`AuthUserAddResponse`
+/// and the others etcdctl prints no field of).
+pub fn auth_header(h: Option<&ResponseHeader>) -> String {
+    Obj::new().header(h).end()
+}
+
+/// `AuthRoleGetResponse`: the header and `authpb.Permission`s
+/// (`permType` as a number, left out for `READ`, which is zero).
+pub fn role_get(r: &AuthRoleGetResponse) -> String {
+    Obj::new()
+        .header(r.header.as_ref())
+        .list("perm", &r.perm, |p| {
+            Obj::new()
+                .int("permType", p.perm_type)
+                .bytes("key", &p.key)
+                .bytes("range_end", &p.range_end)
+                .end()
+        })
+        .end()
+}
+
+/// A response with a header and a list of names (`roles`, `users`).
+pub fn names(h: Option<&ResponseHeader>, key: &str, names: &[String]) -> String {
+    Obj::new().header(h).list(key, names, |n| quote(n)).end()
 }
 
 #[cfg(test)]

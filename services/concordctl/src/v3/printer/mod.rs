@@ -18,6 +18,12 @@ use concord_rpc::etcd::etcdserverpb::{
     MoveLeaderResponse, PutResponse, RangeResponse, StatusResponse, TxnResponse, WatchResponse,
 };
 
+use concord_rpc::etcd::etcdserverpb::{
+    AuthRoleGetResponse, AuthRoleListResponse, AuthUserGetResponse, AuthUserListResponse,
+    ResponseHeader,
+};
+use prost::Message;
+
 use crate::v3::exit::{Fail, Outcome, EXIT_BAD_FEATURE};
 
 /// The `-w` writer.
@@ -330,5 +336,75 @@ pub fn db_status(w: Writer, s: &DbStatus) -> Outcome {
         Writer::Fields => out(fields::db_status(s)),
         Writer::Table => out(table::db_status(s)),
         Writer::Protobuf => unsupported(w),
+    }
+}
+
+/// An auth response etcdctl prints no field of (user and role add,
+/// delete, grant, revoke, passwd): the simple writer's sentence, the
+/// header for `json` and `fields`, the message for `protobuf`.
+pub fn auth_done(
+    w: Writer,
+    simple: String,
+    header: Option<&ResponseHeader>,
+    msg: &impl Message,
+) -> Outcome {
+    match w {
+        Writer::Simple { .. } => out(simple),
+        Writer::Json => out(json::line(json::auth_header(header))),
+        Writer::Fields => out(fields::auth_header(header)),
+        Writer::Protobuf => protobuf::print(msg),
+        Writer::Table => unsupported(w),
+    }
+}
+
+pub fn role_get(w: Writer, name: &str, r: &AuthRoleGetResponse) -> Outcome {
+    match w {
+        Writer::Simple { .. } => out(simple::role_get(name, r)),
+        Writer::Json => out(json::line(json::role_get(r))),
+        Writer::Fields => out(fields::role_get(r)),
+        Writer::Protobuf => protobuf::print(r),
+        Writer::Table => unsupported(w),
+    }
+}
+
+pub fn role_list(w: Writer, r: &AuthRoleListResponse) -> Outcome {
+    match w {
+        Writer::Simple { .. } => out(simple::names(&r.roles)),
+        Writer::Json => out(json::line(json::names(
+            r.header.as_ref(),
+            "roles",
+            &r.roles,
+        ))),
+        Writer::Fields => out(fields::role_list(r)),
+        Writer::Protobuf => protobuf::print(r),
+        Writer::Table => unsupported(w),
+    }
+}
+
+/// `UserGet` (the fields writer has none: etcdctl says it is unsupported).
+pub fn user_get(w: Writer, name: &str, r: &AuthUserGetResponse) -> Outcome {
+    match w {
+        Writer::Simple { .. } => out(simple::user_get(name, r)),
+        Writer::Json => out(json::line(json::names(
+            r.header.as_ref(),
+            "roles",
+            &r.roles,
+        ))),
+        Writer::Protobuf => protobuf::print(r),
+        Writer::Fields | Writer::Table => unsupported(w),
+    }
+}
+
+/// `UserList` (none in the fields writer either).
+pub fn user_list(w: Writer, r: &AuthUserListResponse) -> Outcome {
+    match w {
+        Writer::Simple { .. } => out(simple::names(&r.users)),
+        Writer::Json => out(json::line(json::names(
+            r.header.as_ref(),
+            "users",
+            &r.users,
+        ))),
+        Writer::Protobuf => protobuf::print(r),
+        Writer::Fields | Writer::Table => unsupported(w),
     }
 }

@@ -4,14 +4,17 @@
 
 use std::fmt::Write;
 
+use concord_rpc::etcd::authpb::{permission::Type as PermType, Permission};
 use concord_rpc::etcd::etcdserverpb::{
-    response_op::Response, AlarmResponse, AlarmType, DeleteRangeResponse, LeaseGrantResponse,
-    LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseTimeToLiveResponse, MemberAddResponse,
-    MemberListResponse, PutResponse, RangeResponse, ResponseHeader, TxnResponse, WatchResponse,
+    response_op::Response, AlarmResponse, AlarmType, AuthRoleGetResponse, AuthUserGetResponse,
+    DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse, LeaseLeasesResponse,
+    LeaseTimeToLiveResponse, MemberAddResponse, MemberListResponse, PutResponse, RangeResponse,
+    ResponseHeader, TxnResponse, WatchResponse,
 };
 use concord_rpc::etcd::mvccpb::{event::EventType, KeyValue};
 
 use super::{table, EpHashKv, EpHealth, EpStatus};
+use crate::v3::command::prefix_end;
 use crate::v3::go_text::lossy;
 
 /// `printKV`: the key (unless `value_only`) and the value, each a line.
@@ -213,4 +216,52 @@ pub fn db_status(s: &super::DbStatus) -> String {
         s.total_key,
         crate::v3::go_text::humanize_bytes(s.total_size.max(0) as u64)
     )
+}
+
+/// `RoleGet`: the keys a role may read, then those it may write; a range
+/// as `[key, end)` (`<open ended>` for the end `\0`), noted as a prefix
+/// when the end is the key's prefix end.
+pub fn role_get(name: &str, r: &AuthRoleGetResponse) -> String {
+    let mut out = format!("Role {name}\nKV Read:\n");
+    let print = |out: &mut String, p: &Permission| {
+        let key = lossy(&p.key);
+        if p.range_end.is_empty() {
+            let _ = writeln!(out, "\t{key}");
+            return;
+        }
+        if p.range_end == b"\0" {
+            let _ = write!(out, "\t[{key}, <open ended>");
+        } else {
+            let _ = write!(out, "\t[{key}, {})", lossy(&p.range_end));
+        }
+        if prefix_end(&p.key) == p.range_end {
+            let _ = write!(out, " (prefix {key})");
+        }
+        out.push('\n');
+    };
+    let read = [PermType::Read as i32, PermType::Readwrite as i32];
+    for p in r.perm.iter().filter(|p| read.contains(&p.perm_type)) {
+        print(&mut out, p);
+    }
+    out.push_str("KV Write:\n");
+    let write = [PermType::Write as i32, PermType::Readwrite as i32];
+    for p in r.perm.iter().filter(|p| write.contains(&p.perm_type)) {
+        print(&mut out, p);
+    }
+    out
+}
+
+/// `UserGet`: the name and the roles on one line.
+pub fn user_get(name: &str, r: &AuthUserGetResponse) -> String {
+    let mut out = format!("User: {name}\nRoles:");
+    for role in &r.roles {
+        let _ = write!(out, " {role}");
+    }
+    out.push('\n');
+    out
+}
+
+/// `RoleList`, `UserList`: a name a line.
+pub fn names(names: &[String]) -> String {
+    names.iter().map(|n| format!("{n}\n")).collect()
 }
