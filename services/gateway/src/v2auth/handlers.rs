@@ -23,6 +23,7 @@ pub(crate) async fn route(st: GatewayState, req: Request, path: &str) -> Respons
     let Some(sub) = path.strip_prefix("/v2/auth") else {
         return not_found();
     };
+    let req = read_body(req).await;
     match sub {
         "/enable" => enable_disable(st, req).await,
         "/users" => base_users(st, req).await,
@@ -41,6 +42,17 @@ pub(crate) async fn route(st: GatewayState, req: Request, path: &str) -> Respons
         }
         _ => not_found(),
     }
+}
+
+/// The request with its body read off the connection first: answering
+/// (a refusal, say) with a body still unread makes the kernel reset the
+/// connection, and the client may lose the answer.
+pub(crate) async fn read_body(req: Request) -> Request {
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
+        .await
+        .unwrap_or_default();
+    Request::from_parts(parts, Body::from(bytes))
 }
 
 /// The body etcd's `json.Encoder` writes: the value and a newline.

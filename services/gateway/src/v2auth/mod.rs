@@ -11,6 +11,11 @@ mod handlers;
 mod store;
 mod types;
 
-pub(crate) use access::has_key_prefix_access;
-pub(crate) use handlers::route;
+pub(crate) use access::{has_key_prefix_access, has_write_root_access};
+pub(crate) use handlers::{read_body, route};
 pub(crate) use store::AuthStore;
+
+/// etcd's `writeNoAuth`: 401 `{"message":"Insufficient credentials"}`.
+pub(crate) fn no_credentials() -> axum::response::Response {
+    error::AuthError::NoCredentials.into_response()
+}
