@@ -624,7 +624,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                         }
                         let result = match store.apply(command, p.now) {
                             Applied::Write(result) => {
-                                if let Ok(event) = &result {
+                                // Internal (v2 auth) writes consume no index
+                                // and are never watched.
+                                let watched = result.as_ref().is_ok_and(|e| {
+                                    !concord_store::internal::is_internal(&e.node.key)
+                                });
+                                if let (true, Ok(event)) = (watched, &result) {
                                     // Published under the write lock: watchers
                                     // see events in index order, none missed.
                                     self.shared.sink.publish(Arc::new(event.clone()));

@@ -15,6 +15,7 @@ use futures_util::stream;
 use crate::error::GatewayError;
 use crate::params::{Form, KeyParams};
 use crate::response::{allow, json_response, with_cluster_id, JSON};
+use crate::v2auth::{has_key_prefix_access, AuthStore};
 use crate::GatewayState;
 
 /// Go's `ParseForm` reads at most 10 MiB of form body.
@@ -75,10 +76,27 @@ async fn keys_inner(
     key: String,
 ) -> Result<Response, GatewayError> {
     let method = req.method().as_str().to_string();
+    let http_method = req.method().clone();
+    let headers = req.headers().clone();
+    // etcd checks access on the URL path after "/v2/keys" (empty for
+    // "/v2/keys" itself), not on the cleaned key.
+    let auth_key = go::path_unescape(req.uri().path())
+        .and_then(|p| p.strip_prefix("/v2/keys").map(str::to_string))
+        .unwrap_or_else(|| key.clone());
     let form = read_form(req).await?;
     // Parsed with the real method (etcd refuses wait=true on HEAD), then
     // HEAD is served as GET without a body.
     let p = KeyParams::parse(&form, &method)?;
+    // As etcd: once the request parsed, before it is served.
+    let sec = AuthStore::new(st.kv.clone());
+    if !has_key_prefix_access(&sec, &http_method, &headers, &auth_key, p.recursive).await {
+        return Err(concord_store::Error::new(
+            concord_store::ErrorCode::Unauthorized,
+            "Insufficient credentials",
+            0,
+        )
+        .into());
+    }
     let m = if method == "HEAD" {
         "GET"
     } else {

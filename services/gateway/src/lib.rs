@@ -9,7 +9,8 @@
 //!   405 with `Allow`) and etcd's CORS wrapper, then one file per resource
 //!   as etcd's `v2http` keeps them apart: [`keys`] (`/v2/keys`, long-poll
 //!   and streaming watches), [`members`] (`/v2/members`), [`stats`]
-//!   (`/v2/stats/*`) and [`base`] (`/v2/machines`, `/version`, `/health`);
+//!   (`/v2/stats/*`), [`base`] (`/v2/machines`, `/version`, `/health`) and
+//!   `v2auth` (`/v2/auth/*` and the permission checks on `/v2/keys`);
 //! - `response.rs`: the content types, `Allow` and cluster ID headers every
 //!   handler answers with;
 //! - [`params`]: the form and `/v2/keys` parameter parsing;
@@ -40,6 +41,7 @@ pub mod read_replica;
 pub mod registry_follower;
 mod response;
 pub mod stats;
+mod v2auth;
 
 use std::sync::Arc;
 
@@ -165,6 +167,7 @@ async fn route(st: GatewayState, req: Request) -> Response {
         "/v2/stats/self" => stats::stats_self(st, req).await,
         "/v2/stats/store" => stats::stats_store(st, req).await,
         "/v2/stats/leader" => stats::stats_leader(st, req).await,
+        p if p.starts_with("/v2/auth/") || p == "/v2/auth" => v2auth::route(st, req, p).await,
         "/version" => base::version(req),
         "/health" => base::health(st, req).await,
         _ => not_found(),

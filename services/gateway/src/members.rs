@@ -10,6 +10,7 @@ use concord_store::go;
 
 use crate::error::{self, go_http_error, http_error, GatewayError};
 use crate::response::{allow, json_response, with_cluster_id};
+use crate::v2auth::{has_write_root_access, no_credentials, read_body, AuthStore};
 use crate::GatewayState;
 
 /// Member requests are JSON; anything larger than this is not a member.
@@ -190,6 +191,13 @@ fn parse_member_id(s: &str) -> Result<u64, Response> {
 pub(crate) async fn members(st: GatewayState, req: Request, rest: &str) -> Response {
     if let Some(r) = allow(&req, &["GET", "POST", "DELETE", "PUT"]) {
         return r;
+    }
+    // With v2 auth on, etcd lets only root change the membership.
+    let sec = AuthStore::new(st.kv.clone());
+    if !has_write_root_access(&sec, req.method(), req.headers()).await {
+        // Read off the connection, not to have the refusal reset.
+        let _ = read_body(req).await;
+        return no_credentials();
     }
     let r = match *req.method() {
         Method::GET => match rest {

@@ -243,7 +243,9 @@ impl Kv for ReadReplica {
     }
 
     async fn read(&self, req: ReadRequest) -> Result<KvResponse, ApiError> {
-        if !req.quorum {
+        // The replica follows watch events, and internal (v2 auth) writes
+        // make none: their reads go to the members.
+        if !req.quorum && !concord_store::internal::is_internal(&req.key) {
             let floor = self.remote.answered_store_index();
             if let Some(answer) = self.local_read(&req, floor).await {
                 return answer;

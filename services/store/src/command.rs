@@ -60,3 +60,18 @@ pub enum Command {
     /// (etcd's SYNC). Proposed by the leader only.
     ExpireKeys,
 }
+
+impl Command {
+    /// The key a client write names (`None` for [`Command::ExpireKeys`]).
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Command::Set { key, .. }
+            | Command::Create { key, .. }
+            | Command::Update { key, .. }
+            | Command::CompareAndSwap { key, .. }
+            | Command::Delete { key, .. }
+            | Command::CompareAndDelete { key, .. } => Some(key),
+            Command::ExpireKeys => None,
+        }
+    }
+}

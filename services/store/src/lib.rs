@@ -14,6 +14,7 @@
 //! - [`command`]: the replicated write commands;
 //! - [`event`]: the [`Event`] / [`NodeExtern`] answers, serialised as etcd's JSON;
 //! - [`history`]: the last 1000 events, for `waitIndex` watches;
+//! - [`internal`]: etcd's `/2` namespace (v2 auth), beside the key tree;
 //! - [`replica`]: a store rebuilt from another's nodes and events (a
 //!   gateway's read replica);
 //! - [`stats`]: the counters of `/v2/stats/store`;
@@ -27,6 +28,7 @@ pub mod error;
 pub mod event;
 pub mod go;
 pub mod history;
+pub mod internal;
 mod node;
 pub mod replica;
 pub mod stats;

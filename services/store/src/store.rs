@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::{Deserialize, Serialize};
 
 use crate::go;
+use crate::internal::{self, Internal};
 use crate::node::{components, join, list_children, split_last, Body, Node};
 use crate::time::{MIN_EXPIRE_TIME, NANOS_PER_SEC};
 use crate::ttl_index::TtlIndex;
@@ -58,6 +59,8 @@ pub struct Store {
     /// Every node with a TTL, the next expiry first.
     pub(crate) ttl: TtlIndex,
     counters: Counters,
+    /// etcd's `/2` namespace (v2 auth), out of `/v2/keys`' reach.
+    internal: Internal,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -88,6 +91,7 @@ impl Store {
             index: 0,
             ttl: TtlIndex::default(),
             counters: Counters::default(),
+            internal: Internal::default(),
         }
     }
 
@@ -139,6 +143,11 @@ impl Store {
         now: UnixNanos,
     ) -> Result<Event, Error> {
         let _ = sorted; // children are always kept in key order
+        if internal::is_internal(key) {
+            // Not counted: etcd's auth checks on every request must not
+            // show in /v2/stats/store.
+            return self.internal.get(key, self.index);
+        }
         let path = go::clean_rooted(key);
         match self.lookup(&path) {
             Ok(node) => {
@@ -164,6 +173,11 @@ impl Store {
 
     /// Applies one replicated command proposed at time `now`.
     pub fn apply(&mut self, cmd: &Command, now: UnixNanos) -> Applied {
+        if let Some(key) = cmd.key() {
+            if internal::is_internal(key) {
+                return Applied::Write(self.internal.apply(cmd, self.index));
+            }
+        }
         // etcd: now.Add(time.Duration(ttl) * time.Second).UnixNano(), in
         // Go's wrapping int64 arithmetic, and a time before 2000 means
         // permanent (v2store's minExpireTime): a huge TTL lands in the
@@ -609,23 +623,37 @@ impl Store {
         }
     }
 
-    /// Serialises the whole store (tree, index, TTLs) for a snapshot.
+    /// Serialises the whole store (tree, index, TTLs, then the internal
+    /// namespace) for a snapshot.
     pub fn save(&self) -> Vec<u8> {
         #[derive(Serialize)]
         struct SavedRef<'a> {
             index: u64,
             root: &'a Node,
         }
-        bincode::serialize(&SavedRef {
+        let mut out = bincode::serialize(&SavedRef {
             index: self.index,
             root: &self.root,
         })
-        .unwrap_or_default()
+        .unwrap_or_default();
+        // Appended rather than a new field: a snapshot written before the
+        // internal namespace existed still reads back (as empty).
+        if let Ok(more) = bincode::serialize(&self.internal) {
+            out.extend_from_slice(&more);
+        }
+        out
     }
 
     /// Rebuilds a store from [`Store::save`]'s output.
     pub fn recover(data: &[u8]) -> Result<Store, RecoverError> {
-        let saved: Saved = bincode::deserialize(data).map_err(|e| RecoverError(e.to_string()))?;
+        let mut rest = data;
+        let saved: Saved =
+            bincode::deserialize_from(&mut rest).map_err(|e| RecoverError(e.to_string()))?;
+        let internal = if rest.is_empty() {
+            Internal::default()
+        } else {
+            bincode::deserialize_from(&mut rest).map_err(|e| RecoverError(e.to_string()))?
+        };
         if !saved.root.is_dir() {
             return Err(RecoverError("root is not a directory".into()));
         }
@@ -634,6 +662,7 @@ impl Store {
             root: saved.root,
             index: saved.index,
             counters: Counters::default(),
+            internal,
         })
     }
 }
