@@ -359,7 +359,6 @@ fn auth_enable_and_user_flows_match_etcdctl_against_etcd() {
 }
 
 #[test]
-#[ignore = "Concord refuses `auth enable` until tokens and permission checks land (run with --ignored then)"]
 fn auth_enable_and_user_flows_match_etcdctl_against_concord() {
     if let Some(diffs) = auth_differences("concord") {
         assert!(diffs.is_empty(), "{}", diffs.join("\n"));
