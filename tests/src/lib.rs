@@ -215,14 +215,21 @@ impl Server {
 
     /// Starts a single-member etcd 3.4 with --enable-v2, if etcd is installed.
     pub fn etcd(name: &str, data_dir: &Path) -> Option<Server> {
+        Self::etcd_with(name, data_dir, &[])
+    }
+
+    /// [`Self::etcd`] with more flags.
+    pub fn etcd_with(name: &str, data_dir: &Path, extra: &[&str]) -> Option<Server> {
         let etcd = which("etcd")?;
+        let mut flags = vec!["--enable-v2=true"];
+        flags.extend_from_slice(extra);
         Some(Self::start(
             etcd,
             name,
             data_dir,
             free_port(),
             free_port(),
-            &["--enable-v2=true"],
+            &flags,
         ))
     }
 

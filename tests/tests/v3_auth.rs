@@ -224,3 +224,89 @@ fn auth_is_enforced_as_etcd_enforces_it() {
     assert!(want[14].contains("permission denied"), "{}", want[14]);
     assert!(want.last().unwrap().contains("foo\nbar"));
 }
+
+/// etcd's answer to a put made with `token` (the code's number and the
+/// message), over its own gRPC API.
+fn put_with_token(rt: &tokio::runtime::Runtime, port: u16, token: &str) -> (i32, String) {
+    use concord_rpc::etcd::etcdserverpb::{kv_client::KvClient, PutRequest};
+    rt.block_on(async {
+        let mut kv = KvClient::connect(format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("connects");
+        let mut req = tonic::Request::new(PutRequest {
+            key: b"k".to_vec(),
+            value: b"v".to_vec(),
+            ..Default::default()
+        });
+        req.metadata_mut()
+            .insert("token", token.parse().expect("ascii token"));
+        match kv.put(req).await {
+            Ok(_) => (0, "OK".to_string()),
+            Err(s) => (s.code() as i32, s.message().to_string()),
+        }
+    })
+}
+
+fn authenticate(rt: &tokio::runtime::Runtime, port: u16) -> String {
+    use concord_rpc::etcd::etcdserverpb::{auth_client::AuthClient, AuthenticateRequest};
+    rt.block_on(async {
+        let mut auth = AuthClient::connect(format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("connects");
+        auth.authenticate(AuthenticateRequest {
+            name: "root".into(),
+            password: "rootpw".into(),
+        })
+        .await
+        .expect("authenticates")
+        .into_inner()
+        .token
+    })
+}
+
+/// `--auth-token-ttl`: a token unused for longer is refused as etcd
+/// refuses it ("invalid auth token", Unauthenticated), one in use lives
+/// on, and a made-up one is refused alike.
+#[test]
+fn tokens_expire_after_their_ttl_as_etcds() {
+    let Some(etcdctl) = which("etcdctl") else {
+        eprintln!("skipped: etcdctl (etcd 3.4) is not installed");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let ttl = ["--auth-token-ttl", "2"];
+    let Some(mut etcd) = Server::etcd_with("e", &dir.path().join("e"), &ttl) else {
+        eprintln!("skipped: etcd is not installed");
+        return;
+    };
+    let mut concord = Server::concord_with("c", &dir.path().join("c"), &ttl);
+    etcd.wait_ready();
+    concord.wait_ready();
+    let setup: &[(&[&str], &str)] = &[
+        (&["user", "add", "root:rootpw"], ""),
+        (&["auth", "enable"], ""),
+    ];
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut answers = Vec::new();
+    for port in [etcd.client_port, concord.client_port] {
+        let set = run(setup, &etcdctl, port);
+        assert!(set[1].contains("Authentication Enabled"), "{}", set[1]);
+        let token = authenticate(&rt, port);
+        let mut seen = vec![put_with_token(&rt, port, &token)];
+        // Used every half TTL: it lives on.
+        for _ in 0..4 {
+            std::thread::sleep(std::time::Duration::from_millis(1000));
+            seen.push(put_with_token(&rt, port, &token));
+        }
+        // Unused for twice its TTL (etcd sweeps each second): expired.
+        std::thread::sleep(std::time::Duration::from_millis(4500));
+        seen.push(put_with_token(&rt, port, &token));
+        seen.push(put_with_token(&rt, port, "madeup.1"));
+        answers.push(seen);
+    }
+    assert_eq!(answers[1], answers[0]);
+    let want = &answers[0];
+    assert_eq!(want[4], (0, "OK".to_string()));
+    assert_eq!(want[5], (16, "etcdserver: invalid auth token".to_string()));
+    assert_eq!(want[6], want[5]);
+}

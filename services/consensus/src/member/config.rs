@@ -296,6 +296,13 @@ pub struct SecurityFlags {
         help = "Comma-separated list of supported TLS cipher suites between client/server and peers (empty: rustls's defaults; Go's names of the TLS 1.2 ECDHE AES-GCM and ChaCha20-Poly1305 suites)."
     )]
     pub cipher_suites: String,
+    #[arg(
+        long,
+        default_value = "300",
+        help_heading = "Auth",
+        help = "Time (in seconds) of the auth-token-ttl."
+    )]
+    pub auth_token_ttl: String,
 }
 
 /// etcd's "Logging" flags, after `--log-level`.
@@ -411,6 +418,8 @@ pub fn normalize_args<I: IntoIterator<Item = String>>(args: I) -> Vec<String> {
 /// The effective configuration of one member.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
+    /// `--auth-token-ttl`: how long a simple token lives after its last use.
+    pub auth_token_ttl: std::time::Duration,
     pub name: String,
     pub data_dir: PathBuf,
     pub listen_client_urls: Vec<String>,
@@ -742,6 +751,10 @@ fn resolve(flags: Flags) -> Result<ServerConfig, ConfigError> {
         heartbeat_interval_ms,
         election_timeout_ms,
         max_request_bytes: parse_u64("max-request-bytes", &m.max_request_bytes)? as usize,
+        auth_token_ttl: std::time::Duration::from_secs(parse_u64(
+            "auth-token-ttl",
+            &sec.auth_token_ttl,
+        )?),
         log_level: if debug {
             "debug".into()
         } else {

@@ -146,6 +146,7 @@ pub async fn run(mut cfg: ServerConfig, face: &dyn ClientFace) -> anyhow::Result
         .context("cannot start consensus")?;
     consensus.start_auto_compaction(cfg.auto_compaction);
     consensus.start_quota(cfg.quota_backend_bytes);
+    consensus.set_auth_token_ttl(cfg.auth_token_ttl);
     let cluster: Arc<dyn Cluster> = consensus.clone();
     // The member registry (registry_publisher.rs): while this member leads,
     // it publishes the members under the discovery URL it was started with.

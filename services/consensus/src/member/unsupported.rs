@@ -66,7 +66,6 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     u("host-whitelist", false, &["*", ""], "Acceptable hostnames from HTTP client requests, if server is not secure (empty or * means allow all)."),
     u("auth-token", false, &["simple"], "Specify a v3 authentication token type and its options ('simple' or 'jwt')."),
     u("bcrypt-cost", false, &["10"], "Specify the cost / strength of the bcrypt algorithm for hashing auth passwords."),
-    u("auth-token-ttl", false, &["300"], "Time (in seconds) of the auth-token-ttl."),
     u("enable-pprof", true, &["false"], "Enable runtime profiling data via HTTP server."),
     u("metrics", false, &["basic"], "Set level of detail for exported metrics, specify 'extensive' to include histogram metrics."),
     u("listen-metrics-urls", false, &[""], "List of URLs to listen on for the metrics and health endpoints."),

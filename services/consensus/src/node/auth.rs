@@ -19,6 +19,11 @@ pub(super) struct AuthInfo {
 }
 
 impl Consensus {
+    /// `--auth-token-ttl`.
+    pub fn set_auth_token_ttl(&self, ttl: std::time::Duration) {
+        self.shared.tokens.set_ttl(ttl);
+    }
+
     /// The caller of the request being handled: `None` for the member's
     /// own requests; an unknown or expired token is refused.
     pub(super) async fn auth_info(&self) -> Result<Option<AuthInfo>, mvcc::Error> {
