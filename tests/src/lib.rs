@@ -11,6 +11,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub mod cluster;
+pub mod etcdctl_script;
 pub mod etcdctl_v3;
 pub mod faults;
 pub mod faults_v3;

@@ -9,13 +9,17 @@
 //! latest value, while every member is stopped (SIGSTOP); v3 watches
 //! served by the watch tier (stalled while its replicas are stopped,
 //! resumed across them with no gap or duplicate, history older than a
-//! replica's window and compactions answered by the members, progress).
+//! replica's window and compactions answered by the members, progress);
+//! auth enabled through a gateway answers as etcd 3.4 (the gateway forwards
+//! each client's token; its replica and watch tier ask the members), and
+//! a watch is refused to a user without read permission.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use concord_tests::etcdctl_script::{self, ENFORCED, ROOT};
 use concord_tests::split::{serial, Split, TIMEOUT};
 use concord_tests::{output_bounded, which};
 
@@ -718,4 +722,50 @@ fn move_leader_through_a_gateway() {
     );
     // Writes go on under the new leader.
     assert_eq!(etcdctl(g1, &["put", "b", "2"]), "OK\n");
+}
+
+#[test]
+fn auth_through_a_gateway_answers_as_etcd() {
+    let Some(etcdctl_bin) = which("etcdctl") else {
+        eprintln!("skipped: etcdctl (etcd 3.4) is not installed");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let Some(mut etcd) = concord_tests::Server::etcd("e", &dir.path().join("e")) else {
+        eprintln!("skipped: etcd is not installed");
+        return;
+    };
+    etcd.wait_ready();
+    let _one = serial();
+    let s = Split::start();
+    let g1 = s.gateway_ports[0];
+    // The script stops short of its last `auth disable`, to check the
+    // replica and the watch tier with auth on.
+    let script = &ENFORCED[..ENFORCED.len() - 2];
+    let want = etcdctl_script::run(script, &etcdctl_bin, etcd.client_port);
+    let got = etcdctl_script::run(script, &etcdctl_bin, g1);
+    for (w, g) in want.iter().zip(&got) {
+        assert_eq!(g, w);
+    }
+    assert!(want[14].contains("permission denied"), "{}", want[14]);
+    // A serializable read answered by the other gateway's replica is
+    // checked as well.
+    let g2 = s.gateway_ports[1];
+    let serializable = |user: &str| etcdctl(g2, &[user, "get", "foo", "--consistency=s"]);
+    assert_eq!(serializable(ROOT), "foo\nbar\n");
+    let refused = etcdctl_within(g2, &["get", "foo", "--consistency=s"], RUN_LIMIT);
+    assert_eq!(refused, None, "an anonymous read is refused");
+    // A watch root may make is served by the watch tier.
+    let w = Watching::start(g2, &[ROOT, "watch", "w"]);
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    loop {
+        assert_eq!(etcdctl(g1, &[ROOT, "put", "w", "seen"]), "OK\n");
+        if w.lines.recv_timeout(Duration::from_secs(1)).is_ok() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the watch never started"
+        );
+    }
 }

@@ -222,12 +222,13 @@ impl Session {
     /// cancel reason etcd gives.
     async fn refusal(&self, access: Access) -> Option<String> {
         use mvcc::Error as E;
+        // etcd words these as grpc-go prints its `ErrGRPC*` statuses.
+        let grpc = |code: &str, e: E| format!("rpc error: code = {code} desc = {e}");
         match self.keyspace.authorize(access).await {
             Ok(Ok(())) => None,
-            Ok(Err(e @ (E::InvalidAuthToken | E::AuthOldRevision | E::UserEmpty))) => {
-                Some(e.to_string())
-            }
-            Ok(Err(_)) => Some(E::PermissionDenied.to_string()),
+            Ok(Err(E::InvalidAuthToken)) => Some(grpc("Unauthenticated", E::InvalidAuthToken)),
+            Ok(Err(e @ (E::AuthOldRevision | E::UserEmpty))) => Some(grpc("InvalidArgument", e)),
+            Ok(Err(_)) => Some(grpc("PermissionDenied", E::PermissionDenied)),
             Err(e) => Some(V3Error::from(e).to_string()),
         }
     }
