@@ -25,6 +25,7 @@
 //! gateway saw a member answer with (its writes among them), up to
 //! [`CATCH_UP_WAIT`], and goes to the members when it does not get there.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,7 +34,7 @@ use concord_api::v3::{
     mvcc, Access, KeyspaceV3, V3Answer, V3HashKv, V3Header, V3Status, V3WatchItem, V3WatchSpec,
     V3Watcher,
 };
-use concord_api::{ApiError, RequestId};
+use concord_api::{caller, ApiError, RequestId};
 use parking_lot::RwLock;
 use tokio::sync::watch;
 use tracing::{info, warn};
@@ -78,6 +79,10 @@ impl Shared {
     }
 }
 
+/// How long a serializable range waits for the members' auth check
+/// before it falls back on what they last said.
+const AUTH_CHECK_WAIT: Duration = Duration::from_millis(500);
+
 /// A `KeyspaceV3` answering serializable ranges at the latest revision from
 /// its replica and everything else from `inner` (the gateway's
 /// `GrpcKeyspace`).
@@ -85,6 +90,11 @@ pub struct KeyspaceReplica {
     inner: Arc<dyn KeyspaceV3>,
     shared: Arc<Shared>,
     follower: tokio::task::AbortHandle,
+    /// Whether the members last said auth is off (a check made for a
+    /// caller without a token passed; one refused says it is on): what a
+    /// token-less serializable range falls back on while they cannot be
+    /// asked, so the replica still answers with every member stopped.
+    auth_off: AtomicBool,
 }
 
 impl Drop for KeyspaceReplica {
@@ -105,7 +115,39 @@ impl KeyspaceReplica {
             inner,
             shared,
             follower,
+            auth_off: AtomicBool::new(false),
         })
+    }
+
+    /// A range served here is checked here: asked of the members, unless
+    /// they are slow to answer ([`AUTH_CHECK_WAIT`]) or cannot, and they
+    /// last said auth is off, for a caller without a token.
+    async fn check_read(
+        &self,
+        req: &mvcc::RangeRequest,
+    ) -> Result<Result<(), mvcc::Error>, ApiError> {
+        let access = Access::Read {
+            key: req.key.clone(),
+            range_end: req.range_end.clone(),
+        };
+        let tokenless = caller::current().is_none_or(|c| c.token.is_none());
+        let known_off = || tokenless && self.auth_off.load(Ordering::Relaxed);
+        let check = self.inner.authorize(access);
+        tokio::pin!(check);
+        let verdict = tokio::select! {
+            v = &mut check => v,
+            _ = tokio::time::sleep(AUTH_CHECK_WAIT), if known_off() => return Ok(Ok(())),
+        };
+        match verdict {
+            Ok(answer) => {
+                if tokenless {
+                    self.auth_off.store(answer.is_ok(), Ordering::Relaxed);
+                }
+                Ok(answer)
+            }
+            Err(_) if known_off() => Ok(Ok(())),
+            Err(e) => Err(e),
+        }
     }
 
     /// The revision the replica has applied (None while loading).
@@ -260,12 +302,7 @@ impl KeyspaceV3 for KeyspaceReplica {
         req: mvcc::RangeRequest,
     ) -> Result<V3Answer<mvcc::RangeResponse>, ApiError> {
         if req.serializable {
-            // Served here, so checked here: asked of the members.
-            let access = Access::Read {
-                key: req.key.clone(),
-                range_end: req.range_end.clone(),
-            };
-            if let Err(e) = self.inner.authorize(access).await? {
+            if let Err(e) = self.check_read(&req).await? {
                 return Ok(V3Answer {
                     header: self.inner.header(),
                     result: Err(e),
