@@ -401,10 +401,11 @@ impl ClientCertVerifier for AllowedCn {
     }
 }
 
-/// A peer's certificate taken unchecked (self-signed `--peer-auto-tls`),
-/// its handshake signatures still checked.
+/// A server's certificate taken unchecked (a peer's self-signed
+/// `--peer-auto-tls`, etcdctl's `--insecure-skip-tls-verify`), its
+/// handshake signatures still checked (so the peer holds its key).
 #[derive(Debug)]
-struct SkipVerify(Arc<CryptoProvider>);
+pub struct SkipVerify(pub Arc<CryptoProvider>);
 
 impl ServerCertVerifier for SkipVerify {
     fn verify_server_cert(
